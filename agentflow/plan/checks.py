@@ -1,0 +1,338 @@
+"""agentflow's own rules of the plan language, checked on the untransformed syntax tree.
+
+Each check appends diagnostics to the context and never stops at the first problem.
+Messages say how to fix the plan: a model reads them and repairs its code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from agentflow.plan.context import PlanContext, suggest
+from agentflow.plan.policy import (
+    ALLOWED_EXCEPTIONS,
+    ALLOWED_MODULES,
+    CLOCK_METHODS,
+    FORBIDDEN_ATTRIBUTES,
+    FORBIDDEN_BUILTINS,
+    PREDEFINED_NAMES,
+    RESERVED_NAMES,
+    SIGNAL_EXCEPTIONS,
+)
+
+_MAX_FORMAT_WIDTH = 10_000
+_CONSTRUCTS: dict[type[ast.AST], tuple[str, str]] = {
+    ast.ClassDef: ("AF110", "class definitions are not allowed; use dicts and functions"),
+    ast.AsyncFunctionDef: ("AF111", "async functions are not allowed; write a plain `def`"),
+    ast.AsyncFor: ("AF111", "`async for` is not allowed; use a plain `for`"),
+    ast.AsyncWith: ("AF111", "`async with` is not allowed"),
+    ast.Await: ("AF111", "`await` is not allowed; steps run synchronously in plans"),
+    ast.Yield: ("AF112", "`yield` is not allowed; return a list instead"),
+    ast.YieldFrom: ("AF112", "`yield from` is not allowed; return a list instead"),
+    ast.Global: ("AF113", "`global` is not allowed; pass values as arguments and return them"),
+    ast.Nonlocal: ("AF113", "`nonlocal` is not allowed; return values instead"),
+    ast.With: ("AF114", "`with` is not allowed in plans"),
+    ast.TryStar: ("AF117", "`except*` is not allowed; use `except SomeError:`"),
+    ast.Match: ("AF118", "`match` is not supported; use `if`/`elif`"),
+}
+
+
+def check_language(ctx: PlanContext) -> None:
+    """Run every language rule over the plan."""
+    check_contract(ctx)
+    for node in ctx.nodes:
+        rule = _CONSTRUCTS.get(type(node))
+        if rule is not None:
+            ctx.report(node, *rule)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for decorator in node.decorator_list:
+                ctx.report(decorator, "AF115", "decorators are not allowed; call the function")
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                if not isinstance(target, ast.Subscript):
+                    ctx.report(target, "AF116", "only `del container[key]` is allowed")
+        elif isinstance(node, ast.AugAssign) and not isinstance(node.target, ast.Name):
+            ctx.report(
+                node,
+                "AF119",
+                "augmented assignment to an item or attribute is not allowed: write "
+                "`d[k] = d[k] + 1` instead of `d[k] += 1`",
+            )
+        elif isinstance(node, ast.Try):
+            _check_try(ctx, node)
+        elif isinstance(node, ast.Name):
+            _check_name(ctx, node)
+        elif isinstance(node, ast.arg):
+            _check_binding(ctx, node, node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            _check_binding(ctx, node, node.name)
+        elif isinstance(node, ast.Attribute):
+            _check_attribute(ctx, node)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            _check_import(ctx, node)
+        elif isinstance(node, ast.FormattedValue):
+            _check_format_spec(ctx, node)
+        elif isinstance(node, ast.keyword) and node.arg and node.arg.startswith("_"):
+            ctx.report(node, "AF120", f"keyword {node.arg!r} may not start with '_'")
+
+
+def check_contract(ctx: PlanContext) -> None:
+    """The module's shape: one `run(event, step)`, and a top level without side effects."""
+    runs = [s for s in ctx.tree.body if isinstance(s, ast.FunctionDef) and s.name == "run"]
+    if not runs:
+        ctx.report(None, "AF101", "the plan must define `def run(event, step):` at top level")
+    for extra in runs[1:]:
+        ctx.report(extra, "AF103", "`run` is defined more than once; keep a single `run`")
+    if ctx.run is not None:
+        _check_run_signature(ctx, ctx.run)
+    seen_functions: set[str] = set()
+    constants: set[str] = set()
+    for index, stmt in enumerate(ctx.tree.body):
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.name in seen_functions and stmt.name != "run":
+                ctx.report(stmt, "AF103", f"function {stmt.name!r} is defined more than once")
+            seen_functions.add(stmt.name)
+        elif isinstance(stmt, ast.Import | ast.ImportFrom | ast.Pass | ast.AsyncFunctionDef):
+            continue
+        elif isinstance(stmt, ast.ClassDef):
+            continue  # reported as AF110
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # the docstring, or another bare string
+        elif isinstance(stmt, ast.Assign | ast.AnnAssign):
+            _check_constant_assignment(ctx, stmt, constants)
+        else:
+            what = type(stmt).__name__
+            ctx.report(
+                stmt,
+                "AF104",
+                f"the top level may hold only a docstring, imports, constants and `def`s "
+                f"(found {what} at statement {index + 1}); move this code into `run`",
+            )
+
+
+def _check_run_signature(ctx: PlanContext, run: ast.FunctionDef) -> None:
+    args = run.args
+    names = [a.arg for a in args.args]
+    if (
+        names != ["event", "step"]
+        or args.posonlyargs
+        or args.vararg
+        or args.kwonlyargs
+        or args.kwarg
+        or args.defaults
+    ):
+        ctx.report(
+            run,
+            "AF102",
+            "`run` must take exactly two positional parameters: `def run(event, step):`",
+        )
+
+
+def _check_constant_assignment(
+    ctx: PlanContext, stmt: ast.Assign | ast.AnnAssign, constants: set[str]
+) -> None:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    if len(names) != len(targets):
+        ctx.report(stmt, "AF105", "top-level assignments must bind plain names: `LIMIT = 10`")
+    for name in names:
+        if name == "run":
+            ctx.report(stmt, "AF103", "`run` must be a function, not a constant")
+    if stmt.value is not None and not _is_constant_expr(stmt.value, constants):
+        ctx.report(
+            stmt.value,
+            "AF105",
+            "top-level constants must be literals (numbers, strings, lists, dicts, ...) "
+            "without calls or variables; compute values inside `run`",
+        )
+    constants.update(names)
+
+
+def _is_constant_expr(node: ast.expr, constants: set[str]) -> bool:
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, ast.Constant):
+            continue
+        if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+            if item.id in constants:
+                continue
+            return False
+        if isinstance(item, ast.Tuple | ast.List | ast.Set):
+            pending.extend(item.elts)
+        elif isinstance(item, ast.Dict):
+            if any(k is None for k in item.keys):
+                return False
+            pending.extend(k for k in item.keys if k is not None)
+            pending.extend(item.values)
+        elif isinstance(item, ast.UnaryOp):
+            pending.append(item.operand)
+        elif isinstance(item, ast.BinOp):
+            pending.extend((item.left, item.right))
+        else:
+            return False
+    return True
+
+
+def _check_try(ctx: PlanContext, node: ast.Try) -> None:
+    if node.finalbody:
+        ctx.report(
+            node.finalbody[0],
+            "AF143",
+            "`try/finally` is not allowed: a `finally` block could replace or swallow the "
+            "runtime's suspension signal; put clean-up code after the `try` or in an `except`",
+        )
+    for handler in node.handlers:
+        if handler.type is None:
+            ctx.report(
+                handler,
+                "AF140",
+                "bare `except:` is not allowed (it would catch the runtime's suspension "
+                "signal); write `except Exception:` or a narrower class",
+            )
+            continue
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        for kind in kinds:
+            _check_exception_class(ctx, kind)
+
+
+def _check_exception_class(ctx: PlanContext, node: ast.expr) -> None:
+    if isinstance(node, ast.Name):
+        if node.id in SIGNAL_EXCEPTIONS:
+            ctx.report(
+                node,
+                "AF141",
+                f"`except {node.id}` is not allowed: it would swallow the runtime's signals; "
+                "catch `Exception` or a narrower class",
+            )
+            return
+        if node.id in ALLOWED_EXCEPTIONS or _imported_exception(ctx, node.id):
+            return
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        module = ctx.module_aliases.get(node.value.id)
+        if module in ALLOWED_MODULES and _is_exception(ALLOWED_MODULES[module].get(node.attr)):
+            return
+    allowed = ", ".join(sorted(ALLOWED_EXCEPTIONS))
+    ctx.report(node, "AF144", f"`except` must name an exception class: one of {allowed}")
+
+
+def _imported_exception(ctx: PlanContext, name: str) -> bool:
+    module, attr = ctx.from_imports.get(name, ("", ""))
+    return module in ALLOWED_MODULES and _is_exception(ALLOWED_MODULES[module].get(attr))
+
+
+def _is_exception(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Exception)
+
+
+def _check_name(ctx: PlanContext, node: ast.Name) -> None:
+    name = node.id
+    if name.startswith("_") and name != "_":
+        ctx.report(node, "AF120", f"names may not start with '_' ({name!r}); rename it")
+        return
+    if isinstance(node.ctx, ast.Load):
+        if name in FORBIDDEN_BUILTINS and name not in ctx.bound:
+            ctx.report(
+                node, "AF121", f"{name!r} is not available in plans: {FORBIDDEN_BUILTINS[name]}"
+            )
+        elif name in SIGNAL_EXCEPTIONS:
+            ctx.report(node, "AF141", f"{name!r} is not available in plans; use `Exception`")
+        elif name not in ctx.bound and name not in PREDEFINED_NAMES:
+            if name in ALLOWED_MODULES:
+                hint = f" Add `import {name}` at the top of the plan."
+            else:
+                hint = suggest(name, ctx.bound | PREDEFINED_NAMES)
+            ctx.report(node, "AF125", f"name {name!r} is not defined.{hint}")
+    else:
+        _check_binding(ctx, node, name)
+
+
+def _check_binding(ctx: PlanContext, node: ast.AST, name: str) -> None:
+    if name.startswith("_") and name != "_":
+        ctx.report(node, "AF120", f"names may not start with '_' ({name!r}); rename it")
+    elif name in RESERVED_NAMES:
+        ctx.report(node, "AF123", f"{name!r} is a reserved name in plans; choose another name")
+
+
+def _check_attribute(ctx: PlanContext, node: ast.Attribute) -> None:
+    attr = node.attr
+    if attr.startswith("_"):
+        ctx.report(node, "AF120", f"attributes starting with '_' are not accessible ({attr!r})")
+    elif attr in ("format", "format_map"):
+        ctx.report(
+            node,
+            "AF122",
+            f"str.{attr}() is not allowed (it can reach attributes of its arguments); "
+            'use an f-string: f"{name}: {value}"',
+        )
+    elif attr in FORBIDDEN_ATTRIBUTES:
+        ctx.report(node, "AF122", f"attribute {attr!r} is not accessible in plans")
+    elif attr in CLOCK_METHODS and _is_datetime_type(ctx, node.value):
+        ctx.report(node, "AF122", f"`.{attr}()` reads the clock; use `step.now()` in plans")
+
+
+def _is_datetime_type(ctx: PlanContext, node: ast.expr) -> bool:
+    if isinstance(node, ast.Name):
+        return ctx.from_imports.get(node.id, ("", ""))[0] == "datetime"
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and ctx.module_aliases.get(node.value.id) == "datetime"
+    )
+
+
+def _check_import(ctx: PlanContext, node: ast.Import | ast.ImportFrom) -> None:
+    allowed = ", ".join(ALLOWED_MODULES)
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name not in ALLOWED_MODULES:
+                ctx.report(
+                    node,
+                    "AF130",
+                    f"module {alias.name!r} cannot be imported in plans; allowed: {allowed} "
+                    "(use tools for I/O, time and randomness)",
+                )
+            _check_alias(ctx, node, alias.asname)
+        return
+    module = node.module or ""
+    if node.level or module not in ALLOWED_MODULES:
+        ctx.report(
+            node, "AF130", f"module {module!r} cannot be imported in plans; allowed: {allowed}"
+        )
+        return
+    for alias in node.names:
+        if alias.name == "*":
+            ctx.report(node, "AF131", f"`from {module} import *` is not allowed; name what you use")
+        elif alias.name not in ALLOWED_MODULES[module]:
+            hint = suggest(alias.name, ALLOWED_MODULES[module])
+            ctx.report(node, "AF132", f"{module}.{alias.name} is not available to plans.{hint}")
+        _check_alias(ctx, node, alias.asname or alias.name)
+
+
+def _check_alias(ctx: PlanContext, node: ast.AST, name: str | None) -> None:
+    if name is not None and name != "*":
+        _check_binding(ctx, node, name)
+
+
+def _check_format_spec(ctx: PlanContext, node: ast.FormattedValue) -> None:
+    spec = node.format_spec
+    if spec is None:
+        return
+    parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+    for part in parts:
+        if isinstance(part, ast.FormattedValue):
+            ctx.report(
+                node,
+                "AF170",
+                "f-string format specs must be literal (no nested `{...}` inside the spec)",
+            )
+            return
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            numbers = re.findall(r"[0-9]+", part.value)
+            if any(len(n) > 6 or int(n) > _MAX_FORMAT_WIDTH for n in numbers):
+                ctx.report(
+                    node,
+                    "AF170",
+                    f"f-string widths and precisions are limited to {_MAX_FORMAT_WIDTH}",
+                )

@@ -1,0 +1,201 @@
+"""`compile_plan`: parse, check, summarise, restrict, meter and compile a plan's source."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentflow.errors import Diagnostic, PlanBudgetExceeded, PlanValidationError
+from agentflow.plan.budget import BudgetSignal, BudgetTransformer, Meter, PlanLimits
+from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
+from agentflow.plan.checks import check_language
+from agentflow.plan.context import build_context
+from agentflow.plan.namespace import build_namespace
+from agentflow.plan.policy import PlanTransformer
+from agentflow.plan.steps import check_tools_and_steps
+from agentflow.plan.summary import PlanSummary, build_summary
+
+#: Plans longer than this are refused before parsing (a plan is a page, not a program).
+MAX_SOURCE_CHARS = 200_000
+
+_DEFAULT_LIMITS = PlanLimits()
+
+
+class CompiledPlan:
+    """A validated plan, ready to run any number of times.
+
+    Attributes:
+        source: the plan's source text.
+        sha256: hex SHA-256 of `source` (UTF-8).
+        summary: what a reviewer needs to know about the plan.
+        warnings: non-fatal diagnostics (e.g. computed step names).
+        tools: specs of the tools the plan references.
+        limits: the compute budget of each `execute` call.
+        filename: the name used in tracebacks and diagnostics.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        sha256: str,
+        code: types.CodeType,
+        summary: PlanSummary,
+        warnings: list[Diagnostic],
+        tools: dict[str, ToolSpec],
+        limits: PlanLimits,
+        filename: str,
+    ) -> None:
+        self.source = source
+        self.sha256 = sha256
+        self.summary = summary
+        self.warnings = warnings
+        self.tools = tools
+        self.limits = limits
+        self.filename = filename
+        self._code = code
+
+    def execute(
+        self,
+        event: Any,
+        step: Any,
+        tools: Mapping[str, Callable[..., Any]],
+        *,
+        print_sink: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Run the plan once: fresh globals and budget, then `run(event, step)`.
+
+        Args:
+            event: the run's event, passed to `run`.
+            step: the step API object, passed to `run`.
+            tools: the callables behind `tools.NAME` inside the plan.
+            print_sink: receives each line the plan prints (bounded); None drops them.
+
+        Returns:
+            Whatever `run` returns.
+
+        Raises:
+            PlanBudgetExceeded: the plan used more compute than `limits` allow.
+            Exception: whatever the plan or its steps raise; BaseException-derived signals
+                raised by `step` (the runtime's suspension) propagate unchanged.
+        """
+        meter = Meter(self.limits, self.filename)
+        namespace = build_namespace(meter, step, tools, print_sink)
+        try:
+            exec(self._code, namespace)
+            return namespace["run"](event, step)
+        except BudgetSignal as signal:
+            raise PlanBudgetExceeded(signal.message, line=signal.line) from None
+
+    def __repr__(self) -> str:
+        return f"<CompiledPlan {self.filename} sha256={self.sha256[:12]}>"
+
+
+def compile_plan(
+    source: str,
+    tools: Mapping[str, Callable[..., Any] | ToolSpec] | None = None,
+    *,
+    limits: PlanLimits | None = None,
+    filename: str = "<plan>",
+) -> CompiledPlan:
+    """Validate and compile a plan.
+
+    Args:
+        source: the plan's Python source.
+        tools: the tools the plan may use, as callables or `ToolSpec`s. None accepts any
+            `tools.NAME` (as a tool of unknown signature, with side effects).
+        limits: the compute budget of each execution (defaults to `PlanLimits()`).
+        filename: shown in diagnostics and tracebacks.
+
+    Returns:
+        The compiled plan, with its summary and warnings.
+
+    Raises:
+        PlanValidationError: listing every problem found. No other exception escapes, for
+            any input string.
+    """
+    try:
+        return _compile(source, tools, limits or _DEFAULT_LIMITS, filename)
+    except PlanValidationError:
+        raise
+    except (RecursionError, MemoryError):
+        message = "the plan is nested too deeply or is too large to analyse; simplify it"
+        raise PlanValidationError(
+            [Diagnostic(line=1, col=1, code="AF002", message=message)], filename
+        ) from None
+    except Exception as exc:  # a checker bug must not crash the caller: report it instead
+        message = f"the plan could not be analysed ({type(exc).__name__}: {exc}); simplify it"
+        raise PlanValidationError(
+            [Diagnostic(line=1, col=1, code="AF002", message=message)], filename
+        ) from None
+
+
+def _compile(
+    source: str,
+    tools: Mapping[str, Callable[..., Any] | ToolSpec] | None,
+    limits: PlanLimits,
+    filename: str,
+) -> CompiledPlan:
+    tree = _parse(source, filename)
+    catalogue = normalise_catalogue(tools)
+    ctx = build_context(tree, catalogue)
+    check_language(ctx)
+    calls = check_tools_and_steps(ctx)
+    summary = build_summary(ctx, calls)
+    errors = [d for d in ctx.diagnostics if d.severity == "error"]
+    warnings = [d for d in ctx.diagnostics if d.severity != "error"]
+    # RestrictedPython transforms the tree in place: the summary above used it first.
+    restricting = PlanTransformer()
+    restricting.visit(tree)
+    flagged_lines = {d.line for d in errors}
+    errors.extend(d for d in restricting.diagnostics if d.line not in flagged_lines)
+    if errors:
+        raise PlanValidationError(_sorted_unique(errors), filename)
+    BudgetTransformer().visit(tree)
+    ast.fix_missing_locations(tree)
+    code = compile(tree, filename, "exec", dont_inherit=True)
+    used = {name for name in (t.name for t in summary.tools_used)}
+    return CompiledPlan(
+        source=source,
+        sha256=hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest(),
+        code=code,
+        summary=summary,
+        warnings=_sorted_unique(warnings),
+        tools={
+            name: (catalogue or {}).get(name) or ToolSpec.unknown(name) for name in sorted(used)
+        },
+        limits=limits,
+        filename=filename,
+    )
+
+
+def _parse(source: str, filename: str) -> ast.Module:
+    def fail(line: int, col: int, code: str, message: str) -> PlanValidationError:
+        return PlanValidationError(
+            [Diagnostic(line=line, col=col, code=code, message=message)], filename
+        )
+
+    if not isinstance(source, str):
+        raise fail(1, 1, "AF002", f"a plan's source must be text, not {type(source).__name__}")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise fail(1, 1, "AF002", f"the plan is longer than {MAX_SOURCE_CHARS} characters")
+    if "\x00" in source:
+        line = source.count("\n", 0, source.index("\x00")) + 1
+        raise fail(line, 1, "AF002", "the plan contains a null byte; remove it")
+    try:
+        return ast.parse(source, filename, "exec")
+    except SyntaxError as exc:
+        message = f"syntax error: {exc.msg}"
+        raise fail(max(exc.lineno or 1, 1), max(exc.offset or 1, 1), "AF001", message) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise fail(
+            1, 1, "AF002", f"the plan cannot be parsed ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _sorted_unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    unique = {(d.line, d.col, d.code, d.message): d for d in diagnostics}
+    return sorted(unique.values(), key=lambda d: (d.line, d.col, d.code))

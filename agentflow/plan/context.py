@@ -1,0 +1,120 @@
+"""A parsed plan prepared for analysis: parents, bindings, imports, and a diagnostics list."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from agentflow.errors import Diagnostic
+from agentflow.plan.catalogue import ToolSpec
+
+_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_LOOP_NODES = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+@dataclass
+class PlanContext:
+    """Everything the checks and the summary share about one plan's syntax tree.
+
+    Attributes:
+        tree: the module as parsed (never transformed).
+        tools: the tool catalogue, or None when any `tools.NAME` is accepted.
+        nodes: every node, in `ast.walk` order (built without recursion).
+        parents: each node's parent.
+        run: the top-level `run` function, if there is one.
+        functions: top-level helper functions by name (including `run`).
+        module_aliases: local name -> allowed module, from `import x [as y]`.
+        from_imports: local name -> (module, attribute), from `from x import y [as z]`.
+        bound: every name the plan binds anywhere.
+        diagnostics: problems found so far.
+    """
+
+    tree: ast.Module
+    tools: Mapping[str, ToolSpec] | None
+    nodes: list[ast.AST] = field(default_factory=list)
+    parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
+    run: ast.FunctionDef | None = None
+    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
+    module_aliases: dict[str, str] = field(default_factory=dict)
+    from_imports: dict[str, tuple[str, str]] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def report(
+        self, node: ast.AST | None, code: str, message: str, *, warning: bool = False
+    ) -> None:
+        """Record a diagnostic at `node` (line 1, col 1 when there is no node)."""
+        line = getattr(node, "lineno", 1) or 1
+        col = (getattr(node, "col_offset", 0) or 0) + 1
+        severity = "warning" if warning else "error"
+        self.diagnostics.append(
+            Diagnostic(line=line, col=col, code=code, message=message, severity=severity)
+        )
+
+    def enclosing_function(self, node: ast.AST) -> ast.AST | None:
+        """The nearest `def` or `lambda` around `node`, or None at module level."""
+        current = self.parents.get(node)
+        while current is not None and not isinstance(current, _FUNCTION_NODES):
+            current = self.parents.get(current)
+        return current
+
+    def in_loop(self, node: ast.AST) -> bool:
+        """Whether `node` sits lexically in a loop or comprehension of its own function."""
+        child, current = node, self.parents.get(node)
+        while current is not None and not isinstance(current, _FUNCTION_NODES):
+            if isinstance(current, _LOOP_NODES):
+                if isinstance(current, ast.For | ast.AsyncFor) and child is current.iter:
+                    pass  # the iterable is evaluated once
+                else:
+                    return True
+            child, current = current, self.parents.get(current)
+        return False
+
+
+def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> PlanContext:
+    """Index `tree` once, without recursion (deeply nested input must not overflow)."""
+    ctx = PlanContext(tree=tree, tools=tools)
+    for node in ast.walk(tree):
+        ctx.nodes.append(node)
+        for child in ast.iter_child_nodes(node):
+            ctx.parents[child] = node
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            ctx.bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            ctx.bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            ctx.bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler):
+            ctx.bound.add(node.name or "")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                ctx.bound.add(local)
+                ctx.module_aliases[local] = alias.name
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                local = alias.asname or alias.name
+                ctx.bound.add(local)
+                ctx.from_imports[local] = (node.module or "", alias.name)
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef):
+            ctx.functions.setdefault(stmt.name, stmt)
+            if stmt.name == "run" and ctx.run is None:
+                ctx.run = stmt
+    return ctx
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """Return ` Did you mean 'x'?` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

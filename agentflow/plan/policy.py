@@ -1,0 +1,247 @@
+"""What the plan language allows: names, modules, attributes, and the RestrictedPython policy.
+
+Every allow-list and deny-list lives here, so the compiler, the runtime guards and the
+human-readable rules (`plan_rules`) are generated from one source of truth.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import json
+import math
+import statistics
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
+
+from agentflow.errors import Diagnostic
+
+#: The methods of the `step` object a plan may call.
+STEP_METHODS: tuple[str, ...] = (
+    "do",
+    "sleep",
+    "sleep_until",
+    "wait_for_event",
+    "map",
+    "parallel",
+    "now",
+)
+
+#: Keys of a `retries={...}` literal and the accepted back-off strategies.
+RETRY_KEYS: frozenset[str] = frozenset({"limit", "delay", "backoff"})
+BACKOFF_STRATEGIES: tuple[str, ...] = ("constant", "linear", "exponential")
+
+#: Builtins exposed to plans, by name. `range`, `sum`, `pow` and `round` are bounded versions.
+SAFE_BUILTINS: tuple[str, ...] = (
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "chr",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "frozenset",
+    "int",
+    "isinstance",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "ord",
+    "pow",
+    "print",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "slice",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "zip",
+)
+
+#: Exception classes plans may raise and catch (all derive from `Exception`).
+BUILTIN_EXCEPTIONS: tuple[str, ...] = (
+    "Exception",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "IndexError",
+    "KeyError",
+    "LookupError",
+    "NotImplementedError",
+    "OverflowError",
+    "RuntimeError",
+    "TypeError",
+    "ValueError",
+    "ZeroDivisionError",
+)
+AGENTFLOW_EXCEPTIONS: tuple[str, ...] = ("NonRetryableError", "WaitTimeout", "StepFailed")
+ALLOWED_EXCEPTIONS: frozenset[str] = frozenset(BUILTIN_EXCEPTIONS + AGENTFLOW_EXCEPTIONS)
+
+#: Exceptions that do not derive from `Exception`: catching them could swallow the runtime's
+#: suspension signal or the compute-budget signal.
+SIGNAL_EXCEPTIONS: frozenset[str] = frozenset(
+    {"BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseExceptionGroup"}
+)
+
+#: Names every plan sees besides builtins and imports.
+PLAN_GLOBALS: tuple[str, ...] = ("tools",)
+
+#: Builtins that are deliberately absent, with the reason shown to the plan's author.
+FORBIDDEN_BUILTINS: dict[str, str] = {
+    name: "it can reach code or objects outside the plan"
+    for name in (
+        "exec",
+        "eval",
+        "compile",
+        "open",
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "vars",
+        "dir",
+        "globals",
+        "locals",
+        "type",
+        "super",
+        "object",
+        "breakpoint",
+        "input",
+        "memoryview",
+        "help",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "format",
+        "id",
+        "issubclass",
+        "iter",
+        "next",
+        "bytearray",
+        "callable",
+        "exit",
+        "quit",
+        "printed",
+        "copyright",
+        "credits",
+        "license",
+    )
+}
+
+#: Attribute names refused everywhere (in source and at run time), besides `_`-prefixed ones.
+FORBIDDEN_ATTRIBUTES: frozenset[str] = frozenset(
+    INSPECT_ATTRIBUTES
+    | {
+        "format",  # str.format walks attributes: "{0.__class__}".format(x)
+        "format_map",
+        "mro",  # would hand out BaseException and object
+        "f_lasti",
+        "tb_lasti",
+        "gi_running",
+        "cr_running",
+    }
+)
+
+#: Clock methods of the datetime types: nondeterministic, so plans use `step.now()` instead.
+CLOCK_METHODS: frozenset[str] = frozenset({"now", "today", "utcnow"})
+
+
+def _public(module: Any, names: list[str] | None = None) -> dict[str, Any]:
+    chosen = names if names is not None else [n for n in dir(module) if not n.startswith("_")]
+    return {name: getattr(module, name) for name in chosen}
+
+
+#: Importable modules and the attributes each exposes (read-only; see `guards.ModuleProxy`).
+#: `datetime` gives value types only: its clock methods are refused at run time.
+#: `re` is absent on purpose: a regular expression can backtrack for hours inside C code, where
+#: no compute budget can stop it.
+ALLOWED_MODULES: dict[str, dict[str, Any]] = {
+    "math": _public(math),
+    "json": _public(json, ["dumps", "loads", "JSONDecodeError"]),
+    "statistics": _public(statistics, [n for n in statistics.__all__ if n != "NormalDist"]),
+    "datetime": _public(
+        datetime,
+        ["date", "datetime", "time", "timedelta", "timezone", "MINYEAR", "MAXYEAR", "UTC"],
+    ),
+}
+
+#: Every name a plan can read without binding it itself.
+PREDEFINED_NAMES: frozenset[str] = frozenset(
+    SAFE_BUILTINS + tuple(ALLOWED_EXCEPTIONS) + PLAN_GLOBALS + ("True", "False", "None")
+)
+
+#: Names a plan may not rebind: rebinding them would confuse reviewers and the checks.
+RESERVED_NAMES: frozenset[str] = PREDEFINED_NAMES | {"printed"}
+
+
+def plan_rules() -> list[str]:
+    """Return the rules of the plan language, one human-readable line each.
+
+    Generated from the same constants the compiler enforces, so a prompt that shows these
+    lines tells a model exactly what the compiler accepts.
+    """
+    modules = ", ".join(f"`{name}`" for name in ALLOWED_MODULES)
+    return [
+        "Define exactly one top-level `def run(event, step):` with exactly those two parameters.",
+        "The top level may hold only a docstring, imports, constant assignments (literals, no "
+        "calls) and helper `def`s.",
+        f"Imports: only {modules} (`import x`, `import x as y`, `from x import name`; "
+        "no `*`). `datetime` is for values only: use `step.now()` for the current time.",
+        "Builtins available: " + ", ".join(SAFE_BUILTINS) + ".",
+        "Exceptions you may raise and catch: " + ", ".join(sorted(ALLOWED_EXCEPTIONS)) + ".",
+        "Not allowed: class definitions, decorators, async/await, yield, global/nonlocal, with, "
+        "match, try/finally, `except*`, bare `except:`, `except BaseException`, `del` of names "
+        "or attributes, and augmented assignment to items (`d[k] += 1`: write `d[k] = d[k] + 1`).",
+        "Names and attributes may not start with `_`; not available: "
+        + ", ".join(sorted(FORBIDDEN_BUILTINS))
+        + ".",
+        "Strings: no `.format()`/`.format_map()`; use f-strings with literal format specs.",
+        'Call tools only as `tools.NAME`, passed to a step: `step.do("name", tools.NAME, '
+        "arg, key=value)`; call `tools.NAME(...)` directly only inside a helper or lambda given "
+        "to a step.",
+        "Step methods: " + ", ".join(f"step.{m}" for m in STEP_METHODS) + "; the first argument "
+        "(except for `now`) is the step's name, a string literal or f-string.",
+        "Durations: seconds (number) or text like '30 seconds', '2 hours', '1 day'. Retries: "
+        "{'limit': int, 'delay': duration, 'backoff': "
+        + "/".join(f"'{b}'" for b in BACKOFF_STRATEGIES)
+        + "}.",
+        "Loops, calls and big values are metered: a plan that runs too long or builds huge "
+        "values fails with PlanBudgetExceeded.",
+    ]
+
+
+class PlanTransformer(RestrictingNodeTransformer):
+    """RestrictedPython's transformer, reporting structured diagnostics.
+
+    agentflow's own checks run first and explain most problems better; this transformer is the
+    second line of defence, and it rewrites attribute, item and iteration access into calls to
+    the guards that `guards.py` supplies.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, node: ast.AST, info: str) -> None:
+        """Record a violation with its position instead of a formatted string."""
+        self.diagnostics.append(
+            Diagnostic(
+                line=getattr(node, "lineno", 1) or 1,
+                col=(getattr(node, "col_offset", 0) or 0) + 1,
+                code="AF200",
+                message=f"{info} (RestrictedPython rule)",
+            )
+        )
+
+    def warn(self, node: ast.AST, info: str) -> None:
+        """Drop RestrictedPython's warnings: they concern its `printed` idiom, not ours."""

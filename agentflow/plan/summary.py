@@ -1,0 +1,202 @@
+"""The reviewer's summary of a plan: its steps, waits, tools and a risk level with reasons."""
+
+from __future__ import annotations
+
+import ast
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agentflow.plan.context import PlanContext
+from agentflow.plan.steps import StepCall, tool_name
+
+#: Thresholds behind the risk reasons (documented in `assess_risk`).
+HIGH_RETRY_LIMIT = 5
+LONG_WAIT_SECONDS = 7 * 86400.0
+LONG_SLEEP_SECONDS = 30 * 86400.0
+
+
+class StepSummary(BaseModel):
+    """One `step.*` call as written in the source."""
+
+    kind: Literal["do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"]
+    name: str | None
+    tool: str | list[str] | None = None
+    line: int
+    in_loop: bool = False
+    side_effects: bool = False
+    duration_seconds: float | None = None
+    until: str | None = None
+    event_type: str | None = None
+    timeout_seconds: float | None = None
+    retries_limit: int | None = None
+
+
+class ToolUse(BaseModel):
+    """A tool the plan references, how often, and whether it has side effects."""
+
+    name: str
+    side_effects: bool
+    count: int
+
+
+class PlanSummary(BaseModel):
+    """What a reviewer needs to judge a plan; JSON-serialisable."""
+
+    docstring: str | None
+    steps: list[StepSummary]
+    total_sleep_seconds: float
+    event_types: list[str]
+    tools_used: list[ToolUse]
+    side_effects_in_loops: list[StepSummary]
+    imports: list[str]
+    risk: Literal["low", "medium", "high"]
+    risk_reasons: list[str]
+
+
+def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
+    """Summarise a checked plan from its syntax tree and step calls."""
+    steps = [_step_summary(ctx, call) for call in calls]
+    counts: dict[str, int] = {}
+    for node in ctx.nodes:
+        name = tool_name(node)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    ordered = sorted(counts, key=lambda n: _first_line(ctx, n))
+    tools_used = [
+        ToolUse(name=n, side_effects=_side_effects(ctx, n), count=counts[n]) for n in ordered
+    ]
+    in_loops = [s for s in steps if s.side_effects and (s.in_loop or s.kind == "map")]
+    event_types: list[str] = []
+    for step in steps:
+        if step.event_type and step.event_type not in event_types:
+            event_types.append(step.event_type)
+    imports: list[str] = []
+    for node in ctx.nodes:
+        modules = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        imports.extend(m for m in modules if m not in imports)
+    risk, reasons = assess_risk(steps, in_loops, calls)
+    return PlanSummary(
+        docstring=ast.get_docstring(ctx.tree),
+        steps=steps,
+        total_sleep_seconds=sum(s.duration_seconds or 0.0 for s in steps if s.kind == "sleep"),
+        event_types=event_types,
+        tools_used=tools_used,
+        side_effects_in_loops=in_loops,
+        imports=sorted(imports),
+        risk=risk,
+        risk_reasons=reasons,
+    )
+
+
+def assess_risk(
+    steps: list[StepSummary], in_loops: list[StepSummary], calls: list[StepCall]
+) -> tuple[Literal["low", "medium", "high"], list[str]]:
+    """Grade a plan.
+
+    - high: a side-effecting step inside a loop or a `step.map` fan-out (it may act many
+      times), or a side-effecting step retried more than `HIGH_RETRY_LIMIT` times;
+    - medium: any other side-effecting step, a step whose function cannot be resolved
+      statically (assumed to have side effects), a computed step name, a wait longer than
+      `LONG_WAIT_SECONDS` or sleeps longer than `LONG_SLEEP_SECONDS` in total;
+    - low: none of the above (the plan only reads, sleeps and waits).
+    """
+    high: list[str] = []
+    medium: list[str] = []
+    for step in in_loops:
+        where = "in a step.map fan-out" if step.kind == "map" else "inside a loop"
+        high.append(f"step {_label(step)} (line {step.line}) has side effects {where}")
+    for step in steps:
+        if step.side_effects and (step.retries_limit or 0) > HIGH_RETRY_LIMIT:
+            high.append(
+                f"step {_label(step)} (line {step.line}) retries a side-effecting call "
+                f"{step.retries_limit} times"
+            )
+    effectful = [s for s in steps if s.side_effects and s not in in_loops]
+    if effectful:
+        tools = sorted({t for s in effectful for t in _tools_of(s)})
+        medium.append(
+            "side-effecting steps: "
+            + ", ".join(f"{_label(s)} (line {s.line})" for s in effectful)
+            + (f" using {', '.join(tools)}" if tools else "")
+        )
+    for call in calls:
+        if call.dynamic_fn:
+            medium.append(
+                f"step.{call.kind} at line {call.node.lineno} runs a function that cannot be "
+                "resolved statically (assumed to have side effects)"
+            )
+    dynamic = [s.line for s in steps if s.name is None and s.kind != "now"]
+    if dynamic:
+        medium.append(f"computed step names at lines {', '.join(map(str, dynamic))}")
+    for step in steps:
+        if (step.timeout_seconds or 0) > LONG_WAIT_SECONDS:
+            medium.append(
+                f"wait {_label(step)} (line {step.line}) may last {_days(step.timeout_seconds)}"
+            )
+    total_sleep = sum(s.duration_seconds or 0.0 for s in steps if s.kind == "sleep")
+    if total_sleep > LONG_SLEEP_SECONDS:
+        medium.append(f"sleeps add up to {_days(total_sleep)}")
+    if high:
+        return "high", high + medium
+    if medium:
+        return "medium", medium
+    return "low", ["no side-effecting steps"]
+
+
+def _step_summary(ctx: PlanContext, call: StepCall) -> StepSummary:
+    tool: str | list[str] | None = None
+    if call.kind == "parallel":
+        tool = list(call.tools)
+    elif call.tools:
+        tool = call.tools[0] if len(call.tools) == 1 else list(call.tools)
+    side_effects = call.kind in ("do", "map", "parallel") and (
+        call.dynamic_fn or any(_side_effects(ctx, t) for t in call.tools)
+    )
+    return StepSummary(
+        kind=call.kind,  # type: ignore[arg-type]
+        name=call.name,
+        tool=tool,
+        line=call.node.lineno,
+        in_loop=call.in_loop,
+        side_effects=side_effects,
+        duration_seconds=call.duration_seconds,
+        until=call.until,
+        event_type=call.event_type,
+        timeout_seconds=call.timeout_seconds,
+        retries_limit=call.retries_limit,
+    )
+
+
+def _side_effects(ctx: PlanContext, tool: str) -> bool:
+    spec = ctx.tools.get(tool) if ctx.tools is not None else None
+    return True if spec is None else spec.side_effects
+
+
+def _first_line(ctx: PlanContext, tool: str) -> tuple[int, int]:
+    lines = [
+        (n.lineno, n.col_offset)
+        for n in ctx.nodes
+        if isinstance(n, ast.Attribute) and tool_name(n) == tool
+    ]
+    return min(lines)
+
+
+def _tools_of(step: StepSummary) -> list[str]:
+    if step.tool is None:
+        return []
+    return [step.tool] if isinstance(step.tool, str) else list(step.tool)
+
+
+def _label(step: StepSummary) -> str:
+    return repr(step.name) if step.name is not None else f"step.{step.kind}(<computed name>)"
+
+
+def _days(seconds: float | None) -> str:
+    return f"{(seconds or 0.0) / 86400:g} days"
