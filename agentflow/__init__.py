@@ -1,0 +1,131 @@
+"""agentflow: AI agents write their own durable workflows.
+
+An agent emits a plan (`def run(event, step)`), the restricted compiler validates it, and the
+durable executor runs it step by step, checkpointing every result, so that a run survives
+sleeps, waits for events and process restarts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentflow.agent import Agent
+    from agentflow.engine import Engine
+    from agentflow.errors import (
+        AgentflowError,
+        ConfigurationError,
+        Diagnostic,
+        LimitExceeded,
+        ModelUnavailable,
+        NonDeterminismError,
+        NonRetryableError,
+        NotFound,
+        PlanBudgetExceeded,
+        PlanningFailed,
+        PlanNotApproved,
+        PlanValidationError,
+        RunFailed,
+        RunStateError,
+        RunTimeout,
+        StepFailed,
+        StepTimeout,
+        ToolNotAllowed,
+        WaitTimeout,
+    )
+    from agentflow.plan import CompiledPlan, PlanLimits, PlanSummary, compile_plan
+    from agentflow.run import Run
+    from agentflow.runtime import Event, PlanVersion, RunEvent, RunStatus, RuntimeLimits, StepStatus
+
+__version__ = "0.1.0"
+
+# Public names resolve lazily, so `import agentflow` stays cheap for the CLI and for tools that
+# only need the compiler (SQLAlchemy and friends load on first use).
+_EXPORTS: dict[str, str] = {
+    "Agent": "agentflow.agent",
+    "Engine": "agentflow.engine",
+    "CompiledPlan": "agentflow.plan",
+    "PlanLimits": "agentflow.plan",
+    "PlanSummary": "agentflow.plan",
+    "compile_plan": "agentflow.plan",
+    "Run": "agentflow.run",
+    "Event": "agentflow.runtime",
+    "PlanVersion": "agentflow.runtime",
+    "RunEvent": "agentflow.runtime",
+    "RunStatus": "agentflow.runtime",
+    "RuntimeLimits": "agentflow.runtime",
+    "StepStatus": "agentflow.runtime",
+}
+_ERRORS = [
+    "AgentflowError",
+    "ConfigurationError",
+    "Diagnostic",
+    "LimitExceeded",
+    "ModelUnavailable",
+    "NonDeterminismError",
+    "NonRetryableError",
+    "NotFound",
+    "PlanBudgetExceeded",
+    "PlanningFailed",
+    "PlanNotApproved",
+    "PlanValidationError",
+    "RunFailed",
+    "RunStateError",
+    "RunTimeout",
+    "StepFailed",
+    "StepTimeout",
+    "ToolNotAllowed",
+    "WaitTimeout",
+]
+_EXPORTS.update(dict.fromkeys(_ERRORS, "agentflow.errors"))
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "Agent",
+    "AgentflowError",
+    "CompiledPlan",
+    "ConfigurationError",
+    "Diagnostic",
+    "Engine",
+    "Event",
+    "LimitExceeded",
+    "ModelUnavailable",
+    "NonDeterminismError",
+    "NonRetryableError",
+    "NotFound",
+    "PlanBudgetExceeded",
+    "PlanLimits",
+    "PlanNotApproved",
+    "PlanSummary",
+    "PlanValidationError",
+    "PlanVersion",
+    "PlanningFailed",
+    "Run",
+    "RunEvent",
+    "RunFailed",
+    "RunStateError",
+    "RunStatus",
+    "RunTimeout",
+    "RuntimeLimits",
+    "StepFailed",
+    "StepStatus",
+    "StepTimeout",
+    "ToolNotAllowed",
+    "WaitTimeout",
+    "__version__",
+    "compile_plan",
+]

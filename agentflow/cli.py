@@ -1,0 +1,323 @@
+"""The `agentflow` command: check plans, run workers, inspect runs, review plans, run the demo."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="agentflow: AI agents write their own durable workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+runs_app = typer.Typer(help="Inspect runs and send them events.", no_args_is_help=True)
+review_app = typer.Typer(help="Review generated plans before they run.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(review_app, name="review")
+
+console = Console()
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: $AGENTFLOW_DATABASE_URL or sqlite:///agentflow.db)."
+    ),
+]
+AppOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app", help="module:attribute of the host's Engine, whose tools the worker needs."
+    ),
+]
+
+
+def _engine(db: str | None, app_path: str | None = None) -> Any:
+    from agentflow.engine import Engine
+
+    if app_path:
+        module_name, _, attribute = app_path.partition(":")
+        sys.path.insert(0, ".")
+        target = getattr(importlib.import_module(module_name), attribute or "engine")
+        engine = target(db) if callable(target) and not isinstance(target, Engine) else target
+        if not isinstance(engine, Engine):
+            raise typer.BadParameter(f"{app_path} is not an Engine or a factory of one")
+        return engine
+    return Engine(db)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _short(value: Any, width: int = 48) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    path: Annotated[str, typer.Argument(help="The plan's file.")],
+    tools: Annotated[
+        list[str] | None, typer.Option("--tools", help="A tool the plan may use (repeat).")
+    ] = None,
+) -> None:
+    """Check a plan: print its diagnostics in linter form (exit 1), or its review summary."""
+    from agentflow.plan.lint import check_main
+
+    raise typer.Exit(check_main(path, tools or None, out=sys.stdout))
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(db: DbOption = None, app_path: AppOption = None) -> None:
+    """Run due runs forever, in this process; stops cleanly on SIGTERM or Ctrl-C."""
+    engine = _engine(db, app_path)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    console.print(f"worker {engine.owner} on {engine.url}")
+    count = engine.work(until_idle=False, stop=stop)
+    engine.close()
+    console.print(f"stopped after {count} activations")
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+@runs_app.command("list")
+def runs_list(
+    db: DbOption = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's runs.")] = None,
+) -> None:
+    """List runs, newest first."""
+    engine = _engine(db)
+    table = Table("run", "agent", "plan", "status", "created", "updated")
+    for row in engine.store.list_runs(agent, status):
+        status_model = engine.get_run(row.id).status()
+        table.add_row(
+            row.id,
+            row.agent_id,
+            str(row.plan_id),
+            row.status,
+            _when(status_model.created_at),
+            _when(status_model.updated_at),
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, db: DbOption = None) -> None:
+    """Show a run and its step timeline."""
+    from agentflow.errors import NotFound
+
+    engine = _engine(db)
+    try:
+        status = engine.get_run(run_id).status()
+    except NotFound as exc:
+        _fail(str(exc))
+        return
+    console.print(f"run [bold]{status.id}[/bold]  agent {status.agent_id}  plan {status.plan_id}")
+    console.print(
+        f"status: [bold]{status.status}[/bold]"
+        + (f"  waiting for {status.waiting_for!r}" if status.waiting_for else "")
+        + (f"  until {_when(status.wake_at)}" if status.wake_at else "")
+    )
+    if status.output is not None:
+        console.print(f"output: {_short(status.output, 200)}")
+    if status.error:
+        console.print(
+            f"[red]error:[/red] {status.error.get('type')}: {status.error.get('message')}"
+        )
+    console.print(timeline_table(status))
+
+
+def timeline_table(status: Any) -> Table:
+    """A run's steps as a table: name, kind, status, attempts, start, duration, result."""
+    table = Table("#", "step", "kind", "status", "attempts", "started", "ms", "result")
+    number = 0
+    for step in status.steps:
+        if step.parent is None:
+            number += 1
+        label = f"  {step.name}" if step.parent else step.name
+        result = step.error.get("message", "") if step.error else _short(step.output)
+        if step.status in ("sleeping", "waiting", "retrying") and step.wake_at:
+            result = f"until {_when(step.wake_at)}"
+        table.add_row(
+            "" if step.parent else str(number),
+            label,
+            step.kind,
+            step.status,
+            str(step.attempts),
+            _when(step.started_at),
+            f"{step.duration_ms:.1f}" if step.duration_ms is not None else "-",
+            result,
+        )
+    return table
+
+
+@runs_app.command("send-event")
+def runs_send_event(
+    run_id: str,
+    event_type: Annotated[str, typer.Argument(metavar="TYPE")],
+    payload: Annotated[str, typer.Argument(metavar="JSON")] = "null",
+    db: DbOption = None,
+) -> None:
+    """Send an event (with a JSON payload) to a run."""
+    from agentflow.errors import AgentflowError
+
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        _fail(f"the payload is not JSON: {exc}")
+        return
+    engine = _engine(db)
+    try:
+        engine.get_run(run_id).send_event(event_type, data)
+    except AgentflowError as exc:
+        _fail(str(exc))
+    console.print(f"sent {event_type!r} to {run_id}")
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+@review_app.command("list")
+def review_list(
+    db: DbOption = None,
+    all_plans: Annotated[bool, typer.Option("--all", help="Every plan, not only pending.")] = False,
+) -> None:
+    """List plans awaiting review (or all plans)."""
+    engine = _engine(db)
+    table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
+    for row in engine.store.list_plans(None, None if all_plans else "pending"):
+        table.add_row(
+            str(row.id),
+            row.agent_id,
+            str(row.version),
+            row.status,
+            str(row.summary.get("risk", "-")),
+            row.origin,
+            _short(row.goal or "", 40),
+        )
+    console.print(table)
+
+
+@review_app.command("show")
+def review_show(plan_id: int, db: DbOption = None) -> None:
+    """Show a plan version: its summary, its source and its decisions."""
+    from agentflow.errors import NotFound
+
+    engine = _engine(db)
+    try:
+        plan = engine.get_plan(plan_id)
+    except NotFound as exc:
+        _fail(str(exc))
+        return
+    summary = plan.summary
+    console.print(
+        f"plan {plan.id}: agent {plan.agent_id} v{plan.version}  [bold]{plan.status}"
+        f"[/bold]  risk {summary.get('risk', '-')}"
+    )
+    if plan.goal:
+        console.print(f"goal: {plan.goal}")
+    for reason in summary.get("risk_reasons", []):
+        console.print(f"  - {reason}")
+    steps = Table("line", "kind", "name", "tool", "in loop")
+    for step in summary.get("steps", []):
+        tool = step.get("tool")
+        steps.add_row(
+            str(step.get("line")),
+            str(step.get("kind")),
+            str(step.get("name")),
+            ", ".join(tool) if isinstance(tool, list) else str(tool or ""),
+            "yes" if step.get("in_loop") else "",
+        )
+    console.print(steps)
+    console.print(plan.source)
+    for decision in engine.reviews.decisions(plan_id):
+        console.print(
+            f"{decision['decision']} by {decision['reviewer']}: {decision.get('comment') or ''}"
+        )
+
+
+@review_app.command("diff")
+def review_diff(plan_id: int, db: DbOption = None) -> None:
+    """Diff a plan version against its agent's last approved version."""
+    engine = _engine(db)
+    console.print(engine.reviews.diff(plan_id) or "(no difference)", markup=False)
+
+
+def _decide(kind: str, plan_id: int, reviewer: str, comment: str | None, db: str | None) -> None:
+    from agentflow.errors import AgentflowError
+
+    engine = _engine(db)
+    try:
+        decide = engine.reviews.approve if kind == "approve" else engine.reviews.reject
+        plan = decide(plan_id, reviewer=reviewer, comment=comment)
+    except (AgentflowError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    console.print(f"plan {plan.id} ({plan.agent_id} v{plan.version}) {plan.status} by {reviewer}")
+
+
+ReviewerOption = Annotated[str, typer.Option("--reviewer", "-r", envvar="USER", help="Your name.")]
+CommentOption = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
+
+
+@review_app.command("approve")
+def review_approve(
+    plan_id: int,
+    reviewer: ReviewerOption = "reviewer",
+    comment: CommentOption = None,
+    db: DbOption = None,
+) -> None:
+    """Approve a plan version (a run queued for it starts)."""
+    _decide("approve", plan_id, reviewer, comment, db)
+
+
+@review_app.command("reject")
+def review_reject(
+    plan_id: int,
+    reviewer: ReviewerOption = "reviewer",
+    comment: CommentOption = None,
+    db: DbOption = None,
+) -> None:
+    """Reject a plan version; it never runs."""
+    _decide("reject", plan_id, reviewer, comment, db)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    recipe: Annotated[str, typer.Option(help="The cookbook recipe to run.")] = "order_followup",
+) -> None:
+    """Run a cookbook plan end to end: plan, review, run, sleep, event, step timeline."""
+    from agentflow.demo import run_demo
+
+    raise typer.Exit(run_demo(db, recipe, console))
+
+
+def main() -> None:
+    """Entry point of the `agentflow` console script."""
+    app()

@@ -1,0 +1,66 @@
+"""`agentflow demo`: one cookbook recipe end to end on the embedded SQLite store."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+
+from agentflow.cookbook import RECIPES
+from agentflow.cookbook.shop import register_shop_tools
+from agentflow.engine import Engine
+
+
+def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
+    """Plan, review, run and resume a cookbook recipe, printing each stage; an exit status."""
+    from agentflow.cli import timeline_table
+
+    recipe = RECIPES.get(recipe_name)
+    if recipe is None:
+        console.print(f"[red]no recipe {recipe_name!r}[/red]; choose from {', '.join(RECIPES)}")
+        return 2
+    outbox: list[dict[str, Any]] = []
+    engine = Engine(db)
+    register_shop_tools(engine, outbox)
+    agent = engine.agent(f"demo-{recipe.name}", tools=list(recipe.tools), review="required")
+    console.rule(f"[bold]{recipe.name}[/bold]: {recipe.goal}")
+    console.print(f"store: {engine.url}")
+
+    plan = agent.submit_plan(recipe.source, goal=recipe.goal, origin="cookbook")
+    summary = plan.summary
+    console.print(
+        f"plan {plan.id} (v{plan.version}) is {plan.status}; risk "
+        f"[bold]{summary.get('risk')}[/bold]"
+    )
+    for reason in summary.get("risk_reasons", []):
+        console.print(f"  - {reason}")
+    plan = engine.reviews.approve(plan.id, reviewer="demo", comment="reviewed in the demo")
+    console.print(f"approved by {plan.decided_by}")
+
+    run = agent.start(params=recipe.params)
+    console.print(f"run {run.id} started with {recipe.params}")
+    pending_events = list(recipe.events)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        engine.work(until_idle=True)
+        status = run.status()
+        if status.done:
+            break
+        if status.status == "waiting" and pending_events:
+            event_type, payload = pending_events.pop(0)
+            console.print(f"run is waiting for {event_type!r}: sending {payload}")
+            run.send_event(event_type, payload)
+        elif status.status == "sleeping" and status.wake_at is not None:
+            pause = max(0.0, status.wake_at.timestamp() - time.time())
+            console.print(f"run is sleeping (no thread held) for {pause:.1f} s")
+            time.sleep(min(pause, 5.0))
+        else:
+            time.sleep(0.05)
+    status = run.status()
+    console.print(timeline_table(status))
+    for mail in outbox:
+        console.print(f"  email to {mail['to']}: {mail['subject']}")
+    console.print(f"status: [bold]{status.status}[/bold]  output: {status.output}")
+    engine.close()
+    return 0 if status.status == "complete" else 1

@@ -1,0 +1,96 @@
+"""Durations and points in time as plans write them: ``30``, ``"30 seconds"``, ``"1 day"``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "millisecond": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "w": 604800.0,
+    "week": 604800.0,
+}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*,?", re.IGNORECASE)
+
+
+def parse_duration(value: object) -> float:
+    """Return a duration in seconds.
+
+    Accepts a non-negative number of seconds, a `timedelta`, or text such as ``"30 seconds"``,
+    ``"2 hours"``, ``"1 day"``, ``"1 hour 30 minutes"``, ``"500 ms"``.
+
+    Raises:
+        ValueError: the value is negative, or text names no known unit.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"a duration cannot be a boolean: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str):
+        seconds = _parse_text(value)
+    else:
+        raise ValueError(
+            f"a duration must be seconds, a timedelta or text like '2 hours', not {value!r}"
+        )
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+def _parse_text(text: str) -> float:
+    stripped = text.strip()
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    total, pos = 0.0, 0
+    while pos < len(stripped):
+        match = _PART.match(stripped, pos)
+        if not match:
+            break
+        unit = match.group(2).lower()
+        if unit not in _UNITS and unit.endswith("s"):
+            unit = unit[:-1]
+        if unit not in _UNITS:
+            raise ValueError(f"unknown unit {match.group(2)!r} in duration {text!r}")
+        total += float(match.group(1)) * _UNITS[unit]
+        pos = match.end()
+    if pos == 0 or pos < len(stripped):
+        raise ValueError(
+            f"cannot read duration {text!r}: write e.g. '30 seconds', '2 hours' or '1 day'"
+        )
+    return total
+
+
+def parse_instant(value: object) -> datetime:
+    """Return an aware UTC `datetime` from an ISO-8601 text, a `datetime` or epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"a point in time cannot be a boolean: {value!r}")
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float):
+        moment = datetime.fromtimestamp(float(value), tz=UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"cannot read {value!r} as an ISO-8601 time") from exc
+    else:
+        raise ValueError(f"expected an ISO-8601 time, datetime or epoch seconds, not {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

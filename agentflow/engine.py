@@ -1,0 +1,220 @@
+"""`Engine`: the one entry object that wires the store, the tools, the compiler and the runtime."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+
+from agentflow.plan import CompiledPlan, load_plan
+from agentflow.runtime import (
+    LeaseKeeper,
+    Outcome,
+    PlanVersion,
+    RuntimeLimits,
+    ToolHandle,
+    ToolRegistry,
+    ToolsUnavailable,
+    WorkLoop,
+    run_activation,
+)
+from agentflow.runtime.models import to_datetime
+from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the one given, else `AGENTFLOW_DATABASE_URL`, else `sqlite:///agentflow.db`."""
+    return url or os.environ.get("AGENTFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def plan_version_of(row: PlanVersionRow, *, reused: bool = False) -> PlanVersion:
+    """The public model of a stored plan version."""
+    data = row.model_dump()
+    data["created_at"] = to_datetime(row.created_at)
+    data["decided_at"] = to_datetime(row.decided_at)
+    data["reused"] = reused
+    return PlanVersion.model_validate(data)
+
+
+class Engine:
+    """Stores agents, plans and runs, and executes runs durably.
+
+    Args:
+        url: database URL; default `AGENTFLOW_DATABASE_URL`, else `sqlite:///agentflow.db`.
+        limits: run limits (step output size, steps per run, ...).
+        lease_seconds: how long a worker's claim on a run lasts without a heartbeat.
+        poll_interval: how often an idle worker looks for runs made due by other processes.
+
+    Example:
+        >>> engine = Engine("sqlite:///demo.db")
+        >>> @engine.tool(side_effects=False)
+        ... def add(a: int, b: int) -> int:
+        ...     return a + b
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        limits: RuntimeLimits | None = None,
+        lease_seconds: float = 5.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        from agentflow.review.service import Reviews
+
+        self.url = database_url(url)
+        self.store = Store(self.url)
+        self.tools = ToolRegistry()
+        self.limits = limits or RuntimeLimits()
+        self.lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wakeup = threading.Condition()
+        self.reviews = Reviews(self)
+        self._leases = LeaseKeeper(self.store, self.owner, lease_seconds)
+        self._loop = WorkLoop(
+            self.store, self.owner, lease_seconds, self.activate, self.wakeup, poll_interval
+        )
+        self.model: str | None = None
+        self._handles: dict[str, ToolHandle] = {}
+
+    def close(self) -> None:
+        """Stop the lease keeper and release database connections."""
+        self._leases.stop()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- tools -------------------------------------------------------------------------
+
+    @overload
+    def tool(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def tool(
+        self, *, name: str | None = None, side_effects: bool = True
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def tool(
+        self,
+        fn: Callable[P, R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        side_effects: bool = True,
+    ) -> Any:
+        """Register a host function as a tool that plans may call through `step.do`.
+
+        Use as `@engine.tool` or `@engine.tool(side_effects=False)`. The function is returned
+        unchanged. `side_effects=True` (the default) tells reviewers the tool changes the world.
+        """
+
+        def register(func: Callable[P, R]) -> Callable[P, R]:
+            self.tools.register(func, name=name, side_effects=side_effects)
+            return func
+
+        return register(fn) if fn is not None else register
+
+    # --- agents, plans, runs -------------------------------------------------------------
+
+    def agent(
+        self,
+        agent_id: str,
+        tools: list[str] | None = None,
+        review: str = "required",
+        model: str | None = None,
+    ) -> Any:
+        """Create or update an agent and return its handle (`Agent`).
+
+        Args:
+            agent_id: the agent's name, unique in this store.
+            tools: names of registered tools its plans may use (default: all registered now).
+            review: "required", "auto" or "auto-if-safe".
+            model: the model its planner asks by default.
+        """
+        from agentflow.agent import Agent
+
+        return Agent.open(self, agent_id, tools=tools, review=review, model=model)
+
+    def get_agent(self, agent_id: str) -> Any:
+        """The handle of an existing agent; raises NotFound."""
+        from agentflow.agent import Agent
+
+        return Agent.existing(self, agent_id)
+
+    def get_plan(self, plan_id: int) -> PlanVersion:
+        """A stored plan version by id; raises NotFound."""
+        return plan_version_of(self.store.get_plan(plan_id))
+
+    def get_run(self, run_id: str) -> Any:
+        """The handle of a run by id; raises NotFound."""
+        from agentflow.run import Run
+
+        row = self.store.get_run(run_id)
+        return Run(self, row.id, row.agent_id)
+
+    def runs(self, status: str | None = None, agent_id: str | None = None) -> list[Any]:
+        """Handles of runs, newest first."""
+        from agentflow.run import Run
+
+        return [Run(self, r.id, r.agent_id) for r in self.store.list_runs(agent_id, status)]
+
+    # --- execution -----------------------------------------------------------------------
+
+    def work(self, until_idle: bool = True, *, stop: threading.Event | None = None) -> int:
+        """Run every run that is due, in this process; returns the number of activations.
+
+        With `until_idle=True` it returns once nothing is due now: sleeping and waiting runs
+        stay suspended and hold nothing. With `until_idle=False` it works until `stop` is set.
+        """
+        if until_idle:
+            return self._loop.drain()
+        return self._loop.run_forever(stop or threading.Event())
+
+    def notify(self) -> None:
+        """Wake this process's idle work loops (a run may have become due)."""
+        with self.wakeup:
+            self.wakeup.notify_all()
+
+    def activate(self, row: RunRow) -> Outcome:
+        """Run one activation of a run this process has claimed."""
+        self._leases.hold(row.id)
+        try:
+            return run_activation(self.store, row, self.owner, self._load_plan, self.limits)
+        finally:
+            self._leases.release(row.id)
+            self.notify()
+
+    def compile_for_agent(self, source: str, tool_names: list[str]) -> CompiledPlan:
+        """Compile a plan against the given tools of this engine (through the plan cache)."""
+        return load_plan(source, tools={n: self.tools.get(n).fn for n in tool_names})
+
+    def _load_plan(self, run: RunRow) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
+        plan = self.store.get_plan(run.plan_id)
+        agent = self.store.get_agent(run.agent_id)
+        allowed = list(agent.tools) if agent is not None else []
+        missing = [name for name in allowed if name not in self.tools]
+        if missing:
+            raise ToolsUnavailable(
+                f"this worker has no tool{'s' * (len(missing) > 1)} {', '.join(missing)} "
+                f"registered, which agent {run.agent_id!r} uses: start workers with the host "
+                f"module that registers them (agentflow worker --app module:engine)"
+            )
+        compiled = self.compile_for_agent(plan.source, allowed)
+        return compiled, {name: self._handle(name) for name in allowed}
+
+    def _handle(self, name: str) -> ToolHandle:
+        tool = self.tools.get(name)
+        handle = self._handles.get(name)
+        if handle is None or handle.tool is not tool:
+            handle = self._handles[name] = ToolHandle(tool)
+        return handle

@@ -1,0 +1,74 @@
+"""`engine.reviews`: approve or reject plan versions; every decision is stored."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from agentflow.errors import RunStateError
+from agentflow.runtime import PlanVersion
+
+if TYPE_CHECKING:
+    from agentflow.engine import Engine
+
+
+class Reviews:
+    """Review decisions on plan versions. A plan that is not approved never runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def pending(self, agent_id: str | None = None) -> list[PlanVersion]:
+        """Plan versions that await a reviewer, newest first."""
+        from agentflow.engine import plan_version_of
+
+        return [plan_version_of(r) for r in self._engine.store.list_plans(agent_id, "pending")]
+
+    def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
+        """Approve a plan version; a run the planner queued for it starts now."""
+        plan = self._decide(plan_id, "approved", reviewer, comment)
+        row = self._engine.store.get_plan(plan_id)
+        if row.start_on_approval:
+            request: dict[str, Any] = dict(row.start_on_approval)
+            agent = self._engine.get_agent(row.agent_id)
+            agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
+            self._engine.store.update_plan(plan_id, start_on_approval=None)
+        return plan
+
+    def reject(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
+        """Reject a plan version; it will never run."""
+        return self._decide(plan_id, "rejected", reviewer, comment)
+
+    def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
+        from agentflow.engine import plan_version_of
+
+        if not reviewer or not reviewer.strip():
+            raise ValueError("a review decision needs the reviewer's name")
+        current = self._engine.store.get_plan(plan_id)
+        if current.status != "pending" and current.status != decision:
+            raise RunStateError(
+                f"plan version {plan_id} is already {current.status}; submit a new version instead"
+            )
+        return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
+
+    def decisions(self, plan_id: int) -> list[dict[str, Any]]:
+        """Every decision taken on a plan version, oldest first."""
+        return [d.model_dump() for d in self._engine.store.list_decisions(plan_id)]
+
+    def diff(self, plan_id: int) -> str:
+        """A unified diff of a plan version against its agent's last approved version before it."""
+        store = self._engine.store
+        plan = store.get_plan(plan_id)
+        earlier = [
+            p for p in store.list_plans(plan.agent_id, "approved") if p.version < plan.version
+        ]
+        base = earlier[0] if earlier else None
+        base_name = f"{plan.agent_id} v{base.version}" if base else "(no approved plan)"
+        return "".join(
+            difflib.unified_diff(
+                (base.source if base else "").splitlines(keepends=True),
+                plan.source.splitlines(keepends=True),
+                fromfile=base_name,
+                tofile=f"{plan.agent_id} v{plan.version}",
+            )
+        )

@@ -1,0 +1,247 @@
+"""`Run`: a handle on one run, from any process that shares the store."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError, RunTimeout
+from agentflow.runtime import PlanVersion, RunStatus, StepStatus
+from agentflow.runtime.models import to_datetime
+from agentflow.runtime.step_api import checkpointable
+from agentflow.store import TERMINAL, RunRow, StepRow
+
+if TYPE_CHECKING:
+    from agentflow.engine import Engine
+
+_POLL_SECONDS = 0.05
+
+
+def step_status_of(row: StepRow) -> StepStatus:
+    """One timeline entry from a stored step record."""
+    duration = None
+    if row.started_at is not None and row.ended_at is not None:
+        duration = round((row.ended_at - row.started_at) * 1000, 3)
+    return StepStatus(
+        key=row.key,
+        name=row.name,
+        occurrence=row.occurrence,
+        kind=row.kind,
+        status=row.status,
+        attempts=row.attempts,
+        parent=row.parent_key,
+        started_at=to_datetime(row.started_at),
+        ended_at=to_datetime(row.ended_at),
+        wake_at=to_datetime(row.wake_at),
+        duration_ms=duration,
+        output=row.output,
+        error=row.error,
+    )
+
+
+def run_status_of(row: RunRow, steps: list[StepRow]) -> RunStatus:
+    """The public status of a stored run."""
+    return RunStatus(
+        id=row.id,
+        agent_id=row.agent_id,
+        plan_id=row.plan_id,
+        status=row.status,  # type: ignore[arg-type]
+        params=row.params,
+        output=row.output,
+        error=row.error,
+        created_at=to_datetime(row.created_at),  # type: ignore[arg-type]
+        updated_at=to_datetime(row.updated_at),  # type: ignore[arg-type]
+        started_at=to_datetime(row.started_at),
+        ended_at=to_datetime(row.ended_at),
+        wake_at=to_datetime(row.wake_at) if row.status in ("sleeping", "waiting") else None,
+        waiting_for=row.waiting_for,
+        activations=row.activations,
+        log=row.log,
+        steps=[step_status_of(s) for s in steps],
+    )
+
+
+class Run:
+    """A handle on a run: read its status, send it events, drive it, control it."""
+
+    def __init__(self, engine: Engine, run_id: str, agent_id: str) -> None:
+        self.engine = engine
+        self.id = run_id
+        self.agent_id = agent_id
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, agent={self.agent_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def _row(self) -> RunRow:
+        return self.engine.store.get_run(self.id)
+
+    def status(self) -> RunStatus:
+        """The run's state, output or error, and its step timeline."""
+        return run_status_of(self._row(), self.engine.store.load_steps(self.id))
+
+    def send_event(self, type: str, payload: Any = None) -> None:
+        """Send an event; a wait for that type receives it (now, or when it gets there).
+
+        Raises:
+            RunStateError: the run has already ended.
+            LimitExceeded: the payload is not JSON or is larger than the limit (1 MiB).
+        """
+        if not isinstance(type, str) or not type or len(type) > 256:
+            raise ValueError("an event type must be a non-empty text of at most 256 characters")
+        payload = checkpointable(
+            payload, self.engine.limits.max_event_bytes, f"the payload of event {type!r}"
+        )
+        row = self._row()
+        if row.status in TERMINAL:
+            raise RunStateError(f"run {self.id} is {row.status}; it takes no more events")
+        self.engine.store.add_event(self.id, type, payload)
+        self.engine.notify()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Drive the run in this process when it is due, and wait for its end; its output.
+
+        Raises:
+            RunFailed: the run ended errored or terminated.
+            RunTimeout: `timeout` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            row = self._row()
+            if row.status == "complete":
+                return row.output
+            if row.status in TERMINAL:
+                raise RunFailed(self.id, row.status, row.error)
+            claimed = self.engine.store.claim_run(
+                self.id, self.engine.owner, self.engine.lease_seconds
+            )
+            if claimed is not None:
+                self.engine.activate(claimed)
+                continue
+            now = time.time()
+            pause = _POLL_SECONDS
+            if row.status == "sleeping" and row.wake_at is not None and row.lease_owner is None:
+                pause = max(0.0, min(row.wake_at - now, 1.0))
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RunTimeout(self.id, row.status, timeout or 0.0)
+                pause = min(pause, left)
+            with self.engine.wakeup:
+                self.engine.wakeup.wait(pause)
+
+    # --- control -------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Stop the run at its next step boundary until `resume()`."""
+        self._control("pause", "paused")
+
+    def terminate(self) -> None:
+        """End the run for good at its next step boundary."""
+        self._control("terminate", "terminated")
+
+    def _control(self, request: str, status: str) -> None:
+        store = self.engine.store
+        c = store.run_columns()
+        now = time.time()
+        row = self._row()
+        if row.status in TERMINAL:
+            raise RunStateError(f"run {self.id} is already {row.status}")
+        extra: dict[str, Any] = {"wake_at": None, "waiting_for": None, "control": None}
+        if status == "terminated":
+            extra.update(
+                ended_at=now, error={"type": "Terminated", "message": "terminated on request"}
+            )
+        idle = (c.lease_owner.is_(None)) | (c.lease_expires_at < now)
+        settled = store.update_run(
+            self.id,
+            when=[c.status.in_(("queued", "sleeping", "waiting", "paused", "running")), idle],
+            status=status,
+            lease_owner=None,
+            lease_expires_at=None,
+            **extra,
+        )
+        if not settled:
+            store.update_run(self.id, when=[c.status == "running"], control=request)
+        self.engine.notify()
+
+    def resume(self) -> None:
+        """Let a paused run go on from where it stopped."""
+        store = self.engine.store
+        c = store.run_columns()
+        if not store.update_run(
+            self.id,
+            when=[c.status == "paused"],
+            status="queued",
+            wake_at=time.time(),
+            control=None,
+        ):
+            row = self._row()
+            if row.control == "pause":
+                store.update_run(self.id, control=None)
+            else:
+                raise RunStateError(f"run {self.id} is {row.status}, not paused")
+        self.engine.notify()
+
+    def restart(self, from_step: str | None = None, plan: PlanVersion | int | None = None) -> None:
+        """Run again: from the start, from a named step, or on another approved plan version.
+
+        - `restart()` drops every checkpoint and runs the plan from the beginning;
+        - `restart(from_step="name")` keeps the checkpoints before that step's first occurrence;
+        - `restart(plan=v)` moves the run to version `v` of the same agent and keeps every
+          checkpoint whose step key and inputs still match, which is how a failed run goes on
+          with a repaired plan.
+        """
+        store = self.engine.store
+        row = self._row()
+        now = time.time()
+        if row.status == "running" and (row.lease_expires_at or 0) > now:
+            raise RunStateError(
+                f"run {self.id} is running in {row.lease_owner}: pause or terminate it first"
+            )
+        fields: dict[str, Any] = {}
+        steps = store.load_steps(self.id)
+        if plan is not None:
+            target = store.get_plan(plan if isinstance(plan, int) else plan.id)
+            if target.agent_id != row.agent_id:
+                raise NotFound(f"plan version {target.id} belongs to another agent")
+            if target.status != "approved":
+                raise PlanNotApproved(target.id, target.status)
+            fields.update(plan_id=target.id, rebase=True)
+            unfinished = [
+                s.seq
+                for s in steps
+                if s.parent_key is None and s.status != "complete" and s.status != "timed_out"
+            ]
+            if unfinished:
+                store.delete_steps(self.id, min(unfinished))
+        elif from_step is not None:
+            matches = [
+                s.seq
+                for s in steps
+                if s.parent_key is None and (s.name == from_step or s.key == from_step)
+            ]
+            if not matches:
+                raise NotFound(f"run {self.id} has no step named {from_step!r}")
+            store.delete_steps(self.id, min(matches))
+        else:
+            store.delete_steps(self.id, 0)
+        store.update_run(
+            self.id,
+            status="queued",
+            wake_at=now,
+            waiting_for=None,
+            output=None,
+            error=None,
+            ended_at=None,
+            control=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            **fields,
+        )
+        self.engine.notify()

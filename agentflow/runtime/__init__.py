@@ -1,0 +1,40 @@
+"""The durable runtime: the step API, the executor, workers, leases and tools."""
+
+from agentflow.runtime.executor import LoadedPlan, Outcome, ToolsUnavailable, run_activation
+from agentflow.runtime.models import (
+    Event,
+    PlanVersion,
+    RunEvent,
+    RunState,
+    RunStatus,
+    StepStatus,
+)
+from agentflow.runtime.retry import RetryPolicy
+from agentflow.runtime.signals import Suspend, Suspension
+from agentflow.runtime.step_api import RuntimeLimits, StepContext
+from agentflow.runtime.tools import RegisteredTool, ToolArgumentsError, ToolHandle, ToolRegistry
+from agentflow.runtime.worker import LeaseKeeper, WorkLoop
+
+__all__ = [
+    "Event",
+    "LeaseKeeper",
+    "LoadedPlan",
+    "Outcome",
+    "PlanVersion",
+    "RegisteredTool",
+    "RetryPolicy",
+    "RunEvent",
+    "RunState",
+    "RunStatus",
+    "RuntimeLimits",
+    "StepContext",
+    "StepStatus",
+    "Suspend",
+    "Suspension",
+    "ToolArgumentsError",
+    "ToolHandle",
+    "ToolRegistry",
+    "ToolsUnavailable",
+    "WorkLoop",
+    "run_activation",
+]

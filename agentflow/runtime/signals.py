@@ -1,0 +1,22 @@
+"""Control-flow signals of the executor; BaseException so plan code cannot catch them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Suspension:
+    """Why and until when a run stops holding a worker."""
+
+    status: str  # "sleeping", "waiting", "paused" or "terminated"
+    wake_at: float | None = None
+    waiting_for: str | None = None
+
+
+class Suspend(BaseException):
+    """Unwinds plan code when a run must stop: it sleeps, waits, is paused or terminated."""
+
+    def __init__(self, suspension: Suspension) -> None:
+        super().__init__(suspension.status)
+        self.suspension = suspension

@@ -1,0 +1,607 @@
+"""`step`: the object a plan's `run(event, step)` receives, and the whole of its durable API.
+
+Every call has an identity `(name, occurrence)` and a position in the run. On replay a call whose
+checkpoint exists returns the stored result without running anything; the first call without
+one does the work, checkpoints it, and the plan goes on, until it must sleep or wait: then
+`Suspend` (a BaseException) unwinds the plan and the run stops holding the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentflow.durations import parse_duration, parse_instant
+from agentflow.errors import (
+    LimitExceeded,
+    NonDeterminismError,
+    NonRetryableError,
+    StepFailed,
+    StepTimeout,
+    ToolNotAllowed,
+    WaitTimeout,
+)
+from agentflow.runtime.models import Event
+from agentflow.runtime.retry import RetryPolicy
+from agentflow.runtime.signals import Suspend, Suspension
+from agentflow.runtime.tools import ToolArgumentsError, ToolHandle, inside_step
+from agentflow.store import StepRow, Store
+
+_FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """Bounds a run cannot exceed; each breach is an error naming the step."""
+
+    max_output_bytes: int = 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
+    max_steps: int = 10_000
+    max_log_chars: int = 65_536
+    inline_retry_max: float = 1.0
+    map_concurrency: int = 8
+    missing_tools_retry: float = 5.0
+
+
+@dataclass
+class _Task:
+    key: str
+    name: str
+    call: Callable[[], Any]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def checkpointable(value: Any, limit: int, what: str) -> Any:
+    """The JSON form of `value`, as replays will see it; errors name `what`."""
+    try:
+        text = json.dumps(value, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LimitExceeded(f"{what} must be JSON-serialisable: {exc}") from None
+    size = len(text.encode())
+    if size > limit:
+        raise LimitExceeded(f"{what} is {size:,} bytes of JSON; the limit is {limit:,} bytes")
+    return json.loads(text)
+
+
+def _error_of(exc: BaseException) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": str(exc)}
+
+
+class StepContext:
+    """The durable step API of one activation of one run (`step` inside plans)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        run_id: str,
+        owner: str,
+        records: list[StepRow],
+        limits: RuntimeLimits,
+        rebase: bool = False,
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._owner = owner
+        self._limits = limits
+        self._rebase = rebase
+        self._top: dict[int, StepRow] = {}
+        self._children: dict[str, dict[str, StepRow]] = {}
+        for record in records:
+            if record.parent_key is None:
+                self._top[record.seq] = record
+            else:
+                self._children.setdefault(record.parent_key, {})[record.key] = record
+        self._recorded = len(self._top)
+        self._seq = 0
+        self._occurrences: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def replaying(self) -> bool:
+        """True while the plan is still re-asking for steps that were recorded before."""
+        return self._seq < self._recorded
+
+    # --- identity and bookkeeping --------------------------------------------------
+
+    def _identify(self, name: Any, kind: str) -> tuple[int, str, int, StepRow | None]:
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise ValueError(
+                f"step {kind}: a step's name must be a non-empty text of at most 200 characters, "
+                f"not {name!r}"
+            )
+        occurrence = self._occurrences[name]
+        self._occurrences[name] += 1
+        key = f"{name}#{occurrence}"
+        seq = self._seq
+        self._seq += 1
+        if seq >= self._limits.max_steps:
+            raise LimitExceeded(
+                f"step {name!r} would be step {seq + 1:,} of run {self._run_id}; "
+                f"a run may take at most {self._limits.max_steps:,} steps",
+                step=name,
+                run_id=self._run_id,
+            )
+        record = self._top.get(seq)
+        if record is not None and (record.key != key or record.kind != kind):
+            if self._rebase:
+                self._truncate(seq)
+                return seq, key, occurrence, None
+            raise NonDeterminismError(
+                f"step {seq + 1} of run {self._run_id}: the plan asked for {kind} {name!r} "
+                f"(occurrence {occurrence}) where the run recorded {record.kind} "
+                f"{record.name!r} (occurrence {record.occurrence}). On replay a plan must ask for "
+                f"the same steps in the same order: base names and branches only on `event`, "
+                f"step results and step.now()",
+                run_id=self._run_id,
+                step=name,
+            )
+        return seq, key, occurrence, record
+
+    def _truncate(self, seq: int) -> None:
+        self._store.truncate_steps_in_activation(self._owner, self._run_id, seq)
+        for dropped in [s for s in self._top if s >= seq]:
+            record = self._top.pop(dropped)
+            self._children.pop(record.key, None)
+        self._recorded = len(self._top)
+
+    def _before_new_work(self) -> None:
+        control = self._store.get_control(self._run_id)
+        if control == "pause":
+            raise Suspend(Suspension("paused"))
+        if control == "terminate":
+            raise Suspend(Suspension("terminated"))
+
+    def _record(
+        self, seq: int, key: str, name: str, occurrence: int, kind: str, **fields: Any
+    ) -> dict[str, Any]:
+        record = {
+            "run_id": self._run_id,
+            "seq": seq,
+            "key": key,
+            "name": name,
+            "occurrence": occurrence,
+            "kind": kind,
+            "parent_key": None,
+            "output": None,
+            "error": None,
+            "wake_at": None,
+        }
+        record.update(fields)
+        return record
+
+    def _save(self, record: dict[str, Any]) -> None:
+        self._store.save_step(self._owner, record)
+
+    # --- step.do -----------------------------------------------------------------------
+
+    def do(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        retries: Mapping[str, Any] | int | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run `fn(*args, **kwargs)` once and checkpoint its JSON result; replays return it."""
+        seq, key, occurrence, record = self._identify(name, "do")
+        if not callable(fn):
+            raise TypeError(f"step {name!r}: the second argument must be a tool or a function")
+        input_hash = _input_hash(fn, args, kwargs)
+        if record is not None and self._rebase and record.input_hash != input_hash:
+            self._truncate(seq)
+            record = None
+        if record is not None and record.status == "complete":
+            return record.output
+        if record is not None and record.status == "failed":
+            raise _step_failed(name, record)
+        policy = RetryPolicy.parse(retries, name)
+        limit = parse_duration(timeout) if timeout is not None else None
+        self._before_new_work()
+        attempts = record.attempts if record is not None else 0
+        started = record.started_at if record is not None and record.started_at else time.time()
+        base = self._record(
+            seq, key, name, occurrence, "do", input_hash=input_hash, started_at=started
+        )
+        task = _Task(key, name, lambda: fn(*args, **kwargs))
+        while True:
+            attempts += 1
+            ok, value = self._attempt(task, limit)
+            now = time.time()
+            if ok:
+                self._save(
+                    {
+                        **base,
+                        "status": "complete",
+                        "output": value,
+                        "attempts": attempts,
+                        "ended_at": now,
+                    }
+                )
+                return value
+            final = isinstance(value, _FINAL_ERRORS) or attempts > policy.limit
+            if final:
+                failed = {
+                    **base,
+                    "status": "failed",
+                    "error": _error_of(value),
+                    "attempts": attempts,
+                    "ended_at": now,
+                }
+                self._save(failed)
+                raise StepFailed(name, type(value).__name__, str(value), attempts)
+            delay = policy.delay_before(attempts)
+            wake = now + delay
+            self._save(
+                {
+                    **base,
+                    "status": "retrying",
+                    "error": _error_of(value),
+                    "attempts": attempts,
+                    "wake_at": wake,
+                }
+            )
+            if delay > self._limits.inline_retry_max:
+                raise Suspend(Suspension("sleeping", wake_at=wake))
+            time.sleep(delay)
+
+    def _attempt(self, task: _Task, timeout: float | None) -> tuple[bool, Any]:
+        """Run one attempt; (True, JSON output) or (False, the exception)."""
+
+        def invoke() -> Any:
+            with inside_step(task.key):
+                return task.call()
+
+        try:
+            value = invoke() if timeout is None else _call_with_timeout(invoke, timeout, task.name)
+            return True, checkpointable(
+                value, self._limits.max_output_bytes, f"the output of step {task.name!r}"
+            )
+        except Exception as exc:
+            return False, exc
+
+    # --- sleeping and waiting ----------------------------------------------------------
+
+    def sleep(self, name: str, duration: Any) -> None:
+        """Sleep durably for a duration: seconds, `"30 seconds"`, `"1 day"`, a timedelta."""
+        seconds = _read(parse_duration, duration, name)
+        self._sleep(name, "sleep", lambda now: now + seconds)
+
+    def sleep_until(self, name: str, when: Any) -> None:
+        """Sleep durably until an ISO-8601 time, a datetime or epoch seconds."""
+        moment = _read(parse_instant, when, name).timestamp()
+        self._sleep(name, "sleep_until", lambda _now: moment)
+
+    def _sleep(self, name: str, kind: str, wake_time: Callable[[float], float]) -> None:
+        seq, key, occurrence, record = self._identify(name, kind)
+        if record is not None and record.status == "complete":
+            return
+        now = time.time()
+        if record is None:
+            self._before_new_work()
+            wake = wake_time(now)
+            record_fields = self._record(
+                seq, key, name, occurrence, kind, started_at=now, attempts=1, wake_at=wake
+            )
+        else:
+            wake = record.wake_at or now
+            record_fields = self._record(
+                seq,
+                key,
+                name,
+                occurrence,
+                kind,
+                started_at=record.started_at,
+                attempts=1,
+                wake_at=wake,
+            )
+        if now >= wake:
+            self._save({**record_fields, "status": "complete", "ended_at": now})
+            return
+        if record is None:
+            self._save({**record_fields, "status": "sleeping"})
+        raise Suspend(Suspension("sleeping", wake_at=wake))
+
+    def wait_for_event(self, name: str, type: str, timeout: Any = "24 hours") -> Event:
+        """Suspend until an event of `type` arrives; raise WaitTimeout after `timeout`."""
+        if not isinstance(type, str) or not type:
+            raise ValueError(f"step {name!r}: the event type must be a non-empty text")
+        seconds = _read(parse_duration, timeout, name)
+        seq, key, occurrence, record = self._identify(name, "wait_for_event")
+        if record is not None and record.status == "complete":
+            return _event_of(record.output)
+        if record is not None and record.status == "timed_out":
+            raise WaitTimeout(name, type, seconds)
+        now = time.time()
+        if record is None:
+            self._before_new_work()
+            deadline = now + seconds
+            started = now
+        else:
+            deadline = record.wake_at or now
+            started = record.started_at or now
+        fields = self._record(
+            seq,
+            key,
+            name,
+            occurrence,
+            "wait_for_event",
+            started_at=started,
+            attempts=1,
+            wake_at=deadline,
+        )
+        done = {**fields, "status": "complete", "ended_at": now}
+        taken = self._store.take_event(self._owner, self._run_id, type, done)
+        if taken is not None:
+            return Event(
+                type=taken.type,
+                payload=taken.payload,
+                timestamp=datetime.fromtimestamp(taken.created_at, tz=UTC),
+            )
+        if now >= deadline:
+            self._save(
+                {
+                    **fields,
+                    "status": "timed_out",
+                    "ended_at": now,
+                    "error": {"type": "WaitTimeout", "message": f"no {type!r} event came"},
+                }
+            )
+            raise WaitTimeout(name, type, seconds)
+        if record is None:
+            self._save({**fields, "status": "waiting"})
+        raise Suspend(Suspension("waiting", wake_at=deadline, waiting_for=type))
+
+    # --- now ---------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current time, recorded so that replays see the same value."""
+        seq, key, occurrence, record = self._identify("now", "now")
+        if record is not None and record.status == "complete":
+            return datetime.fromtimestamp(record.output, tz=UTC)
+        moment = time.time()
+        self._save(
+            self._record(
+                seq,
+                key,
+                "now",
+                occurrence,
+                "now",
+                status="complete",
+                output=moment,
+                attempts=1,
+                started_at=moment,
+                ended_at=moment,
+            )
+        )
+        return datetime.fromtimestamp(moment, tz=UTC)
+
+    # --- fan-out -----------------------------------------------------------------------
+
+    def map(
+        self,
+        name: str,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        retries: Mapping[str, Any] | int | None = None,
+        timeout: Any = None,
+    ) -> list[Any]:
+        """Call `fn(item)` for every item concurrently, each child checkpointed on its own."""
+        seq, key, occurrence, record = self._identify(name, "map")
+        values = list(items)
+        tasks = [
+            _Task(f"{key}[{i}]", f"{name}[{i}]", lambda item=item: fn(item))
+            for i, item in enumerate(values)
+        ]
+        outputs = self._fan_out(seq, key, name, occurrence, "map", record, tasks, retries, timeout)
+        return [outputs[task.key] for task in tasks]
+
+    def parallel(
+        self,
+        name: str,
+        branches: Mapping[str, Callable[[], Any]],
+        *,
+        retries: Mapping[str, Any] | int | None = None,
+        timeout: Any = None,
+    ) -> dict[str, Any]:
+        """Run each branch function concurrently; returns `{branch: result}`."""
+        seq, key, occurrence, record = self._identify(name, "parallel")
+        tasks = [
+            _Task(f"{key}[{branch}]", f"{name}[{branch}]", branch_fn)
+            for branch, branch_fn in dict(branches).items()
+        ]
+        outputs = self._fan_out(
+            seq, key, name, occurrence, "parallel", record, tasks, retries, timeout
+        )
+        return {branch: outputs[task.key] for branch, task in zip(branches, tasks, strict=True)}
+
+    def _fan_out(
+        self,
+        seq: int,
+        key: str,
+        name: str,
+        occurrence: int,
+        kind: str,
+        record: StepRow | None,
+        tasks: list[_Task],
+        retries: Any,
+        timeout: Any,
+    ) -> dict[str, Any]:
+        if record is not None and record.status == "complete":
+            return dict(zip([t.key for t in tasks], _outputs_in_order(record.output), strict=False))
+        if record is not None and record.status == "failed":
+            raise _step_failed(name, record)
+        if seq + len(tasks) > self._limits.max_steps:
+            raise LimitExceeded(
+                f"step {name!r} fans out to {len(tasks):,} children; a run may take at most "
+                f"{self._limits.max_steps:,} steps",
+                step=name,
+                run_id=self._run_id,
+            )
+        policy = RetryPolicy.parse(retries, name)
+        limit = parse_duration(timeout) if timeout is not None else None
+        children = self._children.get(key, {})
+        if record is None or any(c.status != "complete" for c in children.values()):
+            self._before_new_work()
+        started = record.started_at if record is not None and record.started_at else time.time()
+        group = self._record(seq, key, name, occurrence, kind, started_at=started)
+        if record is None:
+            self._save({**group, "status": "running", "attempts": 1})
+        outputs: dict[str, Any] = {}
+        attempts: dict[str, int] = {}
+        pending: list[_Task] = []
+        for task in tasks:
+            child = children.get(task.key)
+            attempts[task.key] = child.attempts if child is not None else 0
+            if child is not None and child.status == "complete":
+                outputs[task.key] = child.output
+            elif child is not None and child.status == "failed":
+                self._save(
+                    {**group, "status": "failed", "error": child.error, "ended_at": time.time()}
+                )
+                raise _step_failed(task.name, child)
+            else:
+                pending.append(task)
+        while pending:
+            results = self._run_concurrently(pending, limit)
+            now = time.time()
+            rows, retry_at, failure = [], [], None
+            for task, (ok, value) in zip(pending, results, strict=True):
+                attempts[task.key] += 1
+                child = self._record(
+                    seq,
+                    task.key,
+                    task.name,
+                    occurrence,
+                    f"{kind}_child",
+                    parent_key=key,
+                    attempts=attempts[task.key],
+                    started_at=started,
+                )
+                if ok:
+                    outputs[task.key] = value
+                    rows.append({**child, "status": "complete", "output": value, "ended_at": now})
+                elif isinstance(value, _FINAL_ERRORS) or attempts[task.key] > policy.limit:
+                    rows.append(
+                        {**child, "status": "failed", "error": _error_of(value), "ended_at": now}
+                    )
+                    failure = failure or (task, value)
+                else:
+                    wake = now + policy.delay_before(attempts[task.key])
+                    retry_at.append(wake)
+                    rows.append(
+                        {**child, "status": "retrying", "error": _error_of(value), "wake_at": wake}
+                    )
+            self._store.save_steps(self._owner, self._run_id, rows)
+            if failure is not None:
+                task, exc = failure
+                self._save(
+                    {
+                        **group,
+                        "status": "failed",
+                        "error": _error_of(exc),
+                        "attempts": 1,
+                        "ended_at": now,
+                    }
+                )
+                raise StepFailed(task.name, type(exc).__name__, str(exc), attempts[task.key])
+            pending = [t for t, (ok, _v) in zip(pending, results, strict=True) if not ok]
+            if pending:
+                wake = min(retry_at)
+                if wake - now > self._limits.inline_retry_max:
+                    self._save({**group, "status": "retrying", "wake_at": wake, "attempts": 1})
+                    raise Suspend(Suspension("sleeping", wake_at=wake))
+                time.sleep(max(0.0, wake - now))
+        ordered = [outputs[t.key] for t in tasks]
+        self._save(
+            {
+                **group,
+                "status": "complete",
+                "output": ordered,
+                "attempts": 1,
+                "ended_at": time.time(),
+            }
+        )
+        return outputs
+
+    def _run_concurrently(
+        self, tasks: list[_Task], timeout: float | None
+    ) -> list[tuple[bool, Any]]:
+        if len(tasks) == 1:
+            return [self._attempt(tasks[0], timeout)]
+        workers = min(self._limits.map_concurrency, len(tasks))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentflow-map") as pool:
+            futures = [pool.submit(self._attempt, task, timeout) for task in tasks]
+            return [future.result() for future in futures]
+
+
+def _outputs_in_order(output: Any) -> list[Any]:
+    return list(output) if isinstance(output, list) else []
+
+
+def _step_failed(name: str, record: StepRow) -> StepFailed:
+    error = record.error or {}
+    return StepFailed(
+        name, error.get("type", "Error"), error.get("message", ""), max(record.attempts, 1)
+    )
+
+
+def _event_of(output: dict[str, Any]) -> Event:
+    return Event(
+        type=output["type"],
+        payload=output.get("payload"),
+        timestamp=datetime.fromtimestamp(output["timestamp"], tz=UTC),
+    )
+
+
+def _read(parse: Callable[[Any], Any], value: Any, step: str) -> Any:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(f"step {step!r}: {exc}") from None
+
+
+def _input_hash(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    target = fn.name if isinstance(fn, ToolHandle) else getattr(fn, "__qualname__", repr(fn))
+    text = json.dumps([target, args, kwargs], default=repr, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _call_with_timeout(invoke: Callable[[], Any], timeout: float, name: str) -> Any:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = invoke()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"agentflow-step-{name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise StepTimeout(name, timeout)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

@@ -1,0 +1,120 @@
+"""Workers: claim due runs under a lease, keep the lease alive, sleep until the next one is due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from agentflow.store import RunRow, Store
+
+log = logging.getLogger("agentflow.worker")
+
+
+class LeaseKeeper:
+    """A daemon thread that renews the leases of the runs this process is executing.
+
+    A process killed with SIGKILL stops renewing, so its leases lapse after `lease_seconds`
+    and another worker resumes its runs.
+    """
+
+    def __init__(self, store: Store, owner: str, lease_seconds: float) -> None:
+        self._store = store
+        self._owner = owner
+        self._lease_seconds = lease_seconds
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, run_id: str) -> None:
+        """Start renewing a run's lease."""
+        with self._lock:
+            self._held.add(run_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._renew_forever, name="agentflow-lease-keeper", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, run_id: str) -> None:
+        """Stop renewing a run's lease."""
+        with self._lock:
+            self._held.discard(run_id)
+
+    def _renew_forever(self) -> None:
+        interval = max(self._lease_seconds / 3, 0.05)
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = set(self._held)
+            if not held:
+                continue
+            try:
+                self._store.renew_leases(self._owner, held, self._lease_seconds)
+            except Exception:  # a busy database must not kill the keeper
+                log.exception("could not renew leases")
+
+    def stop(self) -> None:
+        """Stop the thread (the leases it held lapse on their own)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+class WorkLoop:
+    """Claim and run due runs until idle or until stopped.
+
+    Args:
+        store: the shared store.
+        owner: this process's lease owner id.
+        lease_seconds: how long a claim lasts without renewal.
+        activate: runs one claimed run's activation.
+        wakeup: notified in this process when a run may have become due (an event was sent).
+        poll_interval: the longest it sleeps before looking for runs made due by other processes.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        owner: str,
+        lease_seconds: float,
+        activate: Callable[[RunRow], object],
+        wakeup: threading.Condition,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.activate = activate
+        self.wakeup = wakeup
+        self.poll_interval = poll_interval
+
+    def drain(self, max_activations: int | None = None) -> int:
+        """Run every run that is due now, then return how many activations ran."""
+        count = 0
+        while max_activations is None or count < max_activations:
+            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
+            if not claimed:
+                return count
+            for row in claimed:
+                self.activate(row)
+                count += 1
+        return count
+
+    def run_forever(self, stop: threading.Event) -> int:
+        """Drain, then sleep until the next run is due (or an event arrives), until `stop`."""
+        count = 0
+        while not stop.is_set():
+            count += self.drain()
+            if stop.is_set():
+                break
+            next_due = self.store.next_wake_at()
+            delay = self.poll_interval
+            if next_due is not None:
+                delay = min(delay, max(0.0, next_due - time.time()))
+            if delay > 0:
+                with self.wakeup:
+                    self.wakeup.wait(delay)
+        return count

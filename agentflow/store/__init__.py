@@ -1,0 +1,27 @@
+"""Storage: SQLModel tables and the `Store` repository (SQLite by default, or PostgreSQL)."""
+
+from agentflow.store.repository import CLAIMABLE, DEFAULT_DATABASE_URL, TERMINAL, LeaseLost, Store
+from agentflow.store.tables import (
+    SCHEMA_VERSION,
+    AgentRow,
+    EventRow,
+    PlanVersionRow,
+    ReviewDecisionRow,
+    RunRow,
+    StepRow,
+)
+
+__all__ = [
+    "CLAIMABLE",
+    "DEFAULT_DATABASE_URL",
+    "SCHEMA_VERSION",
+    "TERMINAL",
+    "AgentRow",
+    "EventRow",
+    "LeaseLost",
+    "PlanVersionRow",
+    "ReviewDecisionRow",
+    "RunRow",
+    "StepRow",
+    "Store",
+]

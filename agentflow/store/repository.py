@@ -1,0 +1,583 @@
+"""`Store`: the one gateway through which agentflow reads and writes its database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.exc import IntegrityError
+
+from agentflow.errors import ConfigurationError, NotFound, SchemaVersionError
+from agentflow.store.tables import (
+    SCHEMA_VERSION,
+    AgentRow,
+    EventRow,
+    MetaRow,
+    PlanVersionRow,
+    ReviewDecisionRow,
+    RunRow,
+    StepRow,
+    metadata,
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
+CLAIMABLE = ("queued", "sleeping", "waiting", "running")
+TERMINAL = ("complete", "errored", "terminated")
+
+_agents = AgentRow.__table__  # type: ignore[attr-defined]
+_plans = PlanVersionRow.__table__  # type: ignore[attr-defined]
+_decisions = ReviewDecisionRow.__table__  # type: ignore[attr-defined]
+_runs = RunRow.__table__  # type: ignore[attr-defined]
+_steps = StepRow.__table__  # type: ignore[attr-defined]
+_events = EventRow.__table__  # type: ignore[attr-defined]
+_meta = MetaRow.__table__  # type: ignore[attr-defined]
+
+
+class LeaseLost(BaseException):
+    """This worker no longer holds the run's lease; another worker owns the run now."""
+
+
+def _make_engine(url: str) -> SAEngine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Take the write lock at BEGIN so that read-then-write transactions never deadlock.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise ConfigurationError(
+        f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql+psycopg://..."
+    )
+
+
+class Store:
+    """Repository over the agentflow tables; the runtime never writes SQL itself.
+
+    Args:
+        url: a SQLAlchemy URL, `sqlite:///agentflow.db` or `postgresql+psycopg://...`.
+    """
+
+    def __init__(self, url: str = DEFAULT_DATABASE_URL) -> None:
+        self.url = url
+        self.is_postgres = url.startswith("postgresql")
+        self.engine = _make_engine(url)
+        self._migrate()
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _migrate(self) -> None:
+        metadata.create_all(self.engine)
+        with self._tx() as conn:
+            row = conn.execute(select(_meta.c.value).where(_meta.c.key == "schema_version")).first()
+            if row is None:
+                with suppress(IntegrityError):
+                    conn.execute(
+                        insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION))
+                    )
+                return
+            found = int(row[0])
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"database {self.url} has schema version {found}, newer than this agentflow's "
+                f"{SCHEMA_VERSION}: upgrade agentflow to use it"
+            )
+
+    # --- agents ------------------------------------------------------------------------
+
+    def upsert_agent(self, agent_id: str, tools: list[str], review_policy: str, model: str | None):
+        """Create the agent, or update its tools, review policy and model."""
+        now = time.time()
+        values = {"tools": tools, "review_policy": review_policy, "model": model, "updated_at": now}
+        with self._tx() as conn:
+            found = conn.execute(update(_agents).where(_agents.c.id == agent_id).values(**values))
+            if found.rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(_agents).values(id=agent_id, created_at=now, **values))
+                except IntegrityError:
+                    conn.execute(update(_agents).where(_agents.c.id == agent_id).values(**values))
+
+    def get_agent(self, agent_id: str) -> AgentRow | None:
+        """The agent's row, or None."""
+        with self._tx() as conn:
+            row = conn.execute(select(_agents).where(_agents.c.id == agent_id)).first()
+        return AgentRow(**row._mapping) if row else None
+
+    # --- plan versions -----------------------------------------------------------------
+
+    def add_plan_version(self, **fields: Any) -> PlanVersionRow:
+        """Store a new plan version, numbered after the agent's last one."""
+        agent_id = fields["agent_id"]
+        for _ in range(20):
+            with self._tx() as conn:
+                last = conn.execute(
+                    select(func.max(_plans.c.version)).where(_plans.c.agent_id == agent_id)
+                ).scalar()
+                try:
+                    with conn.begin_nested():
+                        result = conn.execute(
+                            insert(_plans).values(
+                                version=(last or 0) + 1, created_at=time.time(), **fields
+                            )
+                        )
+                except IntegrityError:
+                    continue
+                plan_id = result.inserted_primary_key[0]
+            return self.get_plan(plan_id)
+        raise ConfigurationError(f"could not number a new plan version for agent {agent_id!r}")
+
+    def get_plan(self, plan_id: int) -> PlanVersionRow:
+        """The plan version with this id; raises NotFound."""
+        with self._tx() as conn:
+            row = conn.execute(select(_plans).where(_plans.c.id == plan_id)).first()
+        if row is None:
+            raise NotFound(f"no plan version with id {plan_id}")
+        return PlanVersionRow(**row._mapping)
+
+    def list_plans(
+        self, agent_id: str | None = None, status: str | None = None
+    ) -> list[PlanVersionRow]:
+        """Plan versions, newest first, filtered by agent and status."""
+        query = select(_plans).order_by(_plans.c.id.desc())
+        if agent_id is not None:
+            query = query.where(_plans.c.agent_id == agent_id)
+        if status is not None:
+            query = query.where(_plans.c.status == status)
+        with self._tx() as conn:
+            return [PlanVersionRow(**r._mapping) for r in conn.execute(query)]
+
+    def latest_plan(self, agent_id: str, status: str = "approved") -> PlanVersionRow | None:
+        """The agent's newest plan version with that status."""
+        query = (
+            select(_plans)
+            .where(_plans.c.agent_id == agent_id, _plans.c.status == status)
+            .order_by(_plans.c.version.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return PlanVersionRow(**row._mapping) if row else None
+
+    def find_reusable_plan(
+        self, agent_id: str, goal_key: str, catalogue_hash: str
+    ) -> PlanVersionRow | None:
+        """The newest approved plan for the same normalised goal and tool catalogue."""
+        query = (
+            select(_plans)
+            .where(
+                _plans.c.agent_id == agent_id,
+                _plans.c.goal_key == goal_key,
+                _plans.c.catalogue_hash == catalogue_hash,
+                _plans.c.status == "approved",
+            )
+            .order_by(_plans.c.version.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return PlanVersionRow(**row._mapping) if row else None
+
+    def update_plan(self, plan_id: int, **fields: Any) -> None:
+        """Set mutable bookkeeping fields of a plan version (never its source)."""
+        assert "source" not in fields and "sha256" not in fields
+        with self._tx() as conn:
+            conn.execute(update(_plans).where(_plans.c.id == plan_id).values(**fields))
+
+    def decide_plan(
+        self, plan_id: int, decision: str, reviewer: str, comment: str | None
+    ) -> PlanVersionRow:
+        """Record a review decision and set the plan's status to it."""
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(_plans)
+                .where(_plans.c.id == plan_id)
+                .values(
+                    status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
+                )
+            )
+            if found.rowcount == 0:
+                raise NotFound(f"no plan version with id {plan_id}")
+            conn.execute(
+                insert(_decisions).values(
+                    plan_id=plan_id,
+                    decision=decision,
+                    reviewer=reviewer,
+                    comment=comment,
+                    created_at=now,
+                )
+            )
+        return self.get_plan(plan_id)
+
+    def list_decisions(self, plan_id: int) -> list[ReviewDecisionRow]:
+        """Every review decision on a plan version, oldest first."""
+        query = select(_decisions).where(_decisions.c.plan_id == plan_id).order_by(_decisions.c.id)
+        with self._tx() as conn:
+            return [ReviewDecisionRow(**r._mapping) for r in conn.execute(query)]
+
+    # --- runs --------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, agent_id: str, plan_id: int, params: dict[str, Any]):
+        """Insert a queued run; returns (row, created). The same id never makes two runs."""
+        now = time.time()
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(_runs).values(
+                        id=run_id,
+                        agent_id=agent_id,
+                        plan_id=plan_id,
+                        params=params,
+                        status="queued",
+                        created_at=now,
+                        updated_at=now,
+                        wake_at=now,
+                        log="",
+                    )
+                )
+            created = True
+        except IntegrityError:
+            created = False
+        return self.get_run(run_id), created
+
+    def get_run(self, run_id: str) -> RunRow:
+        """The run with this id; raises NotFound."""
+        with self._tx() as conn:
+            row = conn.execute(select(_runs).where(_runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return RunRow(**row._mapping)
+
+    def list_runs(
+        self, agent_id: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[RunRow]:
+        """Runs, newest first, filtered by agent and status."""
+        query = select(_runs).order_by(_runs.c.created_at.desc()).limit(limit)
+        if agent_id is not None:
+            query = query.where(_runs.c.agent_id == agent_id)
+        if status is not None:
+            query = query.where(_runs.c.status == status)
+        with self._tx() as conn:
+            return [RunRow(**r._mapping) for r in conn.execute(query)]
+
+    def _claimable(self, now: float) -> Any:
+        return (
+            _runs.c.status.in_(CLAIMABLE),
+            _runs.c.wake_at <= now,
+            or_(_runs.c.lease_owner.is_(None), _runs.c.lease_expires_at < now),
+        )
+
+    def claim_run(self, run_id: str, owner: str, lease_seconds: float) -> RunRow | None:
+        """Lease one run to `owner` if it is due and nobody else holds it."""
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(_runs)
+                .where(_runs.c.id == run_id, *self._claimable(now))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    status="running",
+                    wake_at=now,
+                    started_at=func.coalesce(_runs.c.started_at, now),
+                    activations=_runs.c.activations + 1,
+                    updated_at=now,
+                )
+            )
+            if found.rowcount == 0:
+                return None
+            row = conn.execute(select(_runs).where(_runs.c.id == run_id)).first()
+        return RunRow(**row._mapping) if row else None
+
+    def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
+        """Lease up to `limit` due runs to `owner`, earliest due first."""
+        now = time.time()
+        query = (
+            select(_runs.c.id)
+            .where(*self._claimable(now))
+            .order_by(_runs.c.wake_at)
+            .limit(limit * 4 if not self.is_postgres else limit)
+        )
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        with self._tx() as conn:
+            candidates = [r[0] for r in conn.execute(query)]
+            if self.is_postgres:
+                claimed = []
+                for run_id in candidates:
+                    conn.execute(
+                        update(_runs)
+                        .where(_runs.c.id == run_id)
+                        .values(
+                            lease_owner=owner,
+                            lease_expires_at=now + lease_seconds,
+                            status="running",
+                            wake_at=now,
+                            started_at=func.coalesce(_runs.c.started_at, now),
+                            activations=_runs.c.activations + 1,
+                            updated_at=now,
+                        )
+                    )
+                    claimed.append(run_id)
+                candidates = []
+        if self.is_postgres:
+            return [self.get_run(run_id) for run_id in claimed]
+        rows: list[RunRow] = []
+        for run_id in candidates:
+            row = self.claim_run(run_id, owner, lease_seconds)
+            if row is not None:
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+        return rows
+
+    def next_wake_at(self) -> float | None:
+        """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
+        with self._tx() as conn:
+            due = conn.execute(
+                select(func.min(_runs.c.wake_at)).where(
+                    _runs.c.status.in_(("queued", "sleeping", "waiting")),
+                    _runs.c.lease_owner.is_(None),
+                )
+            ).scalar()
+            expiry = conn.execute(
+                select(func.min(_runs.c.lease_expires_at)).where(_runs.c.status == "running")
+            ).scalar()
+        times = [t for t in (due, expiry) if t is not None]
+        return min(times) if times else None
+
+    def renew_leases(self, owner: str, run_ids: Iterable[str], lease_seconds: float) -> set[str]:
+        """Extend the leases `owner` still holds; returns the ids it holds no longer."""
+        ids = list(run_ids)
+        if not ids:
+            return set()
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                update(_runs)
+                .where(_runs.c.id.in_(ids), _runs.c.lease_owner == owner)
+                .values(lease_expires_at=now + lease_seconds)
+            )
+            held = {
+                r[0]
+                for r in conn.execute(
+                    select(_runs.c.id).where(_runs.c.id.in_(ids), _runs.c.lease_owner == owner)
+                )
+            }
+        return set(ids) - held
+
+    def finish_activation(self, run_id: str, owner: str, **fields: Any) -> bool:
+        """Write the run's new state and release its lease, if `owner` still holds it.
+
+        A run that suspends to wait for an event type it already has in its inbox is made due
+        at once, so an event sent during the activation is never missed.
+        """
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(_runs)
+                .where(_runs.c.id == run_id, _runs.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None, updated_at=now, **fields)
+            )
+            if found.rowcount == 0:
+                return False
+            if fields.get("status") == "waiting" and fields.get("waiting_for"):
+                pending = conn.execute(
+                    select(_events.c.id)
+                    .where(
+                        _events.c.run_id == run_id,
+                        _events.c.type == fields["waiting_for"],
+                        _events.c.consumed_by.is_(None),
+                    )
+                    .limit(1)
+                ).first()
+                if pending is not None:
+                    conn.execute(update(_runs).where(_runs.c.id == run_id).values(wake_at=now))
+        return True
+
+    def update_run(self, run_id: str, *, when: Sequence[Any] = (), **fields: Any) -> bool:
+        """Set fields of a run, optionally only when extra conditions hold; True if it matched."""
+        fields.setdefault("updated_at", time.time())
+        with self._tx() as conn:
+            found = conn.execute(update(_runs).where(_runs.c.id == run_id, *when).values(**fields))
+        return found.rowcount > 0
+
+    def run_columns(self) -> Any:
+        """The run table's columns, for conditions passed to `update_run`."""
+        return _runs.c
+
+    def get_control(self, run_id: str) -> str | None:
+        """A pause or terminate request that waits for the run's current activation."""
+        with self._tx() as conn:
+            return conn.execute(select(_runs.c.control).where(_runs.c.id == run_id)).scalar()
+
+    def append_log(self, run_id: str, text: str, limit: int) -> None:
+        """Append to a run's captured `print` output, keeping at most `limit` characters."""
+        with self._tx() as conn:
+            current = conn.execute(select(_runs.c.log).where(_runs.c.id == run_id)).scalar() or ""
+            combined = (current + text)[-limit:]
+            conn.execute(update(_runs).where(_runs.c.id == run_id).values(log=combined))
+
+    # --- steps -------------------------------------------------------------------------
+
+    def load_steps(self, run_id: str) -> list[StepRow]:
+        """Every step record of a run, in order, in one query."""
+        query = select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.seq, _steps.c.id)
+        with self._tx() as conn:
+            return [StepRow(**r._mapping) for r in conn.execute(query)]
+
+    def save_step(self, owner: str, record: dict[str, Any]) -> None:
+        """Insert or update a step record, fenced by the run's lease.
+
+        A record already `complete` is never overwritten: a step's result is written once.
+
+        Raises:
+            LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
+        """
+        with self._tx() as conn:
+            self._fence(conn, record["run_id"], owner)
+            self._write_step(conn, record)
+
+    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> None:
+        """Write several step records of one run in one transaction, in the order given."""
+        with self._tx() as conn:
+            self._fence(conn, run_id, owner)
+            for record in records:
+                self._write_step(conn, record)
+
+    def _fence(self, conn: Connection, run_id: str, owner: str) -> None:
+        held = conn.execute(
+            update(_runs)
+            .where(_runs.c.id == run_id, _runs.c.lease_owner == owner)
+            .values(updated_at=time.time())
+        )
+        if held.rowcount == 0:
+            raise LeaseLost(run_id)
+
+    def _write_step(self, conn: Connection, record: dict[str, Any]) -> None:
+        changed = conn.execute(
+            update(_steps)
+            .where(
+                _steps.c.run_id == record["run_id"],
+                _steps.c.key == record["key"],
+                _steps.c.status != "complete",
+            )
+            .values(**record)
+        )
+        if changed.rowcount:
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(_steps).values(**record))
+        except IntegrityError as exc:
+            raise LeaseLost(record["run_id"]) from exc
+
+    def delete_steps(self, run_id: str, from_seq: int = 0) -> None:
+        """Drop a run's step records from `from_seq` on, re-opening the events they consumed."""
+        with self._tx() as conn:
+            doomed = [
+                r[0]
+                for r in conn.execute(
+                    select(_steps.c.key).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq)
+                )
+            ]
+            if doomed:
+                conn.execute(
+                    update(_events)
+                    .where(_events.c.run_id == run_id, _events.c.consumed_by.in_(doomed))
+                    .values(consumed_by=None)
+                )
+            conn.execute(delete(_steps).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq))
+
+    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
+        """Like `delete_steps`, fenced by the lease (used when a run moves to a new plan)."""
+        with self._tx() as conn:
+            self._fence(conn, run_id, owner)
+        self.delete_steps(run_id, from_seq)
+
+    # --- events ------------------------------------------------------------------------
+
+    def add_event(self, run_id: str, event_type: str, payload: Any) -> EventRow:
+        """Buffer an event for a run, and make the run due if it waits for that type."""
+        now = time.time()
+        with self._tx() as conn:
+            result = conn.execute(
+                insert(_events).values(
+                    run_id=run_id, type=event_type, payload=payload, created_at=now
+                )
+            )
+            conn.execute(
+                update(_runs)
+                .where(
+                    _runs.c.id == run_id,
+                    _runs.c.status == "waiting",
+                    _runs.c.waiting_for == event_type,
+                )
+                .values(wake_at=now)
+            )
+            event_id = result.inserted_primary_key[0]
+        return EventRow(
+            id=event_id, run_id=run_id, type=event_type, payload=payload, created_at=now
+        )
+
+    def take_event(
+        self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
+    ) -> EventRow | None:
+        """Consume the oldest undelivered event of a type and complete the wait step with it."""
+        with self._tx() as conn:
+            self._fence(conn, run_id, owner)
+            row = conn.execute(
+                select(_events)
+                .where(
+                    _events.c.run_id == run_id,
+                    _events.c.type == event_type,
+                    _events.c.consumed_by.is_(None),
+                )
+                .order_by(_events.c.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            conn.execute(
+                update(_events).where(_events.c.id == row.id).values(consumed_by=step_record["key"])
+            )
+            taken = EventRow(**row._mapping)
+            record = dict(step_record)
+            record["output"] = {
+                "type": taken.type,
+                "payload": taken.payload,
+                "timestamp": taken.created_at,
+            }
+            self._write_step(conn, record)
+        return taken
+
+    def list_events(self, run_id: str) -> list[EventRow]:
+        """Every event sent to a run, oldest first."""
+        query = select(_events).where(_events.c.run_id == run_id).order_by(_events.c.id)
+        with self._tx() as conn:
+            return [EventRow(**r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,157 @@
+"""The stored shape of agents, plan versions, reviews, runs, steps and events.
+
+Times are UTC epoch seconds (floats): they compare and index the same way on SQLite and
+PostgreSQL, and the public models turn them into `datetime`s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+metadata = SQLModel.metadata
+
+
+class MetaRow(SQLModel, table=True):
+    """Key/value facts about the store itself, such as the schema version."""
+
+    __tablename__ = "agentflow_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class AgentRow(SQLModel, table=True):
+    """An agent: a tenant whose plans and runs are kept apart from every other agent's."""
+
+    __tablename__ = "agents"
+
+    id: str = Field(primary_key=True, max_length=128)
+    tools: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
+    )
+    review_policy: str = "required"
+    model: str | None = None
+    created_at: float
+    updated_at: float
+
+
+class PlanVersionRow(SQLModel, table=True):
+    """One immutable version of an agent's plan, numbered per agent."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("agent_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(index=True, max_length=128)
+    version: int
+    sha256: str = Field(max_length=64)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    summary: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
+    warnings: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
+    )
+    goal: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    goal_key: str | None = Field(default=None, index=True, max_length=64)
+    catalogue_hash: str | None = Field(default=None, max_length=64)
+    origin: str = "submitted"
+    status: str = Field(default="pending", index=True)
+    parent_id: int | None = None
+    model: str | None = None
+    prompt_hash: str | None = None
+    tokens: int | None = None
+    cost: float | None = None
+    generation: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
+    )
+    start_on_approval: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: float
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decision_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ReviewDecisionRow(SQLModel, table=True):
+    """Every review decision ever taken, with who, when and why."""
+
+    __tablename__ = "review_decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(index=True)
+    decision: str
+    reviewer: str
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: float
+
+
+class RunRow(SQLModel, table=True):
+    """One run of an agent's plan version: its state, its lease and when it is next due."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_due", "status", "wake_at"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    agent_id: str = Field(index=True, max_length=128)
+    plan_id: int
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
+    status: str = "queued"
+    output: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    wake_at: float | None = None
+    waiting_for: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    control: str | None = None
+    rebase: bool = False
+    activations: int = 0
+    log: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class StepRow(SQLModel, table=True):
+    """The checkpoint of one step: identity (name + occurrence), status, output, attempts."""
+
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("run_id", "key"), Index("ix_steps_run_seq", "run_id", "seq"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=128)
+    seq: int
+    key: str
+    name: str
+    occurrence: int
+    kind: str
+    parent_key: str | None = None
+    status: str
+    output: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    attempts: int = 0
+    input_hash: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    wake_at: float | None = None
+
+
+class EventRow(SQLModel, table=True):
+    """An event sent to a run; `consumed_by` names the wait that received it."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_inbox", "run_id", "type", "consumed_by"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=128)
+    type: str = Field(max_length=256)
+    payload: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: float
+    consumed_by: str | None = None

@@ -1,0 +1,55 @@
+"""Shared fixtures: an engine on a real SQLite file, with a ledger of tool calls."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.host import LEDGER_ENV, make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "ledger.jsonl"
+    monkeypatch.setenv(LEDGER_ENV, str(path))
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'agentflow.db'}"
+
+
+@pytest.fixture
+def engine(db_url: str, ledger: Path) -> Iterator:
+    eng = make_engine(db_url)
+    yield eng
+    eng.close()
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `python -m tests.support.host ARGS` in a fresh process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.host", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_host(*args: str, timeout: float = 60) -> str:
+    """Run the host in a fresh process to the end; its stdout."""
+    proc = spawn(*args)
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out

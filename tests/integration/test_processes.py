@@ -1,0 +1,147 @@
+"""Runs that outlive their process: resumed elsewhere, after SIGKILL, by several workers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import time
+from collections import defaultdict
+
+import pytest
+
+from tests.conftest import run_host, spawn
+from tests.support.host import read_ledger
+
+pytestmark = pytest.mark.slow
+
+
+def _approved(engine, source: str, name: str = "acme"):
+    agent = engine.agent(name, review="auto")
+    agent.submit_plan(source)
+    return agent
+
+
+def _wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_sleep_and_a_wait_resume_in_fresh_processes(engine, db_url, ledger):
+    source = """
+def run(event, step):
+    first = step.do("first", tools.echo, event.params["n"])
+    step.sleep("nap", 0.5)
+    answer = step.wait_for_event("approval", type="approve", timeout="1 hour")
+    return first + answer.payload["extra"]
+"""
+    agent = _approved(engine, source)
+    run = agent.start(params={"n": 40})
+    engine.work()
+    assert run.status().status == "sleeping"
+    engine.close()
+
+    time.sleep(0.5)
+    run_host(db_url, "work")
+    run_host(db_url, "send", run.id, "approve", json.dumps({"extra": 2}))
+    out = run_host(db_url, "result", run.id, "20")
+    assert json.loads(out) == 42
+    echoes = [e for e in read_ledger(ledger) if e["tool"] == "echo"]
+    assert len(echoes) == 1
+
+
+def test_sigkill_mid_step_then_another_worker_completes_the_run(engine, db_url, ledger):
+    source = """
+def run(event, step):
+    a = step.do("one", tools.echo, 1)
+    b = step.do("two", tools.echo, 2)
+    c = step.do("slow", tools.slow, "three", 3)
+    d = step.do("four", tools.echo, 4)
+    return [a, b, c, d]
+"""
+    agent = _approved(engine, source)
+    run = agent.start()
+    victim = spawn(db_url, "worker")
+    _wait_for(lambda: any(e["tool"] == "slow" for e in read_ledger(ledger)), what="the slow step")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=10)
+
+    # The killed worker's lease lapses (1 s here); a fresh process resumes the run.
+    out = run_host(db_url, "result", run.id, "60", timeout=90)
+    assert json.loads(out) == [1, 2, "three", 4]
+    entries = read_ledger(ledger)
+    echoed = [e["value"] for e in entries if e["tool"] == "echo"]
+    assert echoed == [1, 2, 4], "checkpointed steps ran exactly once"
+    starts = [e for e in entries if e["tool"] == "slow" and e["phase"] == "start"]
+    assert len(starts) == 2 and starts[0]["pid"] == victim.pid
+    status = run.status()
+    assert [s.status for s in status.steps] == ["complete"] * 4
+    assert status.steps[2].attempts == 1
+
+
+def test_two_workers_on_one_sqlite_file_never_run_a_run_at_once(engine, db_url, ledger):
+    source = """
+def run(event, step):
+    for i in range(3):
+        step.do("work", tools.slow, event.params["label"] + ":" + str(i), 0.02)
+        step.sleep("breathe", 0.01)
+    return event.params["label"]
+"""
+    agent = _approved(engine, source)
+    runs = [agent.start(params={"label": f"r{i}"}) for i in range(8)]
+    workers = [spawn(db_url, "worker") for _ in range(2)]
+    try:
+        for run in runs:
+            assert run.result(timeout=60) == run.status().params["label"]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.communicate(timeout=20)
+            assert worker.returncode == 0, "workers stop cleanly on SIGTERM"
+    intervals: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    starts: dict[str, dict] = {}
+    for entry in read_ledger(ledger):
+        if entry["tool"] != "slow":
+            continue
+        if entry["phase"] == "start":
+            assert entry["label"] not in starts, f"step {entry['label']} ran twice"
+            starts[entry["label"]] = entry
+        else:
+            begin = starts[entry["label"]]
+            run_label = entry["label"].split(":")[0]
+            intervals[run_label].append((begin["t"], entry["t"], begin["pid"]))
+    assert len(starts) == 24
+    for spans in intervals.values():
+        spans.sort()
+        for (_s1, e1, _p1), (s2, _e2, _p2) in itertools.pairwise(spans):
+            assert s2 >= e1, "one run's steps never overlap"
+    pids = {pid for spans in intervals.values() for _s, _e, pid in spans}
+    assert len(pids) >= 1
+
+
+def test_worker_wakes_a_due_sleep_promptly(engine, db_url, ledger):
+    source = """
+def run(event, step):
+    step.sleep("short", 0.3)
+    return step.now().timestamp()
+"""
+    agent = _approved(engine, source)
+    worker = spawn(db_url, "worker")
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+        run = agent.start()
+        finished = run.result(timeout=20)
+        sleep_step = run.status().steps[0]
+        assert sleep_step.wake_at is not None
+        lateness = finished - sleep_step.wake_at.timestamp()
+        assert lateness < 0.5
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=20)

@@ -1,0 +1,69 @@
+"""The public surface is deliberate: changing it means changing this test."""
+
+import agentflow
+
+EXPECTED = {
+    "Agent",
+    "AgentflowError",
+    "CompiledPlan",
+    "ConfigurationError",
+    "Diagnostic",
+    "Engine",
+    "Event",
+    "LimitExceeded",
+    "ModelUnavailable",
+    "NonDeterminismError",
+    "NonRetryableError",
+    "NotFound",
+    "PlanBudgetExceeded",
+    "PlanLimits",
+    "PlanNotApproved",
+    "PlanSummary",
+    "PlanValidationError",
+    "PlanVersion",
+    "PlanningFailed",
+    "Run",
+    "RunEvent",
+    "RunFailed",
+    "RunStateError",
+    "RunStatus",
+    "RunTimeout",
+    "RuntimeLimits",
+    "StepFailed",
+    "StepStatus",
+    "StepTimeout",
+    "ToolNotAllowed",
+    "WaitTimeout",
+    "__version__",
+    "compile_plan",
+}
+
+
+def test_public_names_are_frozen():
+    assert set(agentflow.__all__) >= EXPECTED
+    for name in agentflow.__all__:
+        assert getattr(agentflow, name) is not None
+
+
+def test_errors_form_three_families():
+    from agentflow import errors
+
+    for name in (
+        "PlanValidationError",
+        "ToolNotAllowed",
+        "RunFailed",
+        "NonDeterminismError",
+        "WaitTimeout",
+        "StepTimeout",
+        "NonRetryableError",
+        "PlanBudgetExceeded",
+    ):
+        assert issubclass(getattr(errors, name), errors.AgentflowError)
+
+
+def test_the_suspension_signal_is_not_an_exception():
+    from agentflow.runtime.signals import Suspend
+    from agentflow.store import LeaseLost
+
+    assert not issubclass(Suspend, Exception)
+    assert not issubclass(LeaseLost, Exception)
