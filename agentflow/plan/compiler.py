@@ -197,5 +197,7 @@ def _parse(source: str, filename: str) -> ast.Module:
 
 
 def _sorted_unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    unique = {(d.line, d.col, d.code, d.message): d for d in diagnostics}
+    unique: dict[tuple[int, int, str], Diagnostic] = {}
+    for d in diagnostics:
+        unique.setdefault((d.line, d.col, d.code), d)
     return sorted(unique.values(), key=lambda d: (d.line, d.col, d.code))
