@@ -35,6 +35,13 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from agentflow.plan import CompiledPlan, PlanLimits, PlanSummary, compile_plan
+    from agentflow.planner import (
+        PlanAndRunResult,
+        plan_and_run,
+        plan_and_run_async,
+        plan_async,
+        repair,
+    )
     from agentflow.run import Run
     from agentflow.runtime import Event, PlanVersion, RunEvent, RunStatus, RuntimeLimits, StepStatus
 
@@ -49,6 +56,11 @@ _EXPORTS: dict[str, str] = {
     "PlanLimits": "agentflow.plan",
     "PlanSummary": "agentflow.plan",
     "compile_plan": "agentflow.plan",
+    "PlanAndRunResult": "agentflow.planner",
+    "plan_and_run": "agentflow.planner",
+    "plan_and_run_async": "agentflow.planner",
+    "plan_async": "agentflow.planner",
+    "repair": "agentflow.planner",
     "Run": "agentflow.run",
     "Event": "agentflow.runtime",
     "PlanVersion": "agentflow.runtime",
@@ -107,6 +119,7 @@ __all__ = [
     "NonDeterminismError",
     "NonRetryableError",
     "NotFound",
+    "PlanAndRunResult",
     "PlanBudgetExceeded",
     "PlanLimits",
     "PlanNotApproved",
@@ -128,4 +141,8 @@ __all__ = [
     "WaitTimeout",
     "__version__",
     "compile_plan",
+    "plan_and_run",
+    "plan_and_run_async",
+    "plan_async",
+    "repair",
 ]

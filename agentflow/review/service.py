@@ -25,13 +25,19 @@ class Reviews:
         return [plan_version_of(r) for r in self._engine.store.list_plans(agent_id, "pending")]
 
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
-        """Approve a plan version; a run the planner queued for it starts now."""
+        """Approve a plan version; a run the planner queued for it starts (or restarts) now."""
         plan = self._decide(plan_id, "approved", reviewer, comment)
         row = self._engine.store.get_plan(plan_id)
         if row.start_on_approval:
             request: dict[str, Any] = dict(row.start_on_approval)
-            agent = self._engine.get_agent(row.agent_id)
-            agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
+            if request.get("restart_run_id"):
+                # a repaired version: the failed run goes on with it, keeping its checkpoints
+                self._engine.get_run(request["restart_run_id"]).restart(plan=plan_id)
+            else:
+                agent = self._engine.get_agent(row.agent_id)
+                agent.start(
+                    request.get("params") or {}, plan=plan_id, run_id=request.get("run_id")
+                )
             self._engine.store.update_plan(plan_id, start_on_approval=None)
         return plan
 

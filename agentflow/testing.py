@@ -1,0 +1,93 @@
+"""Test helpers for code that uses agentflow: a scripted model and a throwaway engine.
+
+Example:
+    >>> from agentflow.testing import ScriptedModel, temporary_engine
+    >>> from agentflow import plan_and_run
+    >>> model = ScriptedModel(["```python\\ndef run(event, step):\\n    return 1\\n```"])
+    >>> with temporary_engine() as engine:
+    ...     result = plan_and_run("return one", agent="a", engine=engine, model=model)
+    >>> result.status
+    'awaiting_review'
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentflow.planner.model import Message, ModelReply, estimate_tokens
+
+if TYPE_CHECKING:
+    from agentflow.engine import Engine
+
+
+class ScriptExhausted(RuntimeError):
+    """A `ScriptedModel` was asked more often than it has replies."""
+
+
+class ScriptedModel:
+    """A model that answers with the given replies, in order, and records what it was sent.
+
+    Pass it wherever a model name goes (`plan_and_run(..., model=ScriptedModel([...]))`). Usage is
+    reported as tokens estimated from the text's length, at no cost.
+
+    Args:
+        replies: the replies, one per model call.
+        name: the model name recorded on plan versions.
+
+    Attributes:
+        prompts: the messages of every call, in order.
+    """
+
+    def __init__(self, replies: Iterable[str], name: str = "scripted") -> None:
+        self.replies = list(replies)
+        self.name = name
+        self.prompts: list[list[Message]] = []
+
+    def __repr__(self) -> str:
+        return f"ScriptedModel({len(self.replies)} replies, {len(self.prompts)} used)"
+
+    @property
+    def calls(self) -> int:
+        """How many times the model was asked."""
+        return len(self.prompts)
+
+    def complete(self, messages: list[Message]) -> ModelReply:
+        """Return the next reply; raises ScriptExhausted when none is left."""
+        if len(self.prompts) >= len(self.replies):
+            raise ScriptExhausted(
+                f"ScriptedModel was asked {len(self.prompts) + 1} times but has only "
+                f"{len(self.replies)} repl{'y' if len(self.replies) == 1 else 'ies'}: "
+                "give it one more reply per expected model call"
+            )
+        self.prompts.append([dict(m) for m in messages])
+        text = self.replies[len(self.prompts) - 1]
+        prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
+        return ModelReply(text, self.name, prompt_tokens, estimate_tokens(text), 0.0, 0.0)
+
+    async def acomplete(self, messages: list[Message]) -> ModelReply:
+        """The same as `complete`."""
+        return self.complete(messages)
+
+
+@contextmanager
+def temporary_engine(**options: Any) -> Iterator[Engine]:
+    """An `Engine` on a SQLite file in a temporary directory, closed and deleted on exit.
+
+    Args:
+        **options: passed to `Engine` (`limits`, `lease_seconds`, `poll_interval`).
+    """
+    from agentflow.engine import Engine
+
+    with tempfile.TemporaryDirectory(prefix="agentflow-") as folder:
+        engine = Engine(f"sqlite:///{Path(folder) / 'agentflow.db'}", **options)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
+
+__all__ = ["ScriptExhausted", "ScriptedModel", "temporary_engine"]
