@@ -135,8 +135,15 @@ GUARDED_BINOPS: dict[type[ast.operator], str] = {
 }
 
 
-def _call(name: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+def _call(name: str, *args: ast.expr, at: ast.AST) -> ast.Call:
+    # Locations are set here, on the new nodes only: `ast.fix_missing_locations` over the
+    # whole tree would cost more than the rest of the rewrite.
+    func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), at)
+    return ast.copy_location(ast.Call(func=func, args=list(args), keywords=[]), at)
+
+
+def _expr(call: ast.Call) -> ast.Expr:
+    return ast.copy_location(ast.Expr(call), call)
 
 
 def _is_number(node: ast.expr) -> bool:
@@ -156,20 +163,21 @@ class BudgetTransformer(ast.NodeTransformer):
 
     def visit_While(self, node: ast.While) -> ast.AST:
         self.generic_visit(node)
-        node.body.insert(0, ast.Expr(_call("_tick_")))
+        node.body.insert(0, _expr(_call("_tick_", at=node)))
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         self.generic_visit(node)
         guarded = ast.Try(
-            body=node.body, handlers=[], orelse=[], finalbody=[ast.Expr(_call("_leave_"))]
+            body=node.body, handlers=[], orelse=[], finalbody=[_expr(_call("_leave_", at=node))]
         )
-        node.body = [ast.Expr(_call("_enter_")), guarded]
+        node.body = [_expr(_call("_enter_", at=node)), ast.copy_location(guarded, node)]
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         self.generic_visit(node)
-        node.body = ast.BoolOp(op=ast.Or(), values=[_call("_tick_"), node.body])
+        body = ast.BoolOp(op=ast.Or(), values=[_call("_tick_", at=node.body), node.body])
+        node.body = ast.copy_location(body, node.body)
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
@@ -184,9 +192,9 @@ class BudgetTransformer(ast.NodeTransformer):
             return node
         if guard == "_op_mod_" and _is_number(node.left):
             return node
-        return ast.copy_location(_call(guard, node.left, node.right), node)
+        return _call(guard, node.left, node.right, at=node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         self.generic_visit(node)
-        node.value = ast.copy_location(_call("_fmt_", node.value), node.value)
+        node.value = _call("_fmt_", node.value, at=node.value)
         return node

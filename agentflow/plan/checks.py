@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
+from typing import Any
 
 from agentflow.plan.context import PlanContext, suggest
 from agentflow.plan.policy import (
@@ -42,39 +44,50 @@ def check_language(ctx: PlanContext) -> None:
     """Run every language rule over the plan."""
     check_contract(ctx)
     for node in ctx.nodes:
-        rule = _CONSTRUCTS.get(type(node))
+        kind = type(node)
+        rule = _CONSTRUCTS.get(kind)
         if rule is not None:
             ctx.report(node, *rule)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for decorator in node.decorator_list:
-                ctx.report(decorator, "AF115", "decorators are not allowed; call the function")
-        elif isinstance(node, ast.Delete):
-            for target in node.targets:
-                if not isinstance(target, ast.Subscript):
-                    ctx.report(target, "AF116", "only `del container[key]` is allowed")
-        elif isinstance(node, ast.AugAssign) and not isinstance(node.target, ast.Name):
-            ctx.report(
-                node,
-                "AF119",
-                "augmented assignment to an item or attribute is not allowed: write "
-                "`d[k] = d[k] + 1` instead of `d[k] += 1`",
-            )
-        elif isinstance(node, ast.Try):
-            _check_try(ctx, node)
-        elif isinstance(node, ast.Name):
-            _check_name(ctx, node)
-        elif isinstance(node, ast.arg):
-            _check_binding(ctx, node, node.arg)
-        elif isinstance(node, ast.FunctionDef):
-            _check_binding(ctx, node, node.name)
-        elif isinstance(node, ast.Attribute):
-            _check_attribute(ctx, node)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            _check_import(ctx, node)
-        elif isinstance(node, ast.FormattedValue):
-            _check_format_spec(ctx, node)
-        elif isinstance(node, ast.keyword) and node.arg and node.arg.startswith("_"):
-            ctx.report(node, "AF120", f"keyword {node.arg!r} may not start with '_'")
+        check = _NODE_CHECKS.get(kind)
+        if check is not None:
+            check(ctx, node)
+
+
+def _check_decorators(ctx: PlanContext, node: ast.AST) -> None:
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    for decorator in node.decorator_list:
+        ctx.report(decorator, "AF115", "decorators are not allowed; call the function")
+    if isinstance(node, ast.FunctionDef):
+        _check_binding(ctx, node, node.name)
+
+
+def _check_delete(ctx: PlanContext, node: ast.AST) -> None:
+    assert isinstance(node, ast.Delete)
+    for target in node.targets:
+        if not isinstance(target, ast.Subscript):
+            ctx.report(target, "AF116", "only `del container[key]` is allowed")
+
+
+def _check_aug_assign(ctx: PlanContext, node: ast.AST) -> None:
+    assert isinstance(node, ast.AugAssign)
+    if not isinstance(node.target, ast.Name):
+        ctx.report(
+            node,
+            "AF119",
+            "augmented assignment to an item or attribute is not allowed: write "
+            "`d[k] = d[k] + 1` instead of `d[k] += 1`",
+        )
+
+
+def _check_arg(ctx: PlanContext, node: ast.AST) -> None:
+    assert isinstance(node, ast.arg)
+    _check_binding(ctx, node, node.arg)
+
+
+def _check_keyword(ctx: PlanContext, node: ast.AST) -> None:
+    assert isinstance(node, ast.keyword)
+    if node.arg and node.arg.startswith("_"):
+        ctx.report(node, "AF120", f"keyword {node.arg!r} may not start with '_'")
 
 
 def check_contract(ctx: PlanContext) -> None:
@@ -336,3 +349,20 @@ def _check_format_spec(ctx: PlanContext, node: ast.FormattedValue) -> None:
                     "AF170",
                     f"f-string widths and precisions are limited to {_MAX_FORMAT_WIDTH}",
                 )
+
+
+_NODE_CHECKS: dict[type[ast.AST], Callable[[PlanContext, Any], None]] = {
+    ast.FunctionDef: _check_decorators,
+    ast.AsyncFunctionDef: _check_decorators,
+    ast.ClassDef: _check_decorators,
+    ast.Delete: _check_delete,
+    ast.AugAssign: _check_aug_assign,
+    ast.Try: _check_try,
+    ast.Name: _check_name,
+    ast.arg: _check_arg,
+    ast.Attribute: _check_attribute,
+    ast.Import: _check_import,
+    ast.ImportFrom: _check_import,
+    ast.FormattedValue: _check_format_spec,
+    ast.keyword: _check_keyword,
+}

@@ -155,7 +155,6 @@ def _compile(
     if errors:
         raise PlanValidationError(_sorted_unique(errors), filename)
     BudgetTransformer().visit(tree)
-    ast.fix_missing_locations(tree)
     code = compile(tree, filename, "exec", dont_inherit=True)
     used = {name for name in (t.name for t in summary.tools_used)}
     return CompiledPlan(

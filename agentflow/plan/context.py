@@ -29,7 +29,7 @@ class PlanContext:
     Attributes:
         tree: the module as parsed (never transformed).
         tools: the tool catalogue, or None when any `tools.NAME` is accepted.
-        nodes: every node, in `ast.walk` order (built without recursion).
+        nodes: every node, depth-first (built without recursion).
         parents: each node's parent.
         run: the top-level `run` function, if there is one.
         functions: top-level helper functions by name (including `run`).
@@ -81,15 +81,36 @@ class PlanContext:
         return False
 
 
+_BINDING_NODES = frozenset(
+    {
+        ast.Name,
+        ast.arg,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.ExceptHandler,
+        ast.Import,
+        ast.ImportFrom,
+    }
+)
+
+
 def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> PlanContext:
     """Index `tree` once, without recursion (deeply nested input must not overflow)."""
     ctx = PlanContext(tree=tree, tools=tools)
-    for node in ast.walk(tree):
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
         ctx.nodes.append(node)
         for child in ast.iter_child_nodes(node):
             ctx.parents[child] = node
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            ctx.bound.add(node.id)
+            pending.append(child)
+        kind = type(node)
+        if kind not in _BINDING_NODES:
+            continue
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                ctx.bound.add(node.id)
         elif isinstance(node, ast.arg):
             ctx.bound.add(node.arg)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):

@@ -58,11 +58,14 @@ def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
     """Summarise a checked plan from its syntax tree and step calls."""
     steps = [_step_summary(ctx, call) for call in calls]
     counts: dict[str, int] = {}
+    first: dict[str, tuple[int, int]] = {}
     for node in ctx.nodes:
-        name = tool_name(node)
+        name = tool_name(node) if type(node) is ast.Attribute else None
         if name is not None:
             counts[name] = counts.get(name, 0) + 1
-    ordered = sorted(counts, key=lambda n: _first_line(ctx, n))
+            position = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+            first[name] = min(first.get(name, position), position)
+    ordered = sorted(counts, key=first.__getitem__)
     tools_used = [
         ToolUse(name=n, side_effects=_side_effects(ctx, n), count=counts[n]) for n in ordered
     ]
@@ -177,15 +180,6 @@ def _step_summary(ctx: PlanContext, call: StepCall) -> StepSummary:
 def _side_effects(ctx: PlanContext, tool: str) -> bool:
     spec = ctx.tools.get(tool) if ctx.tools is not None else None
     return True if spec is None else spec.side_effects
-
-
-def _first_line(ctx: PlanContext, tool: str) -> tuple[int, int]:
-    lines = [
-        (n.lineno, n.col_offset)
-        for n in ctx.nodes
-        if isinstance(n, ast.Attribute) and tool_name(n) == tool
-    ]
-    return min(lines)
 
 
 def _tools_of(step: StepSummary) -> list[str]:
