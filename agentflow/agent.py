@@ -115,7 +115,7 @@ class Agent:
         decision = self._policy_decision(compiled.summary)
         if decision is not None:
             row = self.engine.store.decide_plan(
-                row.id, "approved", "policy:" + self.review, decision
+                row.id or 0, "approved", "policy:" + self.review, decision
             )
         return plan_version_of(row)
 

@@ -23,7 +23,7 @@ review_app = typer.Typer(help="Review generated plans before they run.", no_args
 app.add_typer(runs_app, name="runs")
 app.add_typer(review_app, name="review")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -59,6 +59,10 @@ def _fail(message: str) -> None:
 
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _clock(value: Any) -> str:
+    return value.strftime("%H:%M:%S.%f")[:-3] if value else "-"
 
 
 def _short(value: Any, width: int = 48) -> str:
@@ -151,13 +155,13 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
 
 def timeline_table(status: Any) -> Table:
     """A run's steps as a table: name, kind, status, attempts, start, duration, result."""
-    table = Table("#", "step", "kind", "status", "attempts", "started", "ms", "result")
+    table = Table("#", "step", "kind", "status", "tries", "started", "ms", "result")
     number = 0
     for step in status.steps:
         if step.parent is None:
             number += 1
         label = f"  {step.name}" if step.parent else step.name
-        result = step.error.get("message", "") if step.error else _short(step.output)
+        result = step.error.get("message", "") if step.error else _short(step.output, 40)
         if step.status in ("sleeping", "waiting", "retrying") and step.wake_at:
             result = f"until {_when(step.wake_at)}"
         table.add_row(
@@ -321,3 +325,7 @@ def demo(
 def main() -> None:
     """Entry point of the `agentflow` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

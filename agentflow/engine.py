@@ -26,6 +26,7 @@ from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database_url(url: str | None = None) -> str:
@@ -101,12 +102,12 @@ class Engine:
 
     @overload
     def tool(
-        self, *, name: str | None = None, side_effects: bool = True
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+        self, /, *, name: str | None = None, side_effects: bool = True
+    ) -> Callable[[F], F]: ...
 
     def tool(
         self,
-        fn: Callable[P, R] | None = None,
+        fn: Callable[..., Any] | None = None,
         /,
         *,
         name: str | None = None,
@@ -118,7 +119,7 @@ class Engine:
         unchanged. `side_effects=True` (the default) tells reviewers the tool changes the world.
         """
 
-        def register(func: Callable[P, R]) -> Callable[P, R]:
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
             self.tools.register(func, name=name, side_effects=side_effects)
             return func
 

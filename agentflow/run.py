@@ -211,7 +211,7 @@ class Run:
             if target.agent_id != row.agent_id:
                 raise NotFound(f"plan version {target.id} belongs to another agent")
             if target.status != "approved":
-                raise PlanNotApproved(target.id, target.status)
+                raise PlanNotApproved(target.id or 0, target.status)
             fields.update(plan_id=target.id, rebase=True)
             unfinished = [
                 s.seq

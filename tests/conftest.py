@@ -23,8 +23,39 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
+POSTGRES_URL = os.environ.get("AGENTFLOW_TEST_POSTGRES_URL")
+
+
+def _fresh_postgres(url: str) -> str:
+    from sqlalchemy import create_engine
+
+    from agentflow.store.tables import metadata
+
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not POSTGRES_URL, reason="set AGENTFLOW_TEST_POSTGRES_URL to run on PostgreSQL"
+                ),
+            ],
+        ),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store under test: a SQLite file, and a real PostgreSQL server when one is set up."""
+    if request.param == "postgres":
+        assert POSTGRES_URL is not None
+        return _fresh_postgres(POSTGRES_URL)
     return f"sqlite:///{tmp_path / 'agentflow.db'}"
 
 

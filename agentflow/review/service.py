@@ -35,9 +35,7 @@ class Reviews:
                 self._engine.get_run(request["restart_run_id"]).restart(plan=plan_id)
             else:
                 agent = self._engine.get_agent(row.agent_id)
-                agent.start(
-                    request.get("params") or {}, plan=plan_id, run_id=request.get("run_id")
-                )
+                agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
             self._engine.store.update_plan(plan_id, start_on_approval=None)
         return plan
 

@@ -6,6 +6,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, PlanValidationError
@@ -87,7 +88,7 @@ def run_activation(
         params=run.params,
         run_id=run.id,
         agent_id=run.agent_id,
-        timestamp=to_datetime(run.created_at),
+        timestamp=to_datetime(run.created_at) or datetime.now(UTC),
     )
     filename: str | None = None
     try:

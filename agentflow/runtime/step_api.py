@@ -8,6 +8,7 @@ one does the work, checkpoints it, and the plan goes on, until it must sleep or 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -411,7 +412,7 @@ class StepContext:
         seq, key, occurrence, record = self._identify(name, "map")
         values = list(items)
         tasks = [
-            _Task(f"{key}[{i}]", f"{name}[{i}]", lambda item=item: fn(item))
+            _Task(f"{key}[{i}]", f"{name}[{i}]", functools.partial(fn, item))
             for i, item in enumerate(values)
         ]
         outputs = self._fan_out(seq, key, name, occurrence, "map", record, tasks, retries, timeout)
@@ -489,7 +490,7 @@ class StepContext:
             rows, retry_at, failure = [], [], None
             for task, (ok, value) in zip(pending, results, strict=True):
                 attempts[task.key] += 1
-                child = self._record(
+                child_row = self._record(
                     seq,
                     task.key,
                     task.name,
@@ -501,17 +502,29 @@ class StepContext:
                 )
                 if ok:
                     outputs[task.key] = value
-                    rows.append({**child, "status": "complete", "output": value, "ended_at": now})
+                    rows.append(
+                        {**child_row, "status": "complete", "output": value, "ended_at": now}
+                    )
                 elif isinstance(value, _FINAL_ERRORS) or attempts[task.key] > policy.limit:
                     rows.append(
-                        {**child, "status": "failed", "error": _error_of(value), "ended_at": now}
+                        {
+                            **child_row,
+                            "status": "failed",
+                            "error": _error_of(value),
+                            "ended_at": now,
+                        }
                     )
                     failure = failure or (task, value)
                 else:
                     wake = now + policy.delay_before(attempts[task.key])
                     retry_at.append(wake)
                     rows.append(
-                        {**child, "status": "retrying", "error": _error_of(value), "wake_at": wake}
+                        {
+                            **child_row,
+                            "status": "retrying",
+                            "error": _error_of(value),
+                            "wake_at": wake,
+                        }
                     )
             self._store.save_steps(self._owner, self._run_id, rows)
             if failure is not None:

@@ -79,7 +79,11 @@ class Store:
         self.url = url
         self.is_postgres = url.startswith("postgresql")
         self.engine = _make_engine(url)
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -147,7 +151,7 @@ class Store:
                         )
                 except IntegrityError:
                     continue
-                plan_id = result.inserted_primary_key[0]
+                plan_id = result.inserted_primary_key[0]  # type: ignore[index]
             return self.get_plan(plan_id)
         raise ConfigurationError(f"could not number a new plan version for agent {agent_id!r}")
 
@@ -540,7 +544,7 @@ class Store:
                 )
                 .values(wake_at=now)
             )
-            event_id = result.inserted_primary_key[0]
+            event_id = result.inserted_primary_key[0]  # type: ignore[index]
         return EventRow(
             id=event_id, run_id=run_id, type=event_type, payload=payload, created_at=now
         )

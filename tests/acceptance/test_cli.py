@@ -1,0 +1,128 @@
+"""The `agentflow` command, run as a subprocess against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.host import make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENTFLOW = [sys.executable, "-m", "agentflow.cli"]
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*AGENTFLOW, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_check_prints_diagnostics_in_linter_form(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('import os\n\ndef run(event, step):\n    step.do("x", tools.sendmail)\n')
+    proc = cli("check", str(bad), "--tools", "send_email", check=False)
+    assert proc.returncode == 1
+    lines = proc.stdout.strip().splitlines()
+    assert any(line.startswith(f"{bad}:1:") for line in lines), proc.stdout
+    assert any(f"{bad}:4:" in line and "send_email" in line for line in lines), proc.stdout
+
+
+def test_check_prints_the_summary_of_a_good_plan():
+    proc = cli(
+        "check",
+        "cookbook/order_followup.py",
+        "--tools",
+        "list_orders",
+        "--tools",
+        "send_email",
+        "--tools",
+        "refund",
+    )
+    assert "refund" in proc.stdout and "high" in proc.stdout.lower()
+
+
+def test_review_and_runs_commands(sqlite_url, ledger):
+    engine = make_engine(sqlite_url)
+    agent = engine.agent("cli-agent", review="required")
+    plan = agent.submit_plan(
+        "def run(event, step):\n"
+        '    step.do("hello", tools.echo, 1)\n'
+        '    answer = step.wait_for_event("answer", type="reply")\n'
+        "    return answer.payload\n",
+        goal="say hello and wait",
+    )
+    listed = cli("review", "list", "--db", sqlite_url)
+    assert "cli-agent" in listed.stdout and "pending" in listed.stdout
+    shown = cli("review", "show", str(plan.id), "--db", sqlite_url)
+    assert "wait_for_event" in shown.stdout and "reply" in shown.stdout
+    assert "hello" in cli("review", "diff", str(plan.id), "--db", sqlite_url).stdout
+    cli("review", "approve", str(plan.id), "--db", sqlite_url, "-r", "dana", "-m", "fine")
+    assert engine.get_plan(plan.id).status == "approved"
+    assert engine.reviews.decisions(plan.id)[-1]["reviewer"] == "dana"
+
+    run = agent.start(run_id="cli-run-1")
+    engine.work()
+    listing = cli("runs", "list", "--db", sqlite_url)
+    assert "cli-run-1" in listing.stdout and "waiting" in listing.stdout
+    cli("runs", "send-event", "cli-run-1", "reply", json.dumps({"ok": True}), "--db", sqlite_url)
+    assert run.result(timeout=10) == {"ok": True}
+    shown = cli("runs", "show", "cli-run-1", "--db", sqlite_url)
+    assert "hello" in shown.stdout and "answer" in shown.stdout and "complete" in shown.stdout
+    missing = cli("runs", "show", "nope", "--db", sqlite_url, check=False)
+    assert missing.returncode == 1 and "nope" in missing.stdout
+    rejected = cli("review", "reject", "999", "--db", sqlite_url, check=False)
+    assert rejected.returncode == 1
+    engine.close()
+
+
+def test_demo_runs_a_recipe_end_to_end(tmp_path):
+    proc = cli("demo", "--db", f"sqlite:///{tmp_path / 'demo.db'}", "--recipe", "weekly_report")
+    assert "complete" in proc.stdout
+    assert "email report" in proc.stdout
+
+
+def test_worker_runs_runs_and_stops_cleanly_on_sigterm(sqlite_url, ledger):
+    import signal
+    import time
+
+    engine = make_engine(sqlite_url)
+    agent = engine.agent("worked", review="auto")
+    agent.submit_plan('def run(event, step):\n    return step.do("e", tools.echo, 5)\n')
+    worker = subprocess.Popen(
+        [*AGENTFLOW, "worker", "--db", sqlite_url, "--app", "tests.support.host:make_engine"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run = agent.start()
+        deadline = time.monotonic() + 30
+        while run.status().status != "complete" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.status().output == 5
+        assert run.status().activations == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=20)
+    assert worker.returncode == 0, err
+    assert "stopped after 1 activations" in out
+    engine.close()
