@@ -211,11 +211,14 @@ def _store_and_launch(
 ) -> PlanAndRunResult:
     chosen_id = run_id or f"run_{uuid.uuid4().hex}"
     queued = {"params": dict(params or {}), "run_id": chosen_id}
+    pending = False
     if generated is None:
         assert request.reused is not None
         version = request.reused
     else:
-        version = store_plan(request, generated, start_on_approval=queued)
+        # Under "auto" the version is approved as it is stored: there is no approval to wait for.
+        pending = request.create_agent or request.agent.review != "auto"
+        version = store_plan(request, generated, start_on_approval=queued if pending else None)
     message = _describe(request, version, generated)
     if not version.approved:
         return PlanAndRunResult(
@@ -228,7 +231,7 @@ def _store_and_launch(
             f"approves plan {version.id} (agentflow review approve {version.id})",
         )
     run = request.agent.start(dict(params or {}), plan=version, run_id=chosen_id)
-    if generated is not None:
+    if generated is not None and pending:
         request.engine.store.update_plan(version.id, start_on_approval=None)
     return PlanAndRunResult(
         plan=version,
