@@ -10,7 +10,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,15 +246,15 @@ def _store_and_launch(
 def _await_run(result: PlanAndRunResult, timeout: float | None) -> PlanAndRunResult:
     if result.run is None:
         return result
-    fields = dict(result.__dict__)
     try:
-        fields.update(output=result.run.result(timeout=timeout), status="complete")
-        fields["message"] = f"{result.message} and completed"
+        output = result.run.result(timeout=timeout)
     except RunFailed as exc:
-        fields.update(status=exc.status, message=f"{result.message}; it failed: {exc}")
+        return replace(result, status=exc.status, message=f"{result.message}; it failed: {exc}")
     except RunTimeout as exc:
-        fields.update(status=exc.status, message=f"{result.message}; {exc}")
-    return PlanAndRunResult(**fields)
+        return replace(result, status=exc.status, message=f"{result.message}; {exc}")
+    return replace(
+        result, output=output, status="complete", message=f"{result.message} and completed"
+    )
 
 
 def plan_and_run(
