@@ -76,7 +76,13 @@ def run_activation(
     """Drive a claimed run as far as it goes now, then release it in its new state."""
     records = store.load_steps(run.id)
     step = StepContext(
-        store=store, run_id=run.id, owner=owner, records=records, limits=limits, rebase=run.rebase
+        store=store,
+        run_id=run.id,
+        owner=owner,
+        records=records,
+        limits=limits,
+        rebase=run.rebase,
+        control=run.control,
     )
     printed: list[str] = []
 

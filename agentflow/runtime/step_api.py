@@ -99,12 +99,14 @@ class StepContext:
         records: list[StepRow],
         limits: RuntimeLimits,
         rebase: bool = False,
+        control: str | None = None,
     ) -> None:
         self._store = store
         self._run_id = run_id
         self._owner = owner
         self._limits = limits
         self._rebase = rebase
+        self._control = control
         self._top: dict[int, StepRow] = {}
         self._children: dict[str, dict[str, StepRow]] = {}
         for record in records:
@@ -113,6 +115,7 @@ class StepContext:
             else:
                 self._children.setdefault(record.parent_key, {})[record.key] = record
         self._recorded = len(self._top)
+        self._stored = {record.key for record in records}
         self._seq = 0
         self._occurrences: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -162,14 +165,15 @@ class StepContext:
         self._store.truncate_steps_in_activation(self._owner, self._run_id, seq)
         for dropped in [s for s in self._top if s >= seq]:
             record = self._top.pop(dropped)
-            self._children.pop(record.key, None)
+            self._stored.discard(record.key)
+            self._stored.difference_update(self._children.pop(record.key, {}))
         self._recorded = len(self._top)
 
     def _before_new_work(self) -> None:
-        control = self._store.get_control(self._run_id)
-        if control == "pause":
+        # Every checkpoint write reads the run's control request back, so this costs no query.
+        if self._control == "pause":
             raise Suspend(Suspension("paused"))
-        if control == "terminate":
+        if self._control == "terminate":
             raise Suspend(Suspension("terminated"))
 
     def _record(
@@ -190,8 +194,14 @@ class StepContext:
         record.update(fields)
         return record
 
+    def _fresh(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark whether the store has this step's record yet (insert, or update)."""
+        fresh = record["key"] not in self._stored
+        self._stored.add(record["key"])
+        return {**record, "fresh": fresh}
+
     def _save(self, record: dict[str, Any]) -> None:
-        self._store.save_step(self._owner, record)
+        self._control = self._store.save_step(self._owner, self._fresh(record))
 
     # --- step.do -----------------------------------------------------------------------
 
@@ -352,7 +362,9 @@ class StepContext:
             wake_at=deadline,
         )
         done = {**fields, "status": "complete", "ended_at": now}
-        taken = self._store.take_event(self._owner, self._run_id, type, done)
+        taken = self._store.take_event(
+            self._owner, self._run_id, type, {**done, "fresh": record is None}
+        )
         if taken is not None:
             return Event(
                 type=taken.type,
@@ -526,7 +538,9 @@ class StepContext:
                             "wake_at": wake,
                         }
                     )
-            self._store.save_steps(self._owner, self._run_id, rows)
+            self._control = self._store.save_steps(
+                self._owner, self._run_id, [self._fresh(row) for row in rows]
+            )
             if failure is not None:
                 task, exc = failure
                 self._save(

@@ -7,7 +7,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +46,21 @@ _runs = RunRow.__table__  # type: ignore[attr-defined]
 _steps = StepRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _meta = MetaRow.__table__  # type: ignore[attr-defined]
+
+
+# Statements on the hot path of every checkpoint, built once.
+_FENCE = (
+    update(_runs)
+    .where(_runs.c.id == bindparam("fence_id"), _runs.c.lease_owner == bindparam("fence_owner"))
+    .values(updated_at=bindparam("fence_now"))
+    .returning(_runs.c.control)
+)
+_UPDATE_STEP = update(_steps).where(
+    _steps.c.run_id == bindparam("w_run_id"),
+    _steps.c.key == bindparam("w_key"),
+    _steps.c.status != "complete",
+)
+_INSERT_STEP = insert(_steps)
 
 
 class LeaseLost(BaseException):
@@ -455,49 +481,47 @@ class Store:
         with self._tx() as conn:
             return [StepRow(**r._mapping) for r in conn.execute(query)]
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> None:
+    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
         """Insert or update a step record, fenced by the run's lease.
 
         A record already `complete` is never overwritten: a step's result is written once.
+
+        Returns:
+            The run's pending control request ("pause", "terminate" or None).
 
         Raises:
             LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
         """
         with self._tx() as conn:
-            self._fence(conn, record["run_id"], owner)
+            control = self._fence(conn, record["run_id"], owner)
             self._write_step(conn, record)
+        return control
 
-    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> None:
+    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
         """Write several step records of one run in one transaction, in the order given."""
         with self._tx() as conn:
-            self._fence(conn, run_id, owner)
+            control = self._fence(conn, run_id, owner)
             for record in records:
                 self._write_step(conn, record)
+        return control
 
-    def _fence(self, conn: Connection, run_id: str, owner: str) -> None:
+    def _fence(self, conn: Connection, run_id: str, owner: str) -> str | None:
         held = conn.execute(
-            update(_runs)
-            .where(_runs.c.id == run_id, _runs.c.lease_owner == owner)
-            .values(updated_at=time.time())
-        )
-        if held.rowcount == 0:
+            _FENCE, {"fence_id": run_id, "fence_owner": owner, "fence_now": time.time()}
+        ).first()
+        if held is None:
             raise LeaseLost(run_id)
+        return held[0]
 
     def _write_step(self, conn: Connection, record: dict[str, Any]) -> None:
-        changed = conn.execute(
-            update(_steps)
-            .where(
-                _steps.c.run_id == record["run_id"],
-                _steps.c.key == record["key"],
-                _steps.c.status != "complete",
-            )
-            .values(**record)
-        )
-        if changed.rowcount:
-            return
+        # A record this activation has not seen is inserted; a clash means another worker
+        # wrote it, and the whole transaction rolls back.
+        if not record.pop("fresh", False):
+            where = {"w_run_id": record["run_id"], "w_key": record["key"]}
+            if conn.execute(_UPDATE_STEP, {**record, **where}).rowcount:
+                return
         try:
-            with conn.begin_nested():
-                conn.execute(insert(_steps).values(**record))
+            conn.execute(_INSERT_STEP, record)
         except IntegrityError as exc:
             raise LeaseLost(record["run_id"]) from exc
 
