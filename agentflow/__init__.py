@@ -94,6 +94,9 @@ _EXPORTS.update(dict.fromkeys(_ERRORS, "agentflow.errors"))
 
 
 def __getattr__(name: str) -> Any:
+    if name == "plan":
+        # The compiler subpackage, which is also callable as the planner's `plan(goal, agent)`.
+        return importlib.import_module("agentflow.plan")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agentflow' has no attribute {name!r}")
@@ -141,6 +144,7 @@ __all__ = [
     "WaitTimeout",
     "__version__",
     "compile_plan",
+    "plan",
     "plan_and_run",
     "plan_and_run_async",
     "plan_async",

@@ -10,6 +10,7 @@ from rich.console import Console
 from agentflow.cookbook import RECIPES
 from agentflow.cookbook.shop import register_shop_tools
 from agentflow.engine import Engine
+from agentflow.planner import plan_and_run
 
 
 def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
@@ -27,7 +28,9 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     console.rule(f"[bold]{recipe.name}[/bold]: {recipe.goal}")
     console.print(f"store: {engine.url}")
 
-    plan = agent.submit_plan(recipe.source, goal=recipe.goal, origin="cookbook")
+    planned = plan_and_run(recipe.goal, agent, recipe.params, engine=engine)
+    plan = planned.plan
+    console.print(planned.message)
     summary = plan.summary
     console.print(
         f"plan {plan.id} (v{plan.version}) is {plan.status}; risk "
@@ -35,10 +38,13 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     )
     for reason in summary.get("risk_reasons", []):
         console.print(f"  - {reason}")
-    plan = engine.reviews.approve(plan.id, reviewer="demo", comment="reviewed in the demo")
-    console.print(f"approved by {plan.decided_by}")
-
-    run = agent.start(params=recipe.params)
+    if plan.status == "pending":
+        engine.reviews.approve(plan.id, reviewer="demo", comment="reviewed in the demo")
+        console.print("approved by reviewer 'demo': the queued run starts by itself")
+    if planned.run_id is None:
+        console.print("[red]the planner started no run[/red]")
+        return 1
+    run = engine.get_run(planned.run_id)
     console.print(f"run {run.id} started with {recipe.params}")
     pending_events = list(recipe.events)
     deadline = time.monotonic() + 60

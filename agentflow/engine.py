@@ -169,6 +169,42 @@ class Engine:
 
         return [Run(self, r.id, r.agent_id) for r in self.store.list_runs(agent_id, status)]
 
+    # --- planning (agentflow.planner over this engine) -----------------------------------
+
+    def plan(self, goal: str, agent: Any, **options: Any) -> PlanVersion:
+        """`agentflow.planner.plan` on this engine: a model writes, validates and stores a plan."""
+        from agentflow.planner import plan
+
+        return plan(goal, agent, engine=self, **options)
+
+    async def plan_async(self, goal: str, agent: Any, **options: Any) -> PlanVersion:
+        """The async twin of `Engine.plan`."""
+        from agentflow.planner import plan_async
+
+        return await plan_async(goal, agent, engine=self, **options)
+
+    def plan_and_run(
+        self, goal: str, agent: Any, params: dict[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """`agentflow.plan_and_run` on this engine: plan (or reuse), review policy, start."""
+        from agentflow.planner import plan_and_run
+
+        return plan_and_run(goal, agent, params, engine=self, **options)
+
+    async def plan_and_run_async(
+        self, goal: str, agent: Any, params: dict[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """The async twin of `Engine.plan_and_run`."""
+        from agentflow.planner import plan_and_run_async
+
+        return await plan_and_run_async(goal, agent, params, engine=self, **options)
+
+    def repair(self, run_id: str, **options: Any) -> PlanVersion:
+        """`agentflow.repair` on this engine: a new plan version that continues a failed run."""
+        from agentflow.planner import repair
+
+        return repair(run_id, engine=self, **options)
+
     # --- execution -----------------------------------------------------------------------
 
     def work(self, until_idle: bool = True, *, stop: threading.Event | None = None) -> int:

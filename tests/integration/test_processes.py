@@ -94,7 +94,9 @@ def run(event, step):
 """
     agent = _approved(engine, source)
     runs = [agent.start(params={"label": f"r{i}"}) for i in range(8)]
-    workers = [spawn(db_url, "worker") for _ in range(2)]
+    # A lease long enough that a worker slowed down by a busy machine never loses one here:
+    # this test is about claims excluding each other, not about lease expiry.
+    workers = [spawn(db_url, "worker", env={"AGENTFLOW_TEST_LEASE": "10"}) for _ in range(2)]
     try:
         for run in runs:
             assert run.result(timeout=60) == run.status().params["label"]

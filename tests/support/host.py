@@ -111,7 +111,7 @@ def main() -> None:
     import sys
 
     url, command = sys.argv[1], sys.argv[2]
-    engine = make_engine(url)
+    engine = make_engine(url, lease_seconds=float(os.environ.get("AGENTFLOW_TEST_LEASE", "1")))
     if command == "work":
         print(engine.work(until_idle=True), flush=True)
     elif command == "result":

@@ -15,6 +15,7 @@ EXPECTED = {
     "NonDeterminismError",
     "NonRetryableError",
     "NotFound",
+    "PlanAndRunResult",
     "PlanBudgetExceeded",
     "PlanLimits",
     "PlanNotApproved",
@@ -36,11 +37,16 @@ EXPECTED = {
     "WaitTimeout",
     "__version__",
     "compile_plan",
+    "plan",
+    "plan_and_run",
+    "plan_and_run_async",
+    "plan_async",
+    "repair",
 }
 
 
 def test_public_names_are_frozen():
-    assert set(agentflow.__all__) >= EXPECTED
+    assert set(agentflow.__all__) == EXPECTED
     for name in agentflow.__all__:
         assert getattr(agentflow, name) is not None
 
@@ -67,3 +73,10 @@ def test_the_suspension_signal_is_not_an_exception():
 
     assert not issubclass(Suspend, Exception)
     assert not issubclass(LeaseLost, Exception)
+
+
+def test_plan_is_both_the_compiler_package_and_the_planner_function():
+    import agentflow.plan
+
+    assert callable(agentflow.plan)
+    assert agentflow.plan.compile_plan is agentflow.compile_plan
