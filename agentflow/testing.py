@@ -90,4 +90,43 @@ def temporary_engine(**options: Any) -> Iterator[Engine]:
             engine.close()
 
 
-__all__ = ["ScriptExhausted", "ScriptedModel", "temporary_engine"]
+def skip_time(engine: Engine, duration: Any = None, *, run: Any = None) -> float:
+    """Skip time for suspended runs, as a fake clock would: their timers come due sooner.
+
+    Every pending sleep, retry delay and wait timeout (of one `run`, or of all runs) is brought
+    `duration` closer; with no duration, time skips to the earliest pending timer. The runs
+    then resume at the next `engine.work()` or `run.result()`.
+
+    Args:
+        engine: the engine whose store holds the runs.
+        duration: how much time to skip: seconds, `"1 day"`, a timedelta; None for "next timer".
+        run: only this run's timers (a `Run` or a run id).
+
+    Returns:
+        The seconds skipped (0.0 when nothing was pending).
+
+    Example:
+        >>> run = agent.start()          # doctest: +SKIP
+        >>> engine.work()                # the plan sleeps "1 day"
+        >>> skip_time(engine, "1 day")
+        >>> engine.work()                # ... and goes on at once
+    """
+    import time
+
+    from agentflow.durations import parse_duration
+
+    run_id = getattr(run, "id", run)
+    if duration is None:
+        due = engine.store.next_timer(run_id)
+        if due is None:
+            return 0.0
+        seconds = max(0.0, due - time.time())
+    else:
+        seconds = parse_duration(duration)
+    if seconds > 0:
+        engine.store.shift_timers(seconds, run_id)
+    engine.notify()
+    return seconds
+
+
+__all__ = ["ScriptExhausted", "ScriptedModel", "skip_time", "temporary_engine"]

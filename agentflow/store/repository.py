@@ -38,6 +38,7 @@ from agentflow.store.tables import (
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
 CLAIMABLE = ("queued", "sleeping", "waiting", "running")
 TERMINAL = ("complete", "errored", "terminated")
+_SUSPENDED = ("sleeping", "waiting")
 
 _agents = AgentRow.__table__  # type: ignore[attr-defined]
 _plans = PlanVersionRow.__table__  # type: ignore[attr-defined]
@@ -609,3 +610,32 @@ class Store:
         query = select(_events).where(_events.c.run_id == run_id).order_by(_events.c.id)
         with self._tx() as conn:
             return [EventRow(**r._mapping) for r in conn.execute(query)]
+
+    # --- time skipping (tests) -----------------------------------------------------------
+
+    def next_timer(self, run_id: str | None = None) -> float | None:
+        """The earliest wake-up time of a sleeping or waiting run (optionally one run)."""
+        query = select(func.min(_runs.c.wake_at)).where(_runs.c.status.in_(_SUSPENDED))
+        if run_id is not None:
+            query = query.where(_runs.c.id == run_id)
+        with self._tx() as conn:
+            return conn.execute(query).scalar()
+
+    def shift_timers(self, seconds: float, run_id: str | None = None) -> int:
+        """Bring every pending timer (sleeps, retry delays, wait timeouts) `seconds` closer.
+
+        Returns how many runs were touched.
+        """
+        runs = update(_runs).where(_runs.c.status.in_(_SUSPENDED), _runs.c.wake_at.is_not(None))
+        steps = update(_steps).where(
+            _steps.c.status.in_(("sleeping", "waiting", "retrying")), _steps.c.wake_at.is_not(None)
+        )
+        if run_id is not None:
+            runs = runs.where(_runs.c.id == run_id)
+            steps = steps.where(_steps.c.run_id == run_id)
+        else:
+            suspended = select(_runs.c.id).where(_runs.c.status.in_(_SUSPENDED))
+            steps = steps.where(_steps.c.run_id.in_(suspended))
+        with self._tx() as conn:
+            conn.execute(steps.values(wake_at=_steps.c.wake_at - seconds))
+            return conn.execute(runs.values(wake_at=_runs.c.wake_at - seconds)).rowcount
