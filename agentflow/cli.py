@@ -90,14 +90,20 @@ def check(
 
 
 @app.command()
-def worker(db: DbOption = None, app_path: AppOption = None) -> None:
+def worker(
+    db: DbOption = None,
+    app_path: AppOption = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
+    ] = 1,
+) -> None:
     """Run due runs forever, in this process; stops cleanly on SIGTERM or Ctrl-C."""
     engine = _engine(db, app_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     console.print(f"worker {engine.owner} on {engine.url}")
-    count = engine.work(until_idle=False, stop=stop)
+    count = engine.work(until_idle=False, stop=stop, concurrency=concurrency)
     engine.close()
     console.print(f"stopped after {count} activations")
 
@@ -198,6 +204,52 @@ def runs_send_event(
     except AgentflowError as exc:
         _fail(str(exc))
     console.print(f"sent {event_type!r} to {run_id}")
+
+
+def _control(run_id: str, db: str | None, action: str, **options: Any) -> None:
+    from agentflow.errors import AgentflowError
+
+    engine = _engine(db)
+    try:
+        getattr(engine.get_run(run_id), action)(**options)
+        status = engine.get_run(run_id).status().status
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"{action}: run {run_id} is now {status}")
+
+
+@runs_app.command("pause")
+def runs_pause(run_id: str, db: DbOption = None) -> None:
+    """Pause a run at its next step boundary."""
+    _control(run_id, db, "pause")
+
+
+@runs_app.command("resume")
+def runs_resume(run_id: str, db: DbOption = None) -> None:
+    """Resume a paused run."""
+    _control(run_id, db, "resume")
+
+
+@runs_app.command("terminate")
+def runs_terminate(run_id: str, db: DbOption = None) -> None:
+    """Terminate a run for good."""
+    _control(run_id, db, "terminate")
+
+
+@runs_app.command("restart")
+def runs_restart(
+    run_id: str,
+    db: DbOption = None,
+    from_step: Annotated[
+        str | None, typer.Option("--from-step", help="Keep the checkpoints before this step.")
+    ] = None,
+    plan: Annotated[
+        int | None, typer.Option("--plan", help="Continue on this approved plan version id.")
+    ] = None,
+) -> None:
+    """Restart a run: from the start, from a named step, or onto another plan version."""
+    _control(run_id, db, "restart", from_step=from_step, plan=plan)
 
 
 # --- review -------------------------------------------------------------------------------

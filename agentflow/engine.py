@@ -207,15 +207,22 @@ class Engine:
 
     # --- execution -----------------------------------------------------------------------
 
-    def work(self, until_idle: bool = True, *, stop: threading.Event | None = None) -> int:
+    def work(
+        self,
+        until_idle: bool = True,
+        *,
+        stop: threading.Event | None = None,
+        concurrency: int = 1,
+    ) -> int:
         """Run every run that is due, in this process; returns the number of activations.
 
         With `until_idle=True` it returns once nothing is due now: sleeping and waiting runs
-        stay suspended and hold nothing. With `until_idle=False` it works until `stop` is set.
+        stay suspended and hold nothing. With `until_idle=False` it works until `stop` is set,
+        running up to `concurrency` runs at once.
         """
         if until_idle:
             return self._loop.drain()
-        return self._loop.run_forever(stop or threading.Event())
+        return self._loop.run_forever(stop or threading.Event(), concurrency)
 
     def notify(self) -> None:
         """Wake this process's idle work loops (a run may have become due)."""

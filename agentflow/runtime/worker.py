@@ -103,8 +103,30 @@ class WorkLoop:
                 count += 1
         return count
 
-    def run_forever(self, stop: threading.Event) -> int:
-        """Drain, then sleep until the next run is due (or an event arrives), until `stop`."""
+    def run_forever(self, stop: threading.Event, concurrency: int = 1) -> int:
+        """Drain, then sleep until the next run is due (or an event arrives), until `stop`.
+
+        With `concurrency` above 1, that many threads each claim and run their own runs, so a
+        slow step in one run does not hold up the others.
+        """
+        if concurrency <= 1:
+            return self._serve(stop)
+        counts: list[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: counts.append(self._serve(stop)),
+                name=f"agentflow-worker-{number}",
+                daemon=True,
+            )
+            for number in range(concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(counts)
+
+    def _serve(self, stop: threading.Event) -> int:
         count = 0
         while not stop.is_set():
             count += self.drain()

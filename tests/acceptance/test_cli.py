@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.host import make_engine
+from tests.support.host import make_engine, read_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTFLOW = [sys.executable, "-m", "agentflow.cli"]
@@ -125,4 +125,30 @@ def test_worker_runs_runs_and_stops_cleanly_on_sigterm(sqlite_url, ledger):
         out, err = worker.communicate(timeout=20)
     assert worker.returncode == 0, err
     assert "stopped after 1 activations" in out
+    engine.close()
+
+
+def test_run_control_commands(sqlite_url, ledger):
+    engine = make_engine(sqlite_url)
+    agent = engine.agent("controlled", review="auto")
+    agent.submit_plan(
+        "def run(event, step):\n"
+        '    step.do("one", tools.echo, 1)\n'
+        '    step.sleep("nap", "1 hour")\n'
+        '    return step.do("two", tools.echo, 2)\n'
+    )
+    run = agent.start(run_id="ctl-1")
+    engine.work()
+    assert "paused" in cli("runs", "pause", "ctl-1", "--db", sqlite_url).stdout
+    assert "queued" in cli("runs", "resume", "ctl-1", "--db", sqlite_url).stdout
+    engine.work()
+    assert run.status().status == "sleeping"
+    assert "terminated" in cli("runs", "terminate", "ctl-1", "--db", sqlite_url).stdout
+    restarted = cli("runs", "restart", "ctl-1", "--from-step", "nap", "--db", sqlite_url)
+    assert "queued" in restarted.stdout
+    engine.work()
+    assert run.status().status == "sleeping"
+    assert [e["value"] for e in read_ledger(ledger) if e["tool"] == "echo"] == [1]
+    again = cli("runs", "resume", "ctl-1", "--db", sqlite_url, check=False)
+    assert again.returncode == 1 and "not paused" in again.stdout
     engine.close()

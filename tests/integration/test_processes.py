@@ -147,3 +147,32 @@ def run(event, step):
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+
+
+def test_a_worker_with_concurrency_runs_several_runs_at_once(engine, ledger):
+    import threading
+
+    source = (
+        'def run(event, step):\n    return step.do("work", tools.slow, event.params["l"], 0.4)\n'
+    )
+    agent = _approved(engine, source)
+    runs = [agent.start(params={"l": f"c{i}"}) for i in range(3)]
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=engine.work, kwargs={"until_idle": False, "stop": stop, "concurrency": 3}
+    )
+    worker.start()
+    try:
+        for run in runs:
+            assert run.result(timeout=30) == run.status().params["l"]
+    finally:
+        stop.set()
+        engine.notify()
+        worker.join(timeout=10)
+    spans = {}
+    for entry in read_ledger(ledger):
+        if entry["tool"] == "slow":
+            spans.setdefault(entry["label"], {})[entry["phase"]] = entry["t"]
+    latest_start = max(span["start"] for span in spans.values())
+    earliest_end = min(span["end"] for span in spans.values())
+    assert latest_start < earliest_end, "the three slow steps overlapped in time"
