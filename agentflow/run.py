@@ -9,7 +9,7 @@ from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
 from agentflow.runtime.models import to_datetime
 from agentflow.runtime.step_api import checkpointable
-from agentflow.store import TERMINAL, RunRow, StepRow
+from agentflow.store import TERMINAL, RunRow, StepRecord
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _POLL_SECONDS = 0.05
 
 
-def step_status_of(row: StepRow) -> StepStatus:
+def step_status_of(row: StepRecord) -> StepStatus:
     """One timeline entry from a stored step record."""
     duration = None
     if row.started_at is not None and row.ended_at is not None:
@@ -39,7 +39,7 @@ def step_status_of(row: StepRow) -> StepStatus:
     )
 
 
-def run_status_of(row: RunRow, steps: list[StepRow]) -> RunStatus:
+def run_status_of(row: RunRow, steps: list[StepRecord]) -> RunStatus:
     """The public status of a stored run."""
     return RunStatus(
         id=row.id,

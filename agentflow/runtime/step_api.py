@@ -36,7 +36,7 @@ from agentflow.runtime.models import Event
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.tools import ToolArgumentsError, ToolHandle, inside_step
-from agentflow.store import StepRow, Store
+from agentflow.store import StepRecord, Store
 
 _FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 
@@ -96,7 +96,7 @@ class StepContext:
         store: Store,
         run_id: str,
         owner: str,
-        records: list[StepRow],
+        records: list[StepRecord],
         limits: RuntimeLimits,
         rebase: bool = False,
         control: str | None = None,
@@ -107,8 +107,8 @@ class StepContext:
         self._limits = limits
         self._rebase = rebase
         self._control = control
-        self._top: dict[int, StepRow] = {}
-        self._children: dict[str, dict[str, StepRow]] = {}
+        self._top: dict[int, StepRecord] = {}
+        self._children: dict[str, dict[str, StepRecord]] = {}
         for record in records:
             if record.parent_key is None:
                 self._top[record.seq] = record
@@ -127,7 +127,7 @@ class StepContext:
 
     # --- identity and bookkeeping --------------------------------------------------
 
-    def _identify(self, name: Any, kind: str) -> tuple[int, str, int, StepRow | None]:
+    def _identify(self, name: Any, kind: str) -> tuple[int, str, int, StepRecord | None]:
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValueError(
                 f"step {kind}: a step's name must be a non-empty text of at most 200 characters, "
@@ -456,7 +456,7 @@ class StepContext:
         name: str,
         occurrence: int,
         kind: str,
-        record: StepRow | None,
+        record: StepRecord | None,
         tasks: list[_Task],
         retries: Any,
         timeout: Any,
@@ -587,7 +587,7 @@ def _outputs_in_order(output: Any) -> list[Any]:
     return list(output) if isinstance(output, list) else []
 
 
-def _step_failed(name: str, record: StepRow) -> StepFailed:
+def _step_failed(name: str, record: StepRecord) -> StepFailed:
     error = record.error or {}
     return StepFailed(
         name, error.get("type", "Error"), error.get("message", ""), max(record.attempts, 1)

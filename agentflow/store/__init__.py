@@ -8,6 +8,7 @@ from agentflow.store.tables import (
     PlanVersionRow,
     ReviewDecisionRow,
     RunRow,
+    StepRecord,
     StepRow,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "PlanVersionRow",
     "ReviewDecisionRow",
     "RunRow",
+    "StepRecord",
     "StepRow",
     "Store",
 ]

@@ -31,6 +31,7 @@ from agentflow.store.tables import (
     PlanVersionRow,
     ReviewDecisionRow,
     RunRow,
+    StepRecord,
     StepRow,
     metadata,
 )
@@ -476,11 +477,11 @@ class Store:
 
     # --- steps -------------------------------------------------------------------------
 
-    def load_steps(self, run_id: str) -> list[StepRow]:
+    def load_steps(self, run_id: str) -> list[StepRecord]:
         """Every step record of a run, in order, in one query."""
         query = select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.seq, _steps.c.id)
         with self._tx() as conn:
-            return [StepRow(**r._mapping) for r in conn.execute(query)]
+            return [StepRecord(**row._mapping) for row in conn.execute(query)]
 
     def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
         """Insert or update a step record, fenced by the run's lease.

@@ -6,6 +6,7 @@ PostgreSQL, and the public models turn them into `datetime`s.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
@@ -155,3 +156,25 @@ class EventRow(SQLModel, table=True):
     payload: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: float
     consumed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A step checkpoint as read back: a plain record, cheap to build by the hundred on replay."""
+
+    id: int
+    run_id: str
+    seq: int
+    key: str
+    name: str
+    occurrence: int
+    kind: str
+    parent_key: str | None
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    attempts: int
+    input_hash: str | None
+    started_at: float | None
+    ended_at: float | None
+    wake_at: float | None

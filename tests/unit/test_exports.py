@@ -80,3 +80,12 @@ def test_plan_is_both_the_compiler_package_and_the_planner_function():
 
     assert callable(agentflow.plan)
     assert agentflow.plan.compile_plan is agentflow.compile_plan
+
+
+def test_step_records_mirror_the_steps_table():
+    import dataclasses
+
+    from agentflow.store.tables import StepRecord, StepRow
+
+    columns = {column.name for column in StepRow.__table__.columns}
+    assert columns == {field.name for field in dataclasses.fields(StepRecord)}
