@@ -226,6 +226,7 @@ class StepContext:
             return record.output
         if record is not None and record.status == "failed":
             raise _step_failed(name, record)
+        _hold_until_retry(record)
         policy = RetryPolicy.parse(retries, name)
         limit = parse_duration(timeout) if timeout is not None else None
         self._before_new_work()
@@ -465,6 +466,7 @@ class StepContext:
             return dict(zip([t.key for t in tasks], _outputs_in_order(record.output), strict=False))
         if record is not None and record.status == "failed":
             raise _step_failed(name, record)
+        _hold_until_retry(record)
         if seq + len(tasks) > self._limits.max_steps:
             raise LimitExceeded(
                 f"step {name!r} fans out to {len(tasks):,} children; a run may take at most "
@@ -585,6 +587,17 @@ class StepContext:
 
 def _outputs_in_order(output: Any) -> list[Any]:
     return list(output) if isinstance(output, list) else []
+
+
+def _hold_until_retry(record: StepRecord | None) -> None:
+    """A run woken before its retry delay is over (an event, a resume) goes back to sleep."""
+    if (
+        record is not None
+        and record.status == "retrying"
+        and record.wake_at is not None
+        and record.wake_at > time.time()
+    ):
+        raise Suspend(Suspension("sleeping", wake_at=record.wake_at))
 
 
 def _step_failed(name: str, record: StepRecord) -> StepFailed:

@@ -485,3 +485,21 @@ def test_a_newer_schema_gets_a_clear_error(db_url):
     store.close()
     with pytest.raises(SchemaVersionError, match="999"):
         Engine(db_url)
+
+
+def test_a_run_woken_early_keeps_its_retry_delay(engine, ledger):
+    source = """
+def run(event, step):
+    return step.do("flaky", tools.flaky, "d", 1, retries={"limit": 2, "delay": "1 hour"})
+"""
+    agent, _ = approved_agent(engine, source)
+    run = agent.start()
+    engine.work()
+    assert run.status().status == "sleeping"
+    run.pause()
+    run.resume()
+    engine.work()
+    status = run.status()
+    assert status.status == "sleeping"
+    assert status.steps[0].attempts == 1
+    assert len(calls(ledger, "flaky")) == 1
