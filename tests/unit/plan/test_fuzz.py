@@ -97,13 +97,13 @@ def _compiles_or_is_invalid(source: str) -> None:
         assert isinstance(result, CompiledPlan)
 
 
-@settings(max_examples=250, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_plan())
 def test_mutated_plans_never_crash_the_compiler(source: str) -> None:
     _compiles_or_is_invalid(source)
 
 
-@settings(max_examples=100, deadline=1000)
+@settings(max_examples=100, deadline=5000)
 @given(st.text(max_size=200))
 def test_random_text_never_crashes_the_compiler(source: str) -> None:
     _compiles_or_is_invalid(source)
