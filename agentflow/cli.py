@@ -360,6 +360,27 @@ def review_reject(
     _decide("reject", plan_id, reviewer, comment, db)
 
 
+@review_app.command("serve")
+def review_serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+) -> None:
+    """Serve the review web app: pending plans, summaries, diffs, decisions, run timelines."""
+    import uvicorn
+
+    from agentflow.review.web import create_app
+
+    engine = _engine(db)
+    loopback = host in ("127.0.0.1", "localhost")
+    web = create_app(engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None)
+    console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        engine.close()
+
+
 # --- demo ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,182 @@
+"""`agentflow review serve`: the local web app where reviewers read, approve and reject plans.
+
+Server-rendered HTML (Jinja2, autoescaped: plan sources, goals and comments are untrusted text
+written by models) with plain forms, and a JSON API under `/api/` that mirrors the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from agentflow.engine import Engine, plan_version_of
+from agentflow.errors import NotFound
+from agentflow.review import views
+from agentflow.review.api import DecisionError, api_router, decide
+from agentflow.run import run_status_of
+from agentflow.runtime import RunStatus
+
+PlanFilter = Literal["pending", "approved", "rejected", "all"]
+RUN_STATES = ("queued", "running", "sleeping", "waiting", "paused", "complete", "errored")
+RUN_STATES_ALL = (*RUN_STATES, "terminated")
+_DONE_MESSAGES = {"approved": "approved", "rejected": "rejected"}
+
+
+def create_app(engine: Engine, *, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The review web app over an engine's store.
+
+    Args:
+        engine: the engine whose plans and runs are shown; the app never closes it.
+        allowed_hosts: `Host` header values to accept (e.g. `["127.0.0.1", "localhost"]`,
+            which stops DNS-rebinding pages from reaching a local server); None accepts any.
+    """
+    app = FastAPI(
+        title="agentflow review",
+        description="Review generated plans before they run; inspect runs.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    templates = Jinja2Templates(env=_environment())
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_same_origin_writes)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.include_router(api_router(engine), prefix="/api")
+
+    def page(
+        request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    ) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"url": engine.url, **context}, status_code=status_code
+        )
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return page(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+
+    app.add_exception_handler(NotFound, not_found)
+
+    @app.get("/", response_class=HTMLResponse)
+    def pending(request: Request) -> HTMLResponse:
+        plans = engine.reviews.pending()
+        return page(request, "plans.html", {"plans": plans, "status": "pending", "home": True})
+
+    @app.get("/plans", response_class=HTMLResponse)
+    def plans(
+        request: Request, status: PlanFilter = "all", agent: str | None = None
+    ) -> HTMLResponse:
+        rows = engine.store.list_plans(agent or None, None if status == "all" else status)
+        found = [plan_version_of(r) for r in rows]
+        context = {"plans": found, "status": status, "agent": agent or "", "home": False}
+        return page(request, "plans.html", context)
+
+    def plan_page(
+        request: Request,
+        plan_id: int,
+        *,
+        error: str | None = None,
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+        done: str | None = None,
+    ) -> HTMLResponse:
+        plan = engine.get_plan(plan_id)
+        runs = [r for r in engine.store.list_runs(plan.agent_id, limit=200) if r.plan_id == plan.id]
+        context = {
+            "plan": plan,
+            "summary": views.summary_view(plan.summary),
+            "source": views.numbered(plan.source),
+            "diff": views.diff_lines(engine.reviews.diff(plan_id)),
+            "decisions": engine.reviews.decisions(plan_id),
+            "runs": [run_status_of(r, []) for r in runs],
+            "error": error,
+            "form": form or {},
+            "done": _DONE_MESSAGES.get(done or ""),
+        }
+        return page(request, "plan.html", context, status_code)
+
+    @app.get("/plans/{plan_id}", response_class=HTMLResponse)
+    def plan(request: Request, plan_id: int, done: str | None = None) -> HTMLResponse:
+        return plan_page(request, plan_id, done=done)
+
+    def decide_form(
+        request: Request, plan_id: int, decision: str, reviewer: str, comment: str
+    ) -> Response:
+        try:
+            decided = decide(engine, plan_id, decision, reviewer, comment)
+        except DecisionError as exc:
+            form = {"reviewer": reviewer, "comment": comment}
+            return plan_page(
+                request, plan_id, error=exc.message, status_code=exc.status_code, form=form
+            )
+        return RedirectResponse(f"/plans/{plan_id}?done={decided.status}", status_code=303)
+
+    @app.post("/plans/{plan_id}/approve")
+    def approve(
+        request: Request, plan_id: int, reviewer: str = Form(""), comment: str = Form("")
+    ) -> Response:
+        return decide_form(request, plan_id, "approve", reviewer, comment)
+
+    @app.post("/plans/{plan_id}/reject")
+    def reject(
+        request: Request, plan_id: int, reviewer: str = Form(""), comment: str = Form("")
+    ) -> Response:
+        return decide_form(request, plan_id, "reject", reviewer, comment)
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs(request: Request, status: str | None = None, agent: str | None = None) -> HTMLResponse:
+        status = status if status in RUN_STATES_ALL else None
+        rows = engine.store.list_runs(agent or None, status, limit=500)
+        context = {
+            "runs": [run_status_of(r, []) for r in rows],
+            "status": status or "",
+            "agent": agent or "",
+            "states": RUN_STATES_ALL,
+            "agents": sorted({p.agent_id for p in engine.store.list_plans()}),
+        }
+        return page(request, "runs.html", context)
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(request: Request, run_id: str) -> HTMLResponse:
+        status: RunStatus = engine.get_run(run_id).status()
+        context = {"run": status, "timeline": views.timeline(status.steps)}
+        return page(request, "run.html", context)
+
+    return app
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("agentflow.review", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        when=views.when,
+        seconds=views.seconds,
+        json=views.to_json,
+        short=views.short,
+        tools=views.tool_names,
+    )
+    return env
+
+
+async def _same_origin_writes(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    # A page on another site may post a plain form to a local server (CSRF); browsers always
+    # name the origin of such a post, so any write whose origin is not this server is refused.
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    return await call_next(request)

@@ -1,0 +1,189 @@
+"""A reviewer in a real browser: `agentflow review serve` in a subprocess, driven by Chromium.
+
+Needs Debian's Chromium at /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs
+it). Without it the test is skipped locally, and fails under CI so it cannot go missing quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.host import make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+APPROVED = '''"""Greet, then fan out."""
+
+def run(event, step):
+    first = step.do("greet", tools.echo, "hello")
+    echoed = step.map("echo all", tools.echo, [1, 2, 3])
+    return {"first": first, "echoed": echoed}
+'''
+
+PENDING = '''"""Greet, then email every customer."""
+
+def run(event, step):
+    first = step.do("greet", tools.echo, "hello")
+    for order in step.do("fetch open orders", tools.list_orders, status="open"):
+        step.do("remind customer", tools.send_email, to=order["email"], subject="Hi", body="x")
+    step.sleep("give them a day", "1 day")
+    return {"first": first}
+'''
+
+
+def _require_chromium() -> None:
+    missing = None
+    if not CHROMIUM.exists():
+        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install -e '.[dev]')"
+    if missing and os.environ.get("CI"):
+        pytest.fail(f"the browser test must run in CI: {missing}")
+    if missing:
+        pytest.skip(missing)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`agentflow review serve` on a fresh store; yields (base URL, database URL)."""
+    db = f"sqlite:///{tmp_path / 'review.db'}"
+    make_engine(db).close()
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentflow.cli", "review", "serve", "--db", db, "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/api/plans", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("review serve did not answer:\n" + (tmp_path / "serve.log").read_text())
+            time.sleep(0.1)
+        yield base, db
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _seed(db: str) -> tuple[int, int, str]:
+    """An approved plan with a finished run, and a riskier new version awaiting review."""
+    engine = make_engine(db)
+    try:
+        agent = engine.agent("shop", review="required")
+        first = agent.submit_plan(APPROVED, goal="greet and echo")
+        engine.reviews.approve(first.id, reviewer="dana", comment="fine")
+        run = agent.start({"customer": 42}, plan=first.id, run_id="run-1")
+        engine.work(until_idle=True)
+        pending = agent.submit_plan(PENDING, goal="greet and remind every customer")
+        return first.id, pending.id, run.id
+    finally:
+        engine.close()
+
+
+def test_a_reviewer_approves_a_plan_and_reads_a_run_timeline(
+    server: tuple[str, str], tmp_path: Path, ledger: Path
+) -> None:
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db = server
+    _approved_id, plan_id, run_id = _seed(db)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(5000)
+            page.goto(base + "/")
+            expect(page.locator("h1")).to_have_text("Plans awaiting review")
+            row = page.locator("table.plans tbody tr")
+            expect(row).to_have_count(1)
+            expect(row.locator(".badge.risk-high")).to_have_text("high")
+
+            row.get_by_role("link", name="greet and remind every customer").click()
+            page.wait_for_url(f"{base}/plans/{plan_id}")
+            expect(page.locator("#plan-risk")).to_have_text("risk: high")
+            expect(page.locator("#plan-status")).to_have_text("pending")
+            diff = page.locator("table.diff")
+            expect(diff.locator("tr.file").first).to_contain_text("shop v1")
+            expect(diff.locator("tr.add", has_text="tools.send_email")).to_have_count(1)
+            expect(diff.locator("tr.remove", has_text="step.map")).to_have_count(1)
+            page.screenshot(path=str(tmp_path / "plan.png"), full_page=True)
+
+            page.fill("#reviewer", "dana")
+            page.fill("#comment", "one email per open order is fine")
+            page.get_by_role("button", name="Approve").click()
+            page.wait_for_url(f"{base}/plans/{plan_id}?done=approved")
+            expect(page.locator("#plan-status")).to_have_text("approved")
+            expect(page.get_by_role("status")).to_contain_text("approved")
+            expect(page.locator("table.decisions")).to_contain_text("dana")
+            page.screenshot(path=str(tmp_path / "approved.png"), full_page=True)
+
+            page.get_by_role("link", name="Runs", exact=True).click()
+            page.wait_for_url(f"{base}/runs")
+            page.get_by_role("link", name=run_id).click()
+            page.wait_for_url(f"{base}/runs/{run_id}")
+            expect(page.locator("#run-status")).to_have_text("complete")
+            timeline = page.locator("table.timeline tbody tr")
+            expect(timeline).to_have_count(5)
+            expect(page.locator("table.timeline tr.depth-1")).to_have_count(3)
+            expect(timeline.nth(2)).to_contain_text("echo all[0]")
+            page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+        finally:
+            browser.close()
+
+    engine = make_engine(db)
+    try:
+        assert engine.get_plan(plan_id).status == "approved"
+        decision = engine.reviews.decisions(plan_id)[-1]
+        assert decision["reviewer"] == "dana"
+        assert decision["comment"] == "one email per open order is fine"
+    finally:
+        engine.close()
+    assert (tmp_path / "approved.png").stat().st_size > 10_000
