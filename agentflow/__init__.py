@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         plan_and_run_async,
         plan_async,
         repair,
+        repair_async,
     )
     from agentflow.run import Run
     from agentflow.runtime import Event, PlanVersion, RunEvent, RunStatus, RuntimeLimits, StepStatus
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "plan_and_run_async": "agentflow.planner",
     "plan_async": "agentflow.planner",
     "repair": "agentflow.planner",
+    "repair_async": "agentflow.planner",
     "Run": "agentflow.run",
     "Event": "agentflow.runtime",
     "PlanVersion": "agentflow.runtime",
@@ -149,4 +151,5 @@ __all__ = [
     "plan_and_run_async",
     "plan_async",
     "repair",
+    "repair_async",
 ]

@@ -48,6 +48,11 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
         engine = target(db) if callable(target) and not isinstance(target, Engine) else target
         if not isinstance(engine, Engine):
             raise typer.BadParameter(f"{app_path} is not an Engine or a factory of one")
+        if db and engine.url != db:
+            raise typer.BadParameter(
+                f"{app_path} is an engine on {engine.url}, not on --db {db}: drop --db, "
+                "or point --app at a function that takes the URL and returns the engine"
+            )
         return engine
     return Engine(db)
 

@@ -53,6 +53,9 @@ def describe_error(exc: BaseException, plan_filename: str | None = None) -> dict
     step = getattr(exc, "step", None)
     if isinstance(step, str):
         error["step"] = step
+    line = getattr(exc, "line", None)
+    if isinstance(line, int):
+        error["line"] = line
     if plan_filename is not None:
         lines = [
             frame.lineno

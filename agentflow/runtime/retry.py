@@ -48,8 +48,6 @@ class RetryPolicy(BaseModel):
             return cls()
         if isinstance(value, RetryPolicy):
             return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return cls(limit=value)
         try:
             return cls.model_validate(dict(value))
         except (ValidationError, TypeError, ValueError) as exc:

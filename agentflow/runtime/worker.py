@@ -91,10 +91,13 @@ class WorkLoop:
         self.wakeup = wakeup
         self.poll_interval = poll_interval
 
-    def drain(self, max_activations: int | None = None) -> int:
-        """Run every run that is due now, then return how many activations ran."""
+    def drain(self, stop: threading.Event | None = None) -> int:
+        """Run every run that is due now, then return how many activations ran.
+
+        A set `stop` ends the loop after the activation in progress, even with a backlog.
+        """
         count = 0
-        while max_activations is None or count < max_activations:
+        while stop is None or not stop.is_set():
             claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
             if not claimed:
                 return count
@@ -129,7 +132,7 @@ class WorkLoop:
     def _serve(self, stop: threading.Event) -> int:
         count = 0
         while not stop.is_set():
-            count += self.drain()
+            count += self.drain(stop)
             if stop.is_set():
                 break
             next_due = self.store.next_wake_at()

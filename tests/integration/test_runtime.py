@@ -503,3 +503,14 @@ def run(event, step):
     assert status.status == "sleeping"
     assert status.steps[0].attempts == 1
     assert len(calls(ledger, "flaky")) == 1
+
+
+def test_a_stopped_work_loop_claims_nothing_more(engine):
+    import threading
+
+    agent, _ = approved_agent(engine, "def run(event, step):\n    return 1\n")
+    run = agent.start()
+    stop = threading.Event()
+    stop.set()
+    assert engine.work(until_idle=False, stop=stop, concurrency=2) == 0
+    assert run.status().status == "queued"

@@ -52,3 +52,8 @@ def test_retry_policies():
     assert constant.delay_before(4) == 3.0
     with pytest.raises(ValueError, match="step 'send'"):
         RetryPolicy.parse({"limit": 2, "tries": 3}, "send")
+
+
+def test_retries_must_be_a_dict_as_the_compiler_says():
+    with pytest.raises(ValueError, match="retries must look like"):
+        RetryPolicy.parse(3, "send")

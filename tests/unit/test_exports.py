@@ -42,6 +42,7 @@ EXPECTED = {
     "plan_and_run_async",
     "plan_async",
     "repair",
+    "repair_async",
 }
 
 
