@@ -43,14 +43,15 @@ _CONSTRUCTS: dict[type[ast.AST], tuple[str, str]] = {
 def check_language(ctx: PlanContext) -> None:
     """Run every language rule over the plan."""
     check_contract(ctx)
+    rules = _RULES
     for node in ctx.nodes:
-        kind = type(node)
-        rule = _CONSTRUCTS.get(kind)
+        rule = rules.get(type(node))
         if rule is not None:
-            ctx.report(node, *rule)
-        check = _NODE_CHECKS.get(kind)
-        if check is not None:
-            check(ctx, node)
+            construct, check = rule
+            if construct is not None:
+                ctx.report(node, *construct)
+            if check is not None:
+                check(ctx, node)
 
 
 def _check_decorators(ctx: PlanContext, node: ast.AST) -> None:
@@ -365,4 +366,11 @@ _NODE_CHECKS: dict[type[ast.AST], Callable[[PlanContext, Any], None]] = {
     ast.ImportFrom: _check_import,
     ast.FormattedValue: _check_format_spec,
     ast.keyword: _check_keyword,
+}
+
+#: Both tables by node type, for one lookup per node.
+_RULES: dict[
+    type[ast.AST], tuple[tuple[str, str] | None, Callable[[PlanContext, Any], None] | None]
+] = {
+    kind: (_CONSTRUCTS.get(kind), _NODE_CHECKS.get(kind)) for kind in {*_CONSTRUCTS, *_NODE_CHECKS}
 }

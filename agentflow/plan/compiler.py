@@ -9,12 +9,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentflow.errors import Diagnostic, PlanBudgetExceeded, PlanValidationError
-from agentflow.plan.budget import BudgetSignal, BudgetTransformer, Meter, PlanLimits
+from agentflow.plan.budget import BudgetSignal, Meter, MeteredPlanTransformer, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context
 from agentflow.plan.namespace import build_namespace
-from agentflow.plan.policy import PlanTransformer
 from agentflow.plan.steps import check_tools_and_steps
 from agentflow.plan.summary import PlanSummary, build_summary
 
@@ -147,14 +146,14 @@ def _compile(
     summary = build_summary(ctx, calls)
     errors = [d for d in ctx.diagnostics if d.severity == "error"]
     warnings = [d for d in ctx.diagnostics if d.severity != "error"]
-    # RestrictedPython transforms the tree in place: the summary above used it first.
-    restricting = PlanTransformer()
+    # RestrictedPython transforms the tree in place (metering it in the same traversal):
+    # the checks and the summary above used the parsed tree first.
+    restricting = MeteredPlanTransformer()
     restricting.visit(tree)
     flagged_lines = {d.line for d in errors}
     errors.extend(d for d in restricting.diagnostics if d.line not in flagged_lines)
     if errors:
         raise PlanValidationError(_sorted_unique(errors), filename)
-    BudgetTransformer().visit(tree)
     code = compile(tree, filename, "exec", dont_inherit=True)
     used = {name for name in (t.name for t in summary.tools_used)}
     return CompiledPlan(

@@ -29,13 +29,16 @@ class PlanContext:
     Attributes:
         tree: the module as parsed (never transformed).
         tools: the tool catalogue, or None when any `tools.NAME` is accepted.
-        nodes: every node, depth-first (built without recursion).
-        parents: each node's parent.
+        nodes: every node, depth-first (built without recursion), except the shared
+            field-less markers (`Load`, `Store`, operators), which carry nothing to check.
+        parents: each node's parent (markers aside).
         run: the top-level `run` function, if there is one.
         functions: top-level helper functions by name (including `run`).
         module_aliases: local name -> allowed module, from `import x [as y]`.
         from_imports: local name -> (module, attribute), from `from x import y [as z]`.
         bound: every name the plan binds anywhere.
+        imports: the `import` and `from ... import` statements, depth-first.
+        tool_references: every `tools.NAME` attribute node, depth-first.
         diagnostics: problems found so far.
     """
 
@@ -48,6 +51,8 @@ class PlanContext:
     module_aliases: dict[str, str] = field(default_factory=dict)
     from_imports: dict[str, tuple[str, str]] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
+    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
+    tool_references: list[ast.Attribute] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def report(
@@ -91,41 +96,73 @@ _BINDING_NODES = frozenset(
         ast.ExceptHandler,
         ast.Import,
         ast.ImportFrom,
+        ast.Attribute,  # not a binding: indexed when it is `tools.NAME`
     }
 )
+
+
+def _is_marker(kind: type) -> bool:
+    return issubclass(kind, ast.AST) and not kind._fields and not kind._attributes
+
+
+#: Field-less, position-less node types (`Load`, `Store`, `Add`, `Not`, `Eq`, ...): shared
+#: markers the parser reuses everywhere, with nothing to check and no parent of their own.
+_MARKERS = frozenset(k for k in vars(ast).values() if isinstance(k, type) and _is_marker(k))
 
 
 def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> PlanContext:
     """Index `tree` once, without recursion (deeply nested input must not overflow)."""
     ctx = PlanContext(tree=tree, tools=tools)
+    nodes = ctx.nodes
+    parents = ctx.parents
+    bound = ctx.bound
     pending: list[ast.AST] = [tree]
+    pop = pending.pop
+    push = pending.append
+    markers = _MARKERS
+    binding = _BINDING_NODES
+    node_type = ast.AST
     while pending:
-        node = pending.pop()
-        ctx.nodes.append(node)
-        for child in ast.iter_child_nodes(node):
-            ctx.parents[child] = node
-            pending.append(child)
+        node = pop()
+        nodes.append(node)
+        # `ast.iter_child_nodes`, inlined: children in field order, pushed on the stack.
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for child in value:
+                    if type(child) not in markers and isinstance(child, node_type):
+                        parents[child] = node
+                        push(child)
+            elif type(value) not in markers and isinstance(value, node_type):
+                parents[value] = node
+                push(value)
         kind = type(node)
-        if kind not in _BINDING_NODES:
+        if kind not in binding:
             continue
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load):
-                ctx.bound.add(node.id)
-        elif isinstance(node, ast.arg):
-            ctx.bound.add(node.arg)
+        if kind is ast.Name:
+            if type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
+                bound.add(node.id)  # type: ignore[attr-defined]
+        elif kind is ast.arg:
+            bound.add(node.arg)  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            value = node.value  # type: ignore[attr-defined]
+            if type(value) is ast.Name and value.id == "tools":
+                ctx.tool_references.append(node)  # type: ignore[arg-type]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            ctx.bound.add(node.name)
+            bound.add(node.name)
         elif isinstance(node, ast.ExceptHandler):
-            ctx.bound.add(node.name or "")
+            bound.add(node.name or "")
         elif isinstance(node, ast.Import):
+            ctx.imports.append(node)
             for alias in node.names:
                 local = alias.asname or alias.name.split(".")[0]
-                ctx.bound.add(local)
+                bound.add(local)
                 ctx.module_aliases[local] = alias.name
         elif isinstance(node, ast.ImportFrom):
+            ctx.imports.append(node)
             for alias in node.names:
                 local = alias.asname or alias.name
-                ctx.bound.add(local)
+                bound.add(local)
                 ctx.from_imports[local] = (node.module or "", alias.name)
     for stmt in tree.body:
         if isinstance(stmt, ast.FunctionDef):

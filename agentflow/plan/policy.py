@@ -11,8 +11,10 @@ import datetime
 import json
 import math
 import statistics
+import types
 from typing import Any
 
+from RestrictedPython import transformer as _rp_transformer
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
 
 from agentflow.errors import Diagnostic
@@ -245,3 +247,194 @@ class PlanTransformer(RestrictingNodeTransformer):
 
     def warn(self, node: ast.AST, info: str) -> None:
         """Drop RestrictedPython's warnings: they concern its `printed` idiom, not ours."""
+
+    # -- Traversal ----------------------------------------------------------------------------
+    # `ast.NodeTransformer` finds each visitor by name and walks children through generator
+    # helpers; on a plan of a few hundred nodes that bookkeeping costs more than the checks.
+    # The two methods below keep its semantics exactly (same visitors, same order, same
+    # replacement rules) with a per-class dispatch table, and they skip RestrictedPython's
+    # visitors that only walk a node's contents when the node has no contents (`Load`, `Add`,
+    # ...): such a visit returns the node unchanged and has no side effect.
+
+    _dispatch: dict[type[ast.AST], Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        """Dispatch `node` to its `visit_<Class>` method, as `ast.NodeVisitor.visit` does."""
+        kind = type(node)
+        method = self._dispatch.get(kind, _UNRESOLVED)
+        if method is _UNRESOLVED:
+            method = _resolve(type(self), kind)
+        return node if method is None else method(self, node)
+
+    def node_contents_visit(self, node: Any) -> Any:
+        """Visit the children of `node`, replacing them as `ast.NodeTransformer` does."""
+        dispatch = self._dispatch
+        for field in node._fields:
+            try:
+                old = getattr(node, field)
+            except AttributeError:
+                continue
+            if isinstance(old, list):
+                new: list[Any] = []
+                changed = False
+                for value in old:
+                    if isinstance(value, ast.AST):
+                        kind = type(value)
+                        method = dispatch.get(kind, _UNRESOLVED)
+                        if method is _UNRESOLVED:
+                            method = _resolve(type(self), kind)
+                        if method is not None:
+                            result = method(self, value)
+                            if result is not value:
+                                changed = True
+                                if result is None:
+                                    continue
+                                if not isinstance(result, ast.AST):
+                                    new.extend(result)
+                                    continue
+                            value = result
+                    new.append(value)
+                if changed:
+                    old[:] = new
+            elif isinstance(old, ast.AST):
+                kind = type(old)
+                method = dispatch.get(kind, _UNRESOLVED)
+                if method is _UNRESOLVED:
+                    method = _resolve(type(self), kind)
+                if method is not None:
+                    result = method(self, old)
+                    if result is None:
+                        delattr(node, field)
+                    elif result is not old:
+                        setattr(node, field, result)
+        return node
+
+
+PlanTransformer._dispatch = {}
+_UNRESOLVED = object()
+
+
+def _copy_locations(new_node: Any, old_node: Any) -> None:
+    """RestrictedPython's `copy_locations`, without re-walking finished subtrees.
+
+    RestrictedPython copies the position of `old_node` onto `new_node`, then runs
+    `ast.fix_missing_locations(new_node)`, which walks every descendant of `new_node`: the
+    whole, already transformed, operand of each `_getattr_`/`_getitem_`/`_getiter_` call it
+    builds. Only the nodes it has just created lack positions, and a node that has all four
+    positions only has positioned descendants (every node of the parsed tree does, and every
+    node made by RestrictedPython or the meter is positioned as soon as it is attached), so
+    `_fix` below stops at positioned nodes; otherwise it is `ast.fix_missing_locations`.
+    """
+    assert "lineno" in new_node._attributes
+    new_node.lineno = old_node.lineno
+    assert "end_lineno" in new_node._attributes
+    new_node.end_lineno = old_node.end_lineno
+    assert "col_offset" in new_node._attributes
+    new_node.col_offset = old_node.col_offset
+    assert "end_col_offset" in new_node._attributes
+    new_node.end_col_offset = old_node.end_col_offset
+    _fix(new_node, 1, 0, 1, 0)
+
+
+def _fix(node: Any, lineno: Any, col_offset: Any, end_lineno: Any, end_col_offset: Any) -> None:
+    # The per-node logic of `ast.fix_missing_locations` (Python 3.11-3.13).
+    if "lineno" in node._attributes:
+        attributes = node.__dict__
+        if "lineno" not in attributes:
+            node.lineno = lineno
+        else:
+            lineno = attributes["lineno"]
+        if attributes.get("end_lineno") is None:
+            node.end_lineno = end_lineno
+        else:
+            end_lineno = attributes["end_lineno"]
+        if "col_offset" not in attributes:
+            node.col_offset = col_offset
+        else:
+            col_offset = attributes["col_offset"]
+        if attributes.get("end_col_offset") is None:
+            node.end_col_offset = end_col_offset
+        else:
+            end_col_offset = attributes["end_col_offset"]
+    for field in node._fields:
+        value = getattr(node, field, None)
+        for child in value if type(value) is list else (value,):
+            if not isinstance(child, ast.AST):
+                continue
+            if "lineno" in child._attributes:
+                attributes = child.__dict__
+                if (
+                    "lineno" in attributes
+                    and "col_offset" in attributes
+                    and attributes.get("end_lineno") is not None
+                    and attributes.get("end_col_offset") is not None
+                ):
+                    continue  # positioned, and so is everything below it
+            elif not child._fields:
+                continue  # `Load`, `Add`, ...: nothing to position
+            _fix(child, lineno, col_offset, end_lineno, end_col_offset)
+
+
+def _with_fast_locations() -> None:
+    """Run RestrictedPython's own visitors with `_copy_locations` as their location helper.
+
+    The functions are RestrictedPython's code objects, unchanged, bound to a copy of its
+    module namespace in which only `copy_locations` differs; RestrictedPython itself is not
+    modified.
+    """
+    namespace = dict(vars(_rp_transformer))
+    namespace["copy_locations"] = _copy_locations
+    for name, function in vars(RestrictingNodeTransformer).items():
+        if name in vars(PlanTransformer) or not isinstance(function, types.FunctionType):
+            continue
+        if "copy_locations" not in function.__code__.co_names:
+            continue
+        clone = types.FunctionType(
+            function.__code__,
+            namespace,
+            function.__name__,
+            function.__defaults__,
+            function.__closure__,
+        )
+        clone.__kwdefaults__ = function.__kwdefaults__
+        clone.__qualname__ = function.__qualname__
+        clone.__doc__ = function.__doc__
+        setattr(PlanTransformer, name, clone)
+
+
+_with_fast_locations()
+
+
+def _contents_only(self: Any, node: Any) -> Any:
+    return self.node_contents_visit(node)
+
+
+def _is_contents_only(method: Any) -> bool:
+    """Whether `method` is exactly `return self.node_contents_visit(node)` (docstring aside)."""
+    code = getattr(method, "__code__", None)
+    reference = _contents_only.__code__
+    return (
+        code is not None
+        and code.co_code == reference.co_code
+        and code.co_names == reference.co_names
+        and code.co_varnames == reference.co_varnames
+        and code.co_argcount == reference.co_argcount
+        and not code.co_freevars
+    )
+
+
+def _resolve(cls: type[PlanTransformer], kind: type[ast.AST]) -> Any:
+    """The function that visits `kind` nodes for `cls`; None when the visit is a no-op."""
+    method = getattr(cls, "visit_" + kind.__name__, None)
+    if method is None:
+        resolved: Any = cls.generic_visit  # RestrictedPython's: refuse unknown node types
+    elif _is_contents_only(method):
+        resolved = cls.node_contents_visit if kind._fields else None
+    else:
+        resolved = method
+    cls._dispatch[kind] = resolved
+    return resolved

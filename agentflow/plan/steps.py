@@ -40,18 +40,22 @@ def check_tools_and_steps(ctx: PlanContext) -> list[StepCall]:
     """Check every use of `tools` and `step`; return the step calls in source order."""
     calls: list[StepCall] = []
     for node in ctx.nodes:
-        if isinstance(node, ast.Name) and node.id == "tools":
-            _check_tools_use(ctx, node)
-        elif (
-            isinstance(node, ast.Attribute)
-            and _is_name(node.value, "step")
-            and node.attr not in STEP_METHODS
-            and not node.attr.startswith("_")
-        ):
-            hint = suggest(node.attr, STEP_METHODS)
-            methods = ", ".join(STEP_METHODS)
-            ctx.report(node, "AF160", f"step has no method {node.attr!r}.{hint} ({methods})")
-        if isinstance(node, ast.Call):
+        kind = type(node)  # parsed trees hold no subclasses of the node types
+        if kind is ast.Name:
+            if node.id == "tools":  # type: ignore[attr-defined]
+                _check_tools_use(ctx, node)  # type: ignore[arg-type]
+        elif kind is ast.Attribute:
+            if (
+                _is_name(node.value, "step")  # type: ignore[attr-defined]
+                and node.attr not in STEP_METHODS  # type: ignore[attr-defined]
+                and not node.attr.startswith("_")  # type: ignore[attr-defined]
+            ):
+                attr = node.attr  # type: ignore[attr-defined]
+                hint = suggest(attr, STEP_METHODS)
+                methods = ", ".join(STEP_METHODS)
+                ctx.report(node, "AF160", f"step has no method {attr!r}.{hint} ({methods})")
+        elif kind is ast.Call:
+            assert isinstance(node, ast.Call)
             tool = tool_name(node.func)
             if tool is not None:
                 _check_direct_tool_call(ctx, node, tool)

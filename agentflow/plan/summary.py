@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agentflow.plan.context import PlanContext
-from agentflow.plan.steps import StepCall, tool_name
+from agentflow.plan.steps import StepCall
 
 #: Thresholds behind the risk reasons (documented in `assess_risk`).
 HIGH_RETRY_LIMIT = 5
@@ -59,12 +59,11 @@ def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
     steps = [_step_summary(ctx, call) for call in calls]
     counts: dict[str, int] = {}
     first: dict[str, tuple[int, int]] = {}
-    for node in ctx.nodes:
-        name = tool_name(node) if type(node) is ast.Attribute else None
-        if name is not None:
-            counts[name] = counts.get(name, 0) + 1
-            position = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
-            first[name] = min(first.get(name, position), position)
+    for node in ctx.tool_references:
+        name = node.attr
+        counts[name] = counts.get(name, 0) + 1
+        position = (node.lineno, node.col_offset)
+        first[name] = min(first.get(name, position), position)
     ordered = sorted(counts, key=first.__getitem__)
     tools_used = [
         ToolUse(name=n, side_effects=_side_effects(ctx, n), count=counts[n]) for n in ordered
@@ -75,13 +74,11 @@ def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
         if step.event_type and step.event_type not in event_types:
             event_types.append(step.event_type)
     imports: list[str] = []
-    for node in ctx.nodes:
+    for statement in ctx.imports:
         modules = (
-            [a.name for a in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
+            [a.name for a in statement.names]
+            if isinstance(statement, ast.Import)
+            else [statement.module or ""]
         )
         imports.extend(m for m in modules if m not in imports)
     risk, reasons = assess_risk(steps, in_loops, calls)
