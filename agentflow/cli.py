@@ -380,6 +380,11 @@ def review_serve(
     loopback = host in ("127.0.0.1", "localhost")
     web = create_app(engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None)
     console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
+    if not loopback:
+        console.print(
+            f"[yellow]warning:[/yellow] listening on {host}: the app has no login, so anyone who "
+            "reaches this port can approve plans; put it behind an authenticating proxy"
+        )
     try:
         uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:
