@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,6 +27,7 @@ from agentflow.runtime import (
 from agentflow.runtime.models import to_datetime
 from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
 
+log = logging.getLogger("agentflow.engine")
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,6 +36,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 def database_url(url: str | None = None) -> str:
     """The URL to use: the one given, else `AGENTFLOW_DATABASE_URL`, else `sqlite:///agentflow.db`."""
     return url or os.environ.get("AGENTFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def importable_path(fn: Callable[..., Any]) -> str | None:
+    """`module:qualname` of a function another process can import, else None."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
 
 
 def plan_version_of(row: PlanVersionRow, *, reused: bool = False) -> PlanVersion:
@@ -120,7 +133,8 @@ class Engine:
         """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.tools.register(func, name=name, side_effects=side_effects)
+            tool = self.tools.register(func, name=name, side_effects=side_effects)
+            self.store.record_tool(tool.name, importable_path(func), side_effects)
             return func
 
         return register(fn) if fn is not None else register
@@ -247,14 +261,36 @@ class Engine:
         agent = self.store.get_agent(run.agent_id)
         allowed = list(agent.tools) if agent is not None else []
         missing = [name for name in allowed if name not in self.tools]
+        for name in missing:
+            self._import_tool(name)
+        missing = [name for name in allowed if name not in self.tools]
         if missing:
             raise ToolsUnavailable(
                 f"this worker has no tool{'s' * (len(missing) > 1)} {', '.join(missing)} "
-                f"registered, which agent {run.agent_id!r} uses: start workers with the host "
-                f"module that registers them (agentflow worker --app module:engine)"
+                f"registered, which agent {run.agent_id!r} uses, and could not import "
+                f"{'them' if len(missing) > 1 else 'it'}: start workers with the host module "
+                f"that registers them (agentflow worker --app module:engine)"
             )
         compiled = self.compile_for_agent(plan.source, allowed)
         return compiled, {name: self._handle(name) for name in allowed}
+
+    def _import_tool(self, name: str) -> None:
+        """Register a tool this process lacks from the import path its host recorded."""
+        row = self.store.get_tool(name)
+        if row is None or row.import_path is None:
+            return
+        module_name, _, qualname = row.import_path.partition(":")
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                target = getattr(target, part)
+        except Exception:
+            log.warning("could not import tool %r from %s", name, row.import_path, exc_info=True)
+            return
+        if callable(target) and name not in self.tools:
+            self.tools.register(target, name=name, side_effects=row.side_effects)
 
     def _handle(self, name: str) -> ToolHandle:
         tool = self.tools.get(name)

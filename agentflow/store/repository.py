@@ -33,6 +33,7 @@ from agentflow.store.tables import (
     RunRow,
     StepRecord,
     StepRow,
+    ToolRow,
     metadata,
 )
 
@@ -48,6 +49,7 @@ _runs = RunRow.__table__  # type: ignore[attr-defined]
 _steps = StepRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _meta = MetaRow.__table__  # type: ignore[attr-defined]
+_tools = ToolRow.__table__  # type: ignore[attr-defined]
 
 
 # Statements on the hot path of every checkpoint, built once.
@@ -159,6 +161,30 @@ class Store:
         with self._tx() as conn:
             row = conn.execute(select(_agents).where(_agents.c.id == agent_id)).first()
         return AgentRow(**row._mapping) if row else None
+
+    # --- tools -------------------------------------------------------------------------
+
+    def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:
+        """Remember where a tool can be imported from, for workers that lack it."""
+        values = {
+            "import_path": import_path,
+            "side_effects": side_effects,
+            "updated_at": time.time(),
+        }
+        with self._tx() as conn:
+            found = conn.execute(update(_tools).where(_tools.c.name == name).values(**values))
+            if found.rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(_tools).values(name=name, **values))
+                except IntegrityError:
+                    conn.execute(update(_tools).where(_tools.c.name == name).values(**values))
+
+    def get_tool(self, name: str) -> ToolRow | None:
+        """What the store knows of a tool, or None."""
+        with self._tx() as conn:
+            row = conn.execute(select(_tools).where(_tools.c.name == name)).first()
+        return ToolRow(**row._mapping) if row else None
 
     # --- plan versions -----------------------------------------------------------------
 

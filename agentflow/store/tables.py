@@ -41,6 +41,17 @@ class AgentRow(SQLModel, table=True):
     updated_at: float
 
 
+class ToolRow(SQLModel, table=True):
+    """A tool some host registered: where a worker without it can import it from."""
+
+    __tablename__ = "tools"
+
+    name: str = Field(primary_key=True, max_length=128)
+    import_path: str | None = None
+    side_effects: bool = True
+    updated_at: float
+
+
 class PlanVersionRow(SQLModel, table=True):
     """One immutable version of an agent's plan, numbered per agent."""
 

@@ -152,3 +152,60 @@ def test_run_control_commands(sqlite_url, ledger):
     again = cli("runs", "resume", "ctl-1", "--db", sqlite_url, check=False)
     assert again.returncode == 1 and "not paused" in again.stdout
     engine.close()
+
+
+def test_a_plain_worker_imports_the_tools_a_host_registered(tmp_path):
+    """`agentflow worker` with no --app imports module-level tools from where the host had them."""
+    import signal
+    import time
+
+    (tmp_path / "shop_host.py").write_text(
+        "import os\n"
+        "from agentflow import Engine\n"
+        "engine = Engine(os.environ['AGENTFLOW_DATABASE_URL'])\n"
+        "@engine.tool(side_effects=False)\n"
+        "def double(x: int) -> int:\n"
+        "    return 2 * x\n"
+    )
+    url = f"sqlite:///{tmp_path / 'tools.db'}"
+    env = {**os.environ, "AGENTFLOW_DATABASE_URL": url}
+    host = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import shop_host\n"
+            "agent = shop_host.engine.agent('doubler', tools=['double'], review='auto')\n"
+            "agent.submit_plan('def run(event, step):\\n"
+            '    return step.do("double", tools.double, 21)\\n\')\n'
+            "print(agent.start(run_id='double-1').id)\n",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert host.returncode == 0, host.stderr
+    worker = subprocess.Popen(
+        # The console script, whose sys.path does not hold the working directory by itself.
+        [str(Path(sys.executable).parent / "agentflow"), "worker", "--db", url],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from agentflow import Engine
+
+    engine = Engine(url)
+    try:
+        run = engine.get_run("double-1")
+        deadline = time.monotonic() + 30
+        while not run.status().done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.status().output == 42
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _out, err = worker.communicate(timeout=20)
+        engine.close()
+    assert worker.returncode == 0, err
