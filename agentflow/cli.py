@@ -391,6 +391,58 @@ def review_serve(
         engine.close()
 
 
+# --- planning -------------------------------------------------------------------------
+
+
+@app.command("plan")
+def plan_command(
+    goal: Annotated[str, typer.Argument(help="What the plan should do, in plain words.")],
+    agent: Annotated[str, typer.Option("--agent", "-a", help="The agent that plans and runs.")],
+    db: DbOption = None,
+    app_path: AppOption = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="A run parameter KEY=JSON (repeat).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="litellm model name (default: $AGENTFLOW_MODEL).")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Drive the run here to its end.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+) -> None:
+    """Plan a goal for an agent (or reuse its approved plan) and start the run: plan_and_run."""
+    from agentflow.errors import AgentflowError
+    from agentflow.planner import plan_and_run
+
+    params: dict[str, Any] = {}
+    for item in param or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            _fail(f"--param takes KEY=VALUE, not {item!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    engine = _engine(db, app_path)
+    try:
+        result = plan_and_run(
+            goal, agent, params, engine=engine, model=model, wait=wait, timeout=timeout
+        )
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    console.print(result.message)
+    summary = result.plan.summary
+    console.print(
+        f"plan {result.plan.id} ({result.plan.agent_id} v{result.plan.version}) "
+        f"{result.plan.status}, risk {summary.get('risk', '-')}; run {result.run_id}: "
+        f"{result.status}"
+    )
+    if result.output is not None:
+        console.print(f"output: {_short(result.output, 200)}")
+
+
 # --- demo ---------------------------------------------------------------------------------
 
 

@@ -254,16 +254,21 @@ class Engine:
 
     def compile_for_agent(self, source: str, tool_names: list[str]) -> CompiledPlan:
         """Compile a plan against the given tools of this engine (through the plan cache)."""
+        self.import_missing_tools(tool_names)
         return load_plan(source, tools={n: self.tools.get(n).fn for n in tool_names})
+
+    def import_missing_tools(self, names: list[str]) -> list[str]:
+        """Import the named tools this process lacks from their recorded paths; still missing."""
+        for name in names:
+            if name not in self.tools:
+                self._import_tool(name)
+        return [name for name in names if name not in self.tools]
 
     def _load_plan(self, run: RunRow) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
         plan = self.store.get_plan(run.plan_id)
         agent = self.store.get_agent(run.agent_id)
         allowed = list(agent.tools) if agent is not None else []
-        missing = [name for name in allowed if name not in self.tools]
-        for name in missing:
-            self._import_tool(name)
-        missing = [name for name in allowed if name not in self.tools]
+        missing = self.import_missing_tools(allowed)
         if missing:
             raise ToolsUnavailable(
                 f"this worker has no tool{'s' * (len(missing) > 1)} {', '.join(missing)} "

@@ -52,8 +52,10 @@ def build_catalogue(engine: Engine, names: Iterable[str]) -> ToolCatalogue:
     Raises:
         ToolNotAllowed: a name is not registered with the engine.
     """
+    wanted = sorted(set(names))
+    engine.import_missing_tools(wanted)
     entries = []
-    for name in sorted(set(names)):
+    for name in wanted:
         tool = engine.tools.get(name)
         entries.append(
             CatalogueEntry(

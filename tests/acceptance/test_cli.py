@@ -209,3 +209,48 @@ def test_a_plain_worker_imports_the_tools_a_host_registered(tmp_path):
         _out, err = worker.communicate(timeout=20)
         engine.close()
     assert worker.returncode == 0, err
+
+
+def test_plan_command_plans_and_runs_a_goal_offline(tmp_path):
+    from agentflow.cookbook import RECIPES
+
+    (tmp_path / "kb_host.py").write_text(
+        "import os\n"
+        "from agentflow import Engine\n"
+        "engine = Engine(os.environ['AGENTFLOW_DATABASE_URL'])\n"
+        "@engine.tool(side_effects=False)\n"
+        "def lookup(topic: str) -> str:\n"
+        "    '''Look a topic up.'''\n"
+        "    return 'all about ' + topic\n"
+        "engine.agent('librarian', tools=['lookup'], review='auto-if-safe')\n"
+    )
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    env = {**os.environ, "AGENTFLOW_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    env.pop("AGENTFLOW_MODEL", None)
+    made = subprocess.run(
+        [sys.executable, "-c", "import kb_host"], cwd=tmp_path, env=env, timeout=60
+    )
+    assert made.returncode == 0
+    goal = RECIPES["research_digest"].goal
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "agentflow"),
+            "plan",
+            goal,
+            "--agent",
+            "librarian",
+            "--db",
+            url,
+            "--param",
+            'topics=["tea", "cake"]',
+            "--wait",
+        ],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "recorded reply" in proc.stdout
+    assert "complete" in proc.stdout and "all about tea" in proc.stdout
