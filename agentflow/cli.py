@@ -80,15 +80,35 @@ def _short(value: Any, width: int = 48) -> str:
 
 @app.command()
 def check(
-    path: Annotated[str, typer.Argument(help="The plan's file.")],
+    targets: Annotated[
+        list[str], typer.Argument(help="The plan files (and, after --tools, more tool names).")
+    ],
     tools: Annotated[
-        list[str] | None, typer.Option("--tools", help="A tool the plan may use (repeat).")
+        list[str] | None,
+        typer.Option(
+            "--tools",
+            help="Tools the plan may use: --tools a b, --tools a,b or --tools a --tools b.",
+        ),
     ] = None,
 ) -> None:
-    """Check a plan: print its diagnostics in linter form (exit 1), or its review summary."""
+    """Check plans: print diagnostics in linter form (exit 1), or each plan's review summary."""
+    from pathlib import Path
+
     from agentflow.plan.lint import check_main
 
-    raise typer.Exit(check_main(path, tools or None, out=sys.stdout))
+    files = [t for t in targets if t.endswith(".py") or Path(t).exists()]
+    names = [t for t in targets if t not in files]
+    if names and tools is None:
+        _fail(f"no such plan file: {', '.join(names)}")
+    allowed = None
+    if tools is not None:
+        allowed = [n.strip() for item in [*tools, *names] for n in item.split(",") if n.strip()]
+    if not files:
+        _fail("name at least one plan file")
+    status = 0
+    for path in files:
+        status = max(status, check_main(path, allowed, out=sys.stdout))
+    raise typer.Exit(status)
 
 
 # --- worker -------------------------------------------------------------------------------

@@ -254,3 +254,17 @@ def test_plan_command_plans_and_runs_a_goal_offline(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "recorded reply" in proc.stdout
     assert "complete" in proc.stdout and "all about tea" in proc.stdout
+
+
+def test_check_takes_tools_as_a_list_in_every_usual_form(tmp_path):
+    plan = "cookbook/order_followup.py"
+    for tools in (
+        ["--tools", "list_orders", "send_email", "refund"],
+        ["--tools", "list_orders,send_email,refund"],
+        ["--tools", "list_orders", "--tools", "send_email", "--tools", "refund"],
+    ):
+        assert "Risk: high" in cli("check", plan, *tools).stdout
+    missing = cli("check", plan, "--tools", "list_orders", check=False)
+    assert missing.returncode == 1 and "AF150" in missing.stdout
+    nothing = cli("check", str(tmp_path / "absent"), check=False)
+    assert nothing.returncode == 1 and "no such plan file" in nothing.stdout
