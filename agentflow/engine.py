@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -28,6 +29,7 @@ from agentflow.runtime.models import to_datetime
 from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
 
 log = logging.getLogger("agentflow.engine")
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -96,6 +98,7 @@ class Engine:
         )
         self.model: str | None = None
         self._handles: dict[str, ToolHandle] = {}
+        _ENGINES.add(self)
 
     def close(self) -> None:
         """Stop the lease keeper and release database connections."""
@@ -280,7 +283,13 @@ class Engine:
         return compiled, {name: self._handle(name) for name in allowed}
 
     def _import_tool(self, name: str) -> None:
-        """Register a tool this process lacks from the import path its host recorded."""
+        """Find a tool this engine lacks: on another engine of this process on the same store
+        (e.g. the planner's default engine beside the host's), else at its recorded path."""
+        for other in list(_ENGINES):
+            if other is not self and other.url == self.url and name in other.tools:
+                tool = other.tools.get(name)
+                self.tools.register(tool.fn, name=name, side_effects=tool.side_effects)
+                return
         row = self.store.get_tool(name)
         if row is None or row.import_path is None:
             return

@@ -41,12 +41,16 @@ _default_lock = threading.Lock()
 
 
 def default_engine() -> Engine:
-    """The engine the planner uses when none is given: `Engine()`, created on first use."""
-    global _default_engine
-    with _default_lock:
-        if _default_engine is None:
-            from agentflow.engine import Engine
+    """The engine the planner uses when none is given: `Engine()`, created on first use.
 
+    It follows `AGENTFLOW_DATABASE_URL`: a new engine is made when the variable changes. Tools
+    registered on any other engine of this process on the same store are found through it.
+    """
+    global _default_engine
+    from agentflow.engine import Engine, database_url
+
+    with _default_lock:
+        if _default_engine is None or _default_engine.url != database_url():
             _default_engine = Engine()
         return _default_engine
 
