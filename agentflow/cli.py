@@ -182,6 +182,9 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
             f"[red]error:[/red] {status.error.get('type')}: {status.error.get('message')}"
         )
     console.print(timeline_table(status))
+    if status.log:
+        console.print("printed by the plan:")
+        console.print(status.log.rstrip("\n"), markup=False, highlight=False)
 
 
 def timeline_table(status: Any) -> Table:

@@ -66,6 +66,7 @@ def test_review_and_runs_commands(sqlite_url, ledger):
         "def run(event, step):\n"
         '    step.do("hello", tools.echo, 1)\n'
         '    answer = step.wait_for_event("answer", type="reply")\n'
+        '    print("got", answer.payload)\n'
         "    return answer.payload\n",
         goal="say hello and wait",
     )
@@ -86,6 +87,7 @@ def test_review_and_runs_commands(sqlite_url, ledger):
     assert run.result(timeout=10) == {"ok": True}
     shown = cli("runs", "show", "cli-run-1", "--db", sqlite_url)
     assert "hello" in shown.stdout and "answer" in shown.stdout and "complete" in shown.stdout
+    assert "got {'ok': True}" in shown.stdout
     missing = cli("runs", "show", "nope", "--db", sqlite_url, check=False)
     assert missing.returncode == 1 and "nope" in missing.stdout
     rejected = cli("review", "reject", "999", "--db", sqlite_url, check=False)
