@@ -112,6 +112,18 @@ class WorkLoop:
         With `concurrency` above 1, that many threads each claim and run their own runs, so a
         slow step in one run does not hold up the others.
         """
+        listener = self.store.listen_for_due(self._wake, stop)
+        try:
+            return self._serve_with(stop, concurrency)
+        finally:
+            if listener is not None:
+                listener.join(timeout=2)
+
+    def _wake(self) -> None:
+        with self.wakeup:
+            self.wakeup.notify_all()
+
+    def _serve_with(self, stop: threading.Event, concurrency: int) -> int:
         if concurrency <= 1:
             return self._serve(stop)
         counts: list[int] = []
@@ -139,7 +151,14 @@ class WorkLoop:
             delay = self.poll_interval
             if next_due is not None:
                 delay = min(delay, max(0.0, next_due - time.time()))
-            if delay > 0:
-                with self.wakeup:
-                    self.wakeup.wait(delay)
+            self._idle(delay, stop)
         return count
+
+    def _idle(self, delay: float, stop: threading.Event) -> None:
+        """Wait `delay` seconds, or until notified; a set `stop` ends the wait within 0.2 s."""
+        deadline = time.monotonic() + delay
+        with self.wakeup:
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self.wakeup.wait(min(left, 0.2)):
+                    return

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -40,6 +41,7 @@ from agentflow.store.tables import (
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
 CLAIMABLE = ("queued", "sleeping", "waiting", "running")
 TERMINAL = ("complete", "errored", "terminated")
+DUE_CHANNEL = "agentflow_due"
 _SUSPENDED = ("sleeping", "waiting")
 
 _agents = AgentRow.__table__  # type: ignore[attr-defined]
@@ -318,6 +320,7 @@ class Store:
                         log="",
                     )
                 )
+                self._signal_due(conn)
             created = True
         except IntegrityError:
             created = False
@@ -464,6 +467,8 @@ class Store:
             )
             if found.rowcount == 0:
                 return False
+            if fields.get("wake_at") is not None:
+                self._signal_due(conn)
             if fields.get("status") == "waiting" and fields.get("waiting_for"):
                 pending = conn.execute(
                     select(_events.c.id)
@@ -483,6 +488,8 @@ class Store:
         fields.setdefault("updated_at", time.time())
         with self._tx() as conn:
             found = conn.execute(update(_runs).where(_runs.c.id == run_id, *when).values(**fields))
+            if found.rowcount and fields.get("wake_at") is not None:
+                self._signal_due(conn)
         return found.rowcount > 0
 
     def run_columns(self) -> Any:
@@ -597,6 +604,7 @@ class Store:
                 .values(wake_at=now)
             )
             event_id = result.inserted_primary_key[0]  # type: ignore[index]
+            self._signal_due(conn)
         return EventRow(
             id=event_id, run_id=run_id, type=event_type, payload=payload, created_at=now
         )
@@ -666,3 +674,38 @@ class Store:
         with self._tx() as conn:
             conn.execute(steps.values(wake_at=_steps.c.wake_at - seconds))
             return conn.execute(runs.values(wake_at=_runs.c.wake_at - seconds)).rowcount
+
+    # --- wake-ups across processes (PostgreSQL) ----------------------------------------
+
+    def _signal_due(self, conn: Connection) -> None:
+        # Sent at commit; idle workers on other machines wake at once instead of polling.
+        if self.is_postgres:
+            conn.exec_driver_sql(f"NOTIFY {DUE_CHANNEL}")
+
+    def listen_for_due(
+        self, callback: Callable[[], None], stop: threading.Event
+    ) -> threading.Thread | None:
+        """Call `callback` whenever any process makes a run due (PostgreSQL LISTEN/NOTIFY).
+
+        Returns the listening thread, or None on SQLite (one machine: polling suffices).
+        """
+        if not self.is_postgres:
+            return None
+        import psycopg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(dsn, autocommit=True) as conn:
+                        conn.execute(f"LISTEN {DUE_CHANNEL}")
+                        while not stop.is_set():
+                            for _notice in conn.notifies(timeout=0.5, stop_after=1):
+                                callback()
+                except psycopg.Error:
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=listen, name="agentflow-listen", daemon=True)
+        thread.start()
+        return thread

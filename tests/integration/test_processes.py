@@ -181,3 +181,25 @@ def test_a_worker_with_concurrency_runs_several_runs_at_once(engine, ledger):
     latest_start = max(span["start"] for span in spans.values())
     earliest_end = min(span["end"] for span in spans.values())
     assert latest_start < earliest_end, "the three slow steps overlapped in time"
+
+
+def test_postgres_workers_wake_on_notify_not_on_polling(engine, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; one SQLite machine polls")
+    agent = _approved(
+        engine, 'def run(event, step):\n    return step.wait_for_event("w", type="go").payload\n'
+    )
+    # Polling only every 30 s: only a notification can wake this worker within the waits below.
+    worker = spawn(db_url, "worker", env={"AGENTFLOW_TEST_POLL": "30"})
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        run = agent.start()
+        _wait_for(lambda: run.status().status == "waiting", timeout=10, what="the claim")
+        run.send_event("go", 7)
+        _wait_for(lambda: run.status().done, timeout=10, what="the event's wake-up")
+        assert run.status().output == 7
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=20)

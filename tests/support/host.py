@@ -111,7 +111,11 @@ def main() -> None:
     import sys
 
     url, command = sys.argv[1], sys.argv[2]
-    engine = make_engine(url, lease_seconds=float(os.environ.get("AGENTFLOW_TEST_LEASE", "1")))
+    engine = make_engine(
+        url,
+        lease_seconds=float(os.environ.get("AGENTFLOW_TEST_LEASE", "1")),
+        poll_interval=float(os.environ.get("AGENTFLOW_TEST_POLL", "0.05")),
+    )
     if command == "work":
         print(engine.work(until_idle=True), flush=True)
     elif command == "result":
