@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Float,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
+    extract,
     func,
     insert,
     or_,
@@ -346,11 +349,18 @@ class Store:
         with self._tx() as conn:
             return [RunRow(**r._mapping) for r in conn.execute(query)]
 
+    def _lease_clock(self) -> Any:
+        """The clock leases are measured by: the database server's on PostgreSQL, so workers
+        on machines whose clocks disagree never see a live lease as expired."""
+        if self.is_postgres:
+            return cast(extract("epoch", func.clock_timestamp()), Float)
+        return time.time()
+
     def _claimable(self, now: float) -> Any:
         return (
             _runs.c.status.in_(CLAIMABLE),
             _runs.c.wake_at <= now,
-            or_(_runs.c.lease_owner.is_(None), _runs.c.lease_expires_at < now),
+            or_(_runs.c.lease_owner.is_(None), _runs.c.lease_expires_at < self._lease_clock()),
         )
 
     def claim_run(self, run_id: str, owner: str, lease_seconds: float) -> RunRow | None:
@@ -362,7 +372,7 @@ class Store:
                 .where(_runs.c.id == run_id, *self._claimable(now))
                 .values(
                     lease_owner=owner,
-                    lease_expires_at=now + lease_seconds,
+                    lease_expires_at=self._lease_clock() + lease_seconds,
                     status="running",
                     wake_at=now,
                     started_at=func.coalesce(_runs.c.started_at, now),
@@ -396,7 +406,7 @@ class Store:
                         .where(_runs.c.id == run_id)
                         .values(
                             lease_owner=owner,
-                            lease_expires_at=now + lease_seconds,
+                            lease_expires_at=self._lease_clock() + lease_seconds,
                             status="running",
                             wake_at=now,
                             started_at=func.coalesce(_runs.c.started_at, now),
@@ -437,12 +447,11 @@ class Store:
         ids = list(run_ids)
         if not ids:
             return set()
-        now = time.time()
         with self._tx() as conn:
             conn.execute(
                 update(_runs)
                 .where(_runs.c.id.in_(ids), _runs.c.lease_owner == owner)
-                .values(lease_expires_at=now + lease_seconds)
+                .values(lease_expires_at=self._lease_clock() + lease_seconds)
             )
             held = {
                 r[0]

@@ -514,3 +514,17 @@ def test_a_stopped_work_loop_claims_nothing_more(engine):
     stop.set()
     assert engine.work(until_idle=False, stop=stop, concurrency=2) == 0
     assert run.status().status == "queued"
+
+
+def test_postgres_leases_follow_the_database_clock(engine, db_url, monkeypatch):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("one SQLite file lives on one machine, with one clock")
+    agent, _ = approved_agent(engine, "def run(event, step):\n    return 1\n")
+    run = agent.start()
+    assert engine.store.claim_run(run.id, "worker-a", 30) is not None
+    # Another machine whose clock runs an hour ahead must still see worker-a's lease as live.
+    real_time = time.time
+    monkeypatch.setattr("agentflow.store.repository.time.time", lambda: real_time() + 3600)
+    assert engine.store.claim_run(run.id, "worker-b", 30) is None
+    assert engine.store.claim_due_runs("worker-b", 30) == []
+    assert engine.store.renew_leases("worker-a", [run.id], 30) == set()
