@@ -118,7 +118,6 @@ class StepContext:
         self._stored = {record.key for record in records}
         self._seq = 0
         self._occurrences: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
     @property
     def replaying(self) -> bool:

@@ -505,11 +505,6 @@ class Store:
         """The run table's columns, for conditions passed to `update_run`."""
         return _runs.c
 
-    def get_control(self, run_id: str) -> str | None:
-        """A pause or terminate request that waits for the run's current activation."""
-        with self._tx() as conn:
-            return conn.execute(select(_runs.c.control).where(_runs.c.id == run_id)).scalar()
-
     def append_log(self, run_id: str, text: str, limit: int) -> None:
         """Append to a run's captured `print` output, keeping at most `limit` characters."""
         with self._tx() as conn:
@@ -572,25 +567,28 @@ class Store:
     def delete_steps(self, run_id: str, from_seq: int = 0) -> None:
         """Drop a run's step records from `from_seq` on, re-opening the events they consumed."""
         with self._tx() as conn:
-            doomed = [
-                r[0]
-                for r in conn.execute(
-                    select(_steps.c.key).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq)
-                )
-            ]
-            if doomed:
-                conn.execute(
-                    update(_events)
-                    .where(_events.c.run_id == run_id, _events.c.consumed_by.in_(doomed))
-                    .values(consumed_by=None)
-                )
-            conn.execute(delete(_steps).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq))
+            self._delete_steps(conn, run_id, from_seq)
 
     def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
         """Like `delete_steps`, fenced by the lease (used when a run moves to a new plan)."""
         with self._tx() as conn:
             self._fence(conn, run_id, owner)
-        self.delete_steps(run_id, from_seq)
+            self._delete_steps(conn, run_id, from_seq)
+
+    def _delete_steps(self, conn: Connection, run_id: str, from_seq: int) -> None:
+        doomed = [
+            r[0]
+            for r in conn.execute(
+                select(_steps.c.key).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq)
+            )
+        ]
+        if doomed:
+            conn.execute(
+                update(_events)
+                .where(_events.c.run_id == run_id, _events.c.consumed_by.in_(doomed))
+                .values(consumed_by=None)
+            )
+        conn.execute(delete(_steps).where(_steps.c.run_id == run_id, _steps.c.seq >= from_seq))
 
     # --- events ------------------------------------------------------------------------
 
@@ -648,12 +646,6 @@ class Store:
             }
             self._write_step(conn, record)
         return taken
-
-    def list_events(self, run_id: str) -> list[EventRow]:
-        """Every event sent to a run, oldest first."""
-        query = select(_events).where(_events.c.run_id == run_id).order_by(_events.c.id)
-        with self._tx() as conn:
-            return [EventRow(**r._mapping) for r in conn.execute(query)]
 
     # --- time skipping (tests) -----------------------------------------------------------
 
