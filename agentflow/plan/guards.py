@@ -53,6 +53,44 @@ class ModuleProxy:
         return f"<module {self._name!r} (read-only)>"
 
 
+class CountedType:
+    """A builtin type as plans see it (`list`, `dict`, `str`, `sorted`, ...): calling it charges
+    the size of what it built to the allocation budget, so copies cannot pile up unmetered.
+
+    `isinstance(x, list)` and `dict.fromkeys` still work: the plan's `isinstance` and the
+    attribute guard look through to the real type.
+    """
+
+    __slots__ = ("meter", "name", "real")
+
+    def __init__(self, real: Any, meter: Meter, name: str) -> None:
+        self.real = real
+        self.meter = meter
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.real is str and args and not kwargs and len(args) == 1:
+            # `str()` of a big structure renders it all before anything could be charged.
+            self.meter.charge(
+                rendered_size(args[0], self.meter.limits.max_sequence_length), "str()"
+            )
+        result = self.real(*args, **kwargs)
+        self.meter.charge(len(result), f"{self.name}()")
+        return result
+
+    def __repr__(self) -> str:
+        return repr(self.real)
+
+
+def real_type(value: Any) -> Any:
+    """The builtin behind a `CountedType` (tuples of them too); anything else unchanged."""
+    if isinstance(value, CountedType):
+        return value.real
+    if type(value) is tuple:
+        return tuple(real_type(item) for item in value)
+    return value
+
+
 class ToolsBox:
     """The plan's `tools` global: its attributes are exactly the callables given to execute()."""
 
@@ -123,6 +161,8 @@ class PlanGuards:
         """`obj.name` in plan code."""
         if type(name) is not str or name.startswith("_") or name in FORBIDDEN_ATTRIBUTES:
             raise AttributeError(f"attribute {name!r} is not accessible in plans")
+        if isinstance(obj, CountedType):
+            obj = obj.real
         if obj is self.step:
             if name not in STEP_METHODS:
                 raise AttributeError(
@@ -145,6 +185,10 @@ class PlanGuards:
                     wrapper = _SIZED_METHODS.get((kind, name))
                     if wrapper is not None:
                         return wrapper(self.meter, value, is_type)
+        if callable(value) and (
+            type(obj) in _CONTAINERS or (isinstance(obj, type) and obj in _CONTAINERS)
+        ):
+            return _charged_method(self.meter, value, name)
         return value
 
     def getitem(self, obj: Any, key: Any) -> Any:
@@ -367,3 +411,19 @@ _SIZED_KINDS = (str, bytes, int, list)
 def iterate_checked(items: Iterable[Any], tick: Callable[[], None]) -> Iterator[Any]:
     """Iterate `items`, one tick per item (for bounded builtins such as `sum`)."""
     return _metered(iter(items), tick)
+
+
+# Containers whose methods may build new values (`s.upper()`, `d.copy()`, `s.split()`, ...):
+# what a call returns is charged to the allocation budget, so that copies kept in a loop or a
+# comprehension stop at `max_allocated_items` instead of at the machine's memory.
+_CONTAINERS = frozenset({str, bytes, list, tuple, dict, set, frozenset})
+
+
+def _charged_method(meter: Meter, method: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def charged(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        if type(result) in _CONTAINERS:
+            meter.charge(len(result), f"{name}()")
+        return result
+
+    return charged

@@ -16,7 +16,15 @@ from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack
 
 from agentflow import errors
 from agentflow.plan.budget import Meter
-from agentflow.plan.guards import ModuleProxy, PlanGuards, ToolsBox, iterate_checked, rendered_size
+from agentflow.plan.guards import (
+    CountedType,
+    ModuleProxy,
+    PlanGuards,
+    ToolsBox,
+    iterate_checked,
+    real_type,
+    rendered_size,
+)
 from agentflow.plan.policy import (
     AGENTFLOW_EXCEPTIONS,
     ALLOWED_MODULES,
@@ -25,7 +33,9 @@ from agentflow.plan.policy import (
 )
 
 _LN2 = math.log(2)
-_REPLACED = frozenset({"range", "sum", "pow", "round", "repr", "print"})
+_REPLACED = frozenset({"range", "sum", "pow", "round", "repr", "print", "isinstance"})
+# Builtins that build a container from their arguments: calls are charged by the result's size.
+_COUNTED = ("dict", "frozenset", "list", "set", "sorted", "str", "tuple")
 _BASE_BUILTINS: dict[str, Any] = {
     **{name: getattr(builtins, name) for name in SAFE_BUILTINS if name not in _REPLACED},
     **{name: getattr(builtins, name) for name in BUILTIN_EXCEPTIONS},
@@ -127,7 +137,14 @@ def _json_functions(meter: Meter) -> dict[str, Any]:
         meter.charge(len(text), "json.dumps()")
         return text
 
-    return {"dumps": dumps}
+    def loads(text: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            raise TypeError("json.loads() takes no options in plans")
+        # A document cannot hold more values than it has characters.
+        meter.charge(len(text), "json.loads()")
+        return json.loads(text)
+
+    return {"dumps": dumps, "loads": loads}
 
 
 def _bounded_builtins(meter: Meter, guards: PlanGuards, printer: PrintCollector) -> dict[str, Any]:
@@ -164,6 +181,8 @@ def _bounded_builtins(meter: Meter, guards: PlanGuards, printer: PrintCollector)
     return {
         "range": range_,
         "sum": sum_,
+        "isinstance": lambda obj, kinds: isinstance(obj, real_type(kinds)),
+        **{name: CountedType(getattr(builtins, name), meter, name) for name in _COUNTED},
         "pow": guards.op_pow,
         "round": round_,
         "repr": repr_,
