@@ -209,7 +209,7 @@ class StepContext:
         name: str,
         fn: Callable[..., Any],
         *args: Any,
-        retries: Mapping[str, Any] | int | None = None,
+        retries: Mapping[str, Any] | None = None,
         timeout: Any = None,
         **kwargs: Any,
     ) -> Any:
@@ -290,6 +290,9 @@ class StepContext:
             )
         except Exception as exc:
             return False, exc
+        except SystemExit as exc:
+            # A tool that calls exit() fails its step; it must not take the worker down.
+            return False, RuntimeError(f"step {task.name!r} called exit({exc.code!r})")
 
     # --- sleeping and waiting ----------------------------------------------------------
 
@@ -417,7 +420,7 @@ class StepContext:
         fn: Callable[[Any], Any],
         items: Iterable[Any],
         *,
-        retries: Mapping[str, Any] | int | None = None,
+        retries: Mapping[str, Any] | None = None,
         timeout: Any = None,
     ) -> list[Any]:
         """Call `fn(item)` for every item concurrently, each child checkpointed on its own."""
@@ -435,7 +438,7 @@ class StepContext:
         name: str,
         branches: Mapping[str, Callable[[], Any]],
         *,
-        retries: Mapping[str, Any] | int | None = None,
+        retries: Mapping[str, Any] | None = None,
         timeout: Any = None,
     ) -> dict[str, Any]:
         """Run each branch function concurrently; returns `{branch: result}`."""

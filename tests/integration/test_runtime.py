@@ -528,3 +528,23 @@ def test_postgres_leases_follow_the_database_clock(engine, db_url, monkeypatch):
     assert engine.store.claim_run(run.id, "worker-b", 30) is None
     assert engine.store.claim_due_runs("worker-b", 30) == []
     assert engine.store.renew_leases("worker-a", [run.id], 30) == set()
+
+
+def test_a_tool_that_calls_exit_fails_its_step_not_the_worker(engine):
+    import sys
+
+    @engine.tool(side_effects=False)
+    def quitter() -> None:
+        """Exit the process (a bug)."""
+        sys.exit(3)
+
+    source = """
+def run(event, step):
+    try:
+        step.do("quit", tools.quitter, retries={"limit": 0})
+    except StepFailed as failure:
+        return failure.error_message
+"""
+    agent = engine.agent("quits", tools=["quitter"], review="auto")
+    agent.submit_plan(source)
+    assert "exit(3)" in agent.start().result(timeout=10)
