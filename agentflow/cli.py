@@ -393,21 +393,35 @@ def review_serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AGENTFLOW_REVIEW_TOKEN",
+            help="Require this token (open the app once with ?token=...). Needed beyond loopback.",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Serve beyond loopback without a token.")
+    ] = False,
 ) -> None:
     """Serve the review web app: pending plans, summaries, diffs, decisions, run timelines."""
     import uvicorn
 
     from agentflow.review.web import create_app
 
-    engine = _engine(db)
     loopback = host in ("127.0.0.1", "localhost")
-    web = create_app(engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None)
-    console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
-    if not loopback:
-        console.print(
-            f"[yellow]warning:[/yellow] listening on {host}: the app has no login, so anyone who "
-            "reaches this port can approve plans; put it behind an authenticating proxy"
+    if not loopback and not token and not insecure:
+        _fail(
+            f"listening on {host} lets anyone who reaches the port approve plans: set --token "
+            "(or AGENTFLOW_REVIEW_TOKEN), or pass --insecure behind an authenticating proxy"
         )
+    engine = _engine(db)
+    web = create_app(
+        engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None, token=token
+    )
+    console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
+    if token:
+        console.print(f"open http://{host}:{port}/?token=... with the token you set")
     try:
         uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:

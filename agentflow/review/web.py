@@ -6,9 +6,10 @@ written by models) with plain forms, and a JSON API under `/api/` that mirrors t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -30,13 +31,17 @@ RUN_STATES_ALL = (*RUN_STATES, "terminated")
 _DONE_MESSAGES = {"approved": "approved", "rejected": "rejected"}
 
 
-def create_app(engine: Engine, *, allowed_hosts: list[str] | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, *, allowed_hosts: list[str] | None = None, token: str | None = None
+) -> FastAPI:
     """The review web app over an engine's store.
 
     Args:
         engine: the engine whose plans and runs are shown; the app never closes it.
         allowed_hosts: `Host` header values to accept (e.g. `["127.0.0.1", "localhost"]`,
             which stops DNS-rebinding pages from reaching a local server); None accepts any.
+        token: when set, every request must carry it: `Authorization: Bearer TOKEN`, or open
+            any page once with `?token=TOKEN`, which keeps it in a cookie for the session.
     """
     app = FastAPI(
         title="agentflow review",
@@ -47,6 +52,8 @@ def create_app(engine: Engine, *, allowed_hosts: list[str] | None = None) -> Fas
     )
     templates = Jinja2Templates(env=_environment())
     app.add_middleware(BaseHTTPMiddleware, dispatch=_same_origin_writes)
+    if token:
+        app.add_middleware(BaseHTTPMiddleware, dispatch=_token_required(token))
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.include_router(api_router(engine), prefix="/api")
@@ -180,3 +187,41 @@ async def _same_origin_writes(
         if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
     return await call_next(request)
+
+
+TOKEN_COOKIE = "agentflow_review_token"
+
+
+def _token_required(
+    token: str,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    def matches(candidate: str | None) -> bool:
+        return candidate is not None and secrets.compare_digest(candidate, token)
+
+    async def dispatch(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        offered = request.query_params.get("token")
+        if matches(offered):
+            # Keep the token in a cookie and drop it from the address bar (and history).
+            query = urlencode(
+                [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            )
+            target = request.url.path + (f"?{query}" if query else "")
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            return response
+        bearer = request.headers.get("authorization", "")
+        if matches(request.cookies.get(TOKEN_COOKIE)) or (
+            bearer.startswith("Bearer ") and matches(bearer[len("Bearer ") :])
+        ):
+            return await call_next(request)
+        return JSONResponse(
+            {
+                "detail": "this review app needs its token: open it with ?token=... once, "
+                "or send Authorization: Bearer ..."
+            },
+            status_code=401,
+        )
+
+    return dispatch

@@ -270,3 +270,8 @@ def test_check_takes_tools_as_a_list_in_every_usual_form(tmp_path):
     assert missing.returncode == 1 and "AF150" in missing.stdout
     nothing = cli("check", str(tmp_path / "absent"), check=False)
     assert nothing.returncode == 1 and "no such plan file" in nothing.stdout
+
+
+def test_review_serve_refuses_to_listen_beyond_loopback_without_a_token(sqlite_url):
+    refused = cli("review", "serve", "--db", sqlite_url, "--host", "0.0.0.0", check=False)
+    assert refused.returncode == 1 and "--token" in refused.stdout
