@@ -234,9 +234,28 @@ class StepContext:
         base = self._record(
             seq, key, name, occurrence, "do", input_hash=input_hash, started_at=started
         )
+        if record is not None and record.status == "running" and attempts > policy.limit:
+            # Every attempt so far took its worker down (killed, out of memory, ...): stop
+            # retrying a step that would crash workers forever.
+            lost = WorkerLost(
+                f"the worker running step {name!r} stopped during each of its {attempts} attempts"
+            )
+            self._save(
+                {
+                    **base,
+                    "status": "failed",
+                    "error": _error_of(lost),
+                    "attempts": attempts,
+                    "ended_at": time.time(),
+                }
+            )
+            raise StepFailed(name, "WorkerLost", str(lost), attempts)
         task = _Task(key, name, lambda: fn(*args, **kwargs))
         while True:
             attempts += 1
+            # Recorded before the call, so the timeline shows the step in flight and an attempt
+            # cut short by a crash still counts.
+            self._save({**base, "status": "running", "attempts": attempts})
             ok, value = self._attempt(task, limit)
             now = time.time()
             if ok:
@@ -500,22 +519,31 @@ class StepContext:
                 raise _step_failed(task.name, child)
             else:
                 pending.append(task)
+
+        def child_record(task: _Task) -> dict[str, Any]:
+            return self._record(
+                seq,
+                task.key,
+                task.name,
+                occurrence,
+                f"{kind}_child",
+                parent_key=key,
+                attempts=attempts[task.key],
+                started_at=started,
+            )
+
         while pending:
+            for task in pending:
+                attempts[task.key] += 1
+            running = [{**child_record(task), "status": "running"} for task in pending]
+            self._control = self._store.save_steps(
+                self._owner, self._run_id, [self._fresh(row) for row in running]
+            )
             results = self._run_concurrently(pending, limit)
             now = time.time()
             rows, retry_at, failure = [], [], None
             for task, (ok, value) in zip(pending, results, strict=True):
-                attempts[task.key] += 1
-                child_row = self._record(
-                    seq,
-                    task.key,
-                    task.name,
-                    occurrence,
-                    f"{kind}_child",
-                    parent_key=key,
-                    attempts=attempts[task.key],
-                    started_at=started,
-                )
+                child_row = child_record(task)
                 if ok:
                     outputs[task.key] = value
                     rows.append(
@@ -589,6 +617,10 @@ class StepContext:
 
 def _outputs_in_order(output: Any) -> list[Any]:
     return list(output) if isinstance(output, list) else []
+
+
+class WorkerLost(RuntimeError):
+    """A step's attempt ended with its worker (SIGKILL, out of memory, power loss)."""
 
 
 def _hold_until_retry(record: StepRecord | None) -> None:

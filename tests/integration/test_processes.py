@@ -68,6 +68,8 @@ def run(event, step):
     run = agent.start()
     victim = spawn(db_url, "worker")
     _wait_for(lambda: any(e["tool"] == "slow" for e in read_ledger(ledger)), what="the slow step")
+    in_flight = run.status().steps[2]
+    assert (in_flight.name, in_flight.status, in_flight.attempts) == ("slow", "running", 1)
     os.kill(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=10)
 
@@ -81,7 +83,8 @@ def run(event, step):
     assert len(starts) == 2 and starts[0]["pid"] == victim.pid
     status = run.status()
     assert [s.status for s in status.steps] == ["complete"] * 4
-    assert status.steps[2].attempts == 1
+    assert status.steps[2].attempts == 2, "the attempt cut short by SIGKILL counts"
+    assert [s.attempts for s in status.steps[:2]] == [1, 1]
 
 
 def test_two_workers_on_one_sqlite_file_never_run_a_run_at_once(engine, db_url, ledger):
@@ -203,3 +206,27 @@ def test_postgres_workers_wake_on_notify_not_on_polling(engine, db_url):
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+
+
+def test_a_step_that_kills_its_worker_every_time_fails_after_its_retries(engine, db_url, ledger):
+    source = """
+def run(event, step):
+    try:
+        step.do("crash", tools.crash, retries={"limit": 1, "delay": 0})
+    except StepFailed as failure:
+        return failure.error_type
+"""
+    agent = _approved(engine, source)
+    run = agent.start()
+    exits = []
+    for _ in range(5):
+        proc = spawn(db_url, "result", run.id, "30")
+        out, _err = proc.communicate(timeout=60)
+        exits.append(proc.returncode)
+        if proc.returncode == 0:
+            assert json.loads(out) == "WorkerLost"
+            break
+    assert exits == [-signal.SIGKILL, -signal.SIGKILL, 0]
+    crash = run.status().steps[0]
+    assert (crash.status, crash.attempts) == ("failed", 2)
+    assert len([e for e in read_ledger(ledger) if e["tool"] == "crash"]) == 2

@@ -98,6 +98,12 @@ def make_engine(url: str, **options: Any) -> Engine:
         raise NonRetryableError(reason)
 
     @engine.tool(side_effects=False)
+    def crash() -> None:
+        """Kill this process, as an out-of-memory kill would."""
+        record("crash")
+        os.kill(os.getpid(), 9)
+
+    @engine.tool(side_effects=False)
     def echo(value: Any) -> Any:
         """Return the value."""
         record("echo", value=value)
