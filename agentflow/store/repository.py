@@ -152,14 +152,20 @@ class Store:
         """Create the agent, or update its tools, review policy and model."""
         now = time.time()
         values = {"tools": tools, "review_policy": review_policy, "model": model, "updated_at": now}
+        self._upsert(_agents, _agents.c.id, agent_id, values, {"created_at": now})
+
+    def _upsert(
+        self, table: Any, key: Any, value: Any, values: dict[str, Any], on_insert: dict[str, Any]
+    ) -> None:
+        """Update the row whose `key` is `value`, or insert it (another process may race us)."""
         with self._tx() as conn:
-            found = conn.execute(update(_agents).where(_agents.c.id == agent_id).values(**values))
-            if found.rowcount == 0:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(_agents).values(id=agent_id, created_at=now, **values))
-                except IntegrityError:
-                    conn.execute(update(_agents).where(_agents.c.id == agent_id).values(**values))
+            if conn.execute(update(table).where(key == value).values(**values)).rowcount:
+                return
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(table).values({key.name: value, **on_insert, **values}))
+            except IntegrityError:
+                conn.execute(update(table).where(key == value).values(**values))
 
     def get_agent(self, agent_id: str) -> AgentRow | None:
         """The agent's row, or None."""
@@ -176,14 +182,7 @@ class Store:
             "side_effects": side_effects,
             "updated_at": time.time(),
         }
-        with self._tx() as conn:
-            found = conn.execute(update(_tools).where(_tools.c.name == name).values(**values))
-            if found.rowcount == 0:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(_tools).values(name=name, **values))
-                except IntegrityError:
-                    conn.execute(update(_tools).where(_tools.c.name == name).values(**values))
+        self._upsert(_tools, _tools.c.name, name, values, {})
 
     def get_tool(self, name: str) -> ToolRow | None:
         """What the store knows of a tool, or None."""
