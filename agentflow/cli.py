@@ -66,10 +66,6 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def _clock(value: Any) -> str:
-    return value.strftime("%H:%M:%S.%f")[:-3] if value else "-"
-
-
 def _short(value: Any, width: int = 48) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
     return text if len(text) <= width else text[: width - 1] + "…"

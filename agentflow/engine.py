@@ -258,6 +258,9 @@ class Engine:
     def compile_for_agent(self, source: str, tool_names: list[str]) -> CompiledPlan:
         """Compile a plan against the given tools of this engine (through the plan cache)."""
         self.import_missing_tools(tool_names)
+        return self._compile(source, tool_names)
+
+    def _compile(self, source: str, tool_names: list[str]) -> CompiledPlan:
         return load_plan(source, tools={n: self.tools.get(n).fn for n in tool_names})
 
     def import_missing_tools(self, names: list[str]) -> list[str]:
@@ -279,7 +282,7 @@ class Engine:
                 f"{'them' if len(missing) > 1 else 'it'}: start workers with the host module "
                 f"that registers them (agentflow worker --app module:engine)"
             )
-        compiled = self.compile_for_agent(plan.source, allowed)
+        compiled = self._compile(plan.source, allowed)
         return compiled, {name: self._handle(name) for name in allowed}
 
     def _import_tool(self, name: str) -> None:

@@ -9,7 +9,7 @@ from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
 from agentflow.runtime.models import to_datetime
 from agentflow.runtime.step_api import checkpointable
-from agentflow.store import TERMINAL, RunRow, StepRecord
+from agentflow.store import CLAIMABLE, TERMINAL, RunRow, StepRecord
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -117,13 +117,18 @@ class Run:
                 return row.output
             if row.status in TERMINAL:
                 raise RunFailed(self.id, row.status, row.error)
-            claimed = self.engine.store.claim_run(
-                self.id, self.engine.owner, self.engine.lease_seconds
+            now = time.time()
+            # Claiming takes the write lock: try only when the run looks due and unleased.
+            due = row.status in CLAIMABLE and (row.wake_at or 0) <= now
+            free = row.lease_owner is None or (row.lease_expires_at or 0) < now
+            claimed = (
+                self.engine.store.claim_run(self.id, self.engine.owner, self.engine.lease_seconds)
+                if due and free
+                else None
             )
             if claimed is not None:
                 self.engine.activate(claimed)
                 continue
-            now = time.time()
             pause = _POLL_SECONDS
             if row.status == "sleeping" and row.wake_at is not None and row.lease_owner is None:
                 pause = max(0.0, min(row.wake_at - now, 1.0))
