@@ -94,7 +94,8 @@ class Agent:
         """Validate a plan and store it as this agent's next version.
 
         The agent's review policy then decides: `required` leaves it pending for a reviewer,
-        `auto` approves it, `auto-if-safe` approves it when it uses no side-effecting tool.
+        `auto` approves it, `auto-if-safe` approves it when it uses no side-effecting tool and
+        its risk is not high.
 
         Raises:
             PlanValidationError: the plan breaks the rules; nothing is stored.
@@ -124,7 +125,7 @@ class Agent:
             return "approved by the agent's review policy 'auto'"
         if self.review == "auto-if-safe":
             risky = [t.name for t in summary.tools_used if t.side_effects]
-            if not risky:
+            if not risky and summary.risk != "high":
                 return "approved by 'auto-if-safe': the plan uses no side-effecting tool"
         return None
 

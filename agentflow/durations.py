@@ -22,6 +22,12 @@ _UNITS: dict[str, float] = {
     "w": 604800.0,
     "week": 604800.0,
 }
+#: The longest duration a plan may ask for (a sleep, a wait's timeout, a retry delay).
+MAX_DURATION_SECONDS = 100 * 365.25 * 86400
+#: Points in time a plan may name: from the epoch to the start of the year 9000, so that every
+#: reader can turn them into dates (and add time zones) without overflowing.
+MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*,?", re.IGNORECASE)
 
 
@@ -46,9 +52,21 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"a duration must be seconds, a timedelta or text like '2 hours', not {value!r}"
         )
-    if seconds < 0 or seconds != seconds:
+    if seconds != seconds:
+        raise ValueError(f"a duration must be a number of seconds, not {value!r}")
+    if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"a duration can be at most 100 years ({MAX_DURATION_SECONDS:.0f} seconds), "
+            f"not {_short(value)}"
+        )
     return seconds
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _parse_text(text: str) -> float:
@@ -83,14 +101,31 @@ def parse_instant(value: object) -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float):
-        moment = datetime.fromtimestamp(float(value), tz=UTC)
+        seconds = float(value)
+        if not MIN_INSTANT.timestamp() <= seconds <= MAX_INSTANT.timestamp():
+            raise ValueError(_out_of_range(value))
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
     elif isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError(f"cannot read {_short(value)} as an ISO-8601 time")
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValueError(f"cannot read {value!r} as an ISO-8601 time") from exc
     else:
-        raise ValueError(f"expected an ISO-8601 time, datetime or epoch seconds, not {value!r}")
+        raise ValueError(
+            f"expected an ISO-8601 time, datetime or epoch seconds, not {_short(value)}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(_out_of_range(value)) from None
+    if not MIN_INSTANT <= moment <= MAX_INSTANT:
+        raise ValueError(_out_of_range(value))
+    return moment
+
+
+def _out_of_range(value: object) -> str:
+    return f"a point in time must lie between 1970 and the year 9000, not {_short(value)}"

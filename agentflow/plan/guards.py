@@ -14,14 +14,17 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from agentflow.plain import rendered_size
+from agentflow.plan.attributes import allowed_attribute
 from agentflow.plan.budget import Meter
-from agentflow.plan.policy import CLOCK_METHODS, FORBIDDEN_ATTRIBUTES, STEP_METHODS
+from agentflow.plan.policy import CLOCK_METHODS, STEP_METHODS
 
 _SEQUENCES = (str, bytes, list, tuple)
 _INTS = (int, bool)
 _WRITABLE = (dict, list)
 _SCALARS = (str, int, float, bool, type(None))
 _DATE_TYPES = (datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 # `%` conversion specs; the groups are the width and the precision.
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
@@ -76,6 +79,8 @@ class CountedType:
             )
         result = self.real(*args, **kwargs)
         self.meter.charge(len(result), f"{self.name}()")
+        if self.real is str and " at 0x" in result:
+            return _ADDRESS.sub("", result)
         return result
 
     def __repr__(self) -> str:
@@ -119,34 +124,6 @@ class ToolsBox:
         return f"<tools: {', '.join(sorted(self._tools))}>"
 
 
-def rendered_size(value: Any, limit: int) -> int:
-    """Estimate how many characters `repr(value)` would produce, stopping once over `limit`.
-
-    Walks containers iteratively (no recursion) and counts shared sub-structures every time
-    they appear, as their rendering does.
-    """
-    total, stack = 0, [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is bytes:
-            total += len(item) * (1 if kind is str else 4) + 2
-        elif kind is int:
-            total += item.bit_length() // 3 + 2
-        elif kind in (list, tuple, set, frozenset):
-            total += 2 + 2 * len(item)
-            if total <= limit:
-                stack.extend(item)
-        elif kind is dict:
-            total += 2 + 4 * len(item)
-            if total <= limit:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-        else:
-            total += 32
-    return total
-
-
 class PlanGuards:
     """The guard functions of one execution."""
 
@@ -158,8 +135,8 @@ class PlanGuards:
     # --- attribute, item and iteration access -------------------------------------------
 
     def getattr(self, obj: Any, name: str) -> Any:
-        """`obj.name` in plan code."""
-        if type(name) is not str or name.startswith("_") or name in FORBIDDEN_ATTRIBUTES:
+        """`obj.name` in plan code: only what `attributes.allowed_attribute` lists."""
+        if type(name) is not str or name.startswith("_"):
             raise AttributeError(f"attribute {name!r} is not accessible in plans")
         if isinstance(obj, CountedType):
             obj = obj.real
@@ -169,15 +146,16 @@ class PlanGuards:
                     f"step has no method {name!r}; use one of {', '.join(STEP_METHODS)}"
                 )
             return getattr(obj, name)
-        if name in CLOCK_METHODS and (
-            isinstance(obj, _DATE_TYPES) or (isinstance(obj, type) and issubclass(obj, _DATE_TYPES))
-        ):
-            raise AttributeError(f"{name}() reads the clock; use step.now() in plans")
-        if callable(obj) and not isinstance(obj, type | ModuleProxy | ToolsBox):
-            raise AttributeError(f"attributes of functions are not accessible in plans ({name!r})")
+        if isinstance(obj, ModuleProxy | ToolsBox):
+            return getattr(obj, name)
+        if not allowed_attribute(obj, name):
+            if name in CLOCK_METHODS and (
+                isinstance(obj, _DATE_TYPES)
+                or (isinstance(obj, type) and issubclass(obj, _DATE_TYPES))
+            ):
+                raise AttributeError(f"{name}() reads the clock; use step.now() in plans")
+            raise AttributeError(f"{_kind_name(obj)} has no attribute {name!r} that plans may read")
         value = getattr(obj, name)
-        if isinstance(value, types.ModuleType):
-            raise AttributeError(f"{name!r} is a module; modules are reachable only by import")
         if name in _SIZED_NAMES:
             is_type = isinstance(obj, type)
             for kind in _SIZED_KINDS:
@@ -290,6 +268,12 @@ class PlanGuards:
             limit = self.limits.max_sequence_length
             self.meter.charge(rendered_size(value, limit), "an f-string value")
         return value
+
+
+def _kind_name(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"type {obj.__name__!r}"
+    return f"a {type(obj).__name__!r} value"
 
 
 def _metered(iterator: Iterator[Any], tick: Callable[[], None]) -> Iterator[Any]:

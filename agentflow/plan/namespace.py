@@ -9,12 +9,14 @@ from __future__ import annotations
 import builtins
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from agentflow import errors
+from agentflow.plain import rendered_size, safe_text
 from agentflow.plan.budget import Meter
 from agentflow.plan.guards import (
     CountedType,
@@ -23,7 +25,6 @@ from agentflow.plan.guards import (
     ToolsBox,
     iterate_checked,
     real_type,
-    rendered_size,
 )
 from agentflow.plan.policy import (
     AGENTFLOW_EXCEPTIONS,
@@ -45,6 +46,8 @@ _BASE_BUILTINS: dict[str, Any] = {
     "None": None,
 }
 _TRUNCATED = "[output truncated]"
+# ` at 0x7f...` in the default repr of functions and objects: memory layout is not plan data.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 class PrintCollector:
@@ -64,8 +67,12 @@ class PrintCollector:
             raise TypeError("print(file=...) is not available in plans")
         if self._sink is None or self._truncated:
             return
-        sep = " " if sep is None else str(sep)
-        end = "\n" if end is None else str(end)
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if type(sep) is not str or type(end) is not str:
+            raise TypeError("print(): sep and end must be text")
+        if len(sep) > 64 or len(end) > 64:
+            raise ValueError("print(): sep and end are limited to 64 characters in plans")
         parts = []
         for obj in objects:
             if rendered_size(obj, self._room + 1) > self._room + 1:
@@ -73,7 +80,7 @@ class PrintCollector:
                 self._room = -1  # what was printed so far stays; the rest is cut
                 continue
             parts.append(str(obj))
-        text = sep.join(parts) + end
+        text = safe_text(sep.join(parts) + end)
         if text.endswith("\n"):
             text = text[:-1]
         if len(text) <= self._room:
@@ -176,7 +183,7 @@ def _bounded_builtins(meter: Meter, guards: PlanGuards, printer: PrintCollector)
 
     def repr_(obj: Any) -> str:
         meter.charge(rendered_size(obj, limit), "repr()")
-        return builtins.repr(obj)
+        return _ADDRESS.sub("", builtins.repr(obj))
 
     return {
         "range": range_,

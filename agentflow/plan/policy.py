@@ -33,6 +33,8 @@ STEP_METHODS: tuple[str, ...] = (
 #: Keys of a `retries={...}` literal and the accepted back-off strategies.
 RETRY_KEYS: frozenset[str] = frozenset({"limit", "delay", "backoff"})
 BACKOFF_STRATEGIES: tuple[str, ...] = ("constant", "linear", "exponential")
+#: The most retries a step may ask for (`retries={"limit": ...}`).
+MAX_RETRIES = 100
 
 #: Builtins exposed to plans, by name. `range`, `sum`, `pow` and `round` are bounded versions.
 SAFE_BUILTINS: tuple[str, ...] = (

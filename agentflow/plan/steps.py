@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from agentflow.durations import parse_duration, parse_instant
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.context import PlanContext, suggest
-from agentflow.plan.policy import BACKOFF_STRATEGIES, RETRY_KEYS, STEP_METHODS
+from agentflow.plan.policy import BACKOFF_STRATEGIES, MAX_RETRIES, RETRY_KEYS, STEP_METHODS
 
 DEFAULT_WAIT_TIMEOUT = 24 * 3600.0
 _STEP_OPTIONS = frozenset({"retries", "timeout"})
@@ -334,8 +334,12 @@ def _check_retries(ctx: PlanContext, node: ast.expr | None, call: StepCall) -> N
         if not literal_known:
             continue
         if name == "limit":
-            if type(literal) is not int or literal < 0:
-                ctx.report(value, "AF164", "retries['limit'] must be a non-negative integer")
+            if type(literal) is not int or not 0 <= literal <= MAX_RETRIES:
+                ctx.report(
+                    value,
+                    "AF164",
+                    f"retries['limit'] must be an integer from 0 to {MAX_RETRIES}",
+                )
             else:
                 call.retries_limit = literal
         elif name == "delay":

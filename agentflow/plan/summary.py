@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from agentflow.plan.attributes import KNOWN_ATTRIBUTES
 from agentflow.plan.context import PlanContext
 from agentflow.plan.steps import StepCall
 
@@ -82,6 +83,15 @@ def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
         )
         imports.extend(m for m in modules if m not in imports)
     risk, reasons = assess_risk(steps, in_loops, calls)
+    unexplained = unexplained_attributes(ctx)
+    if unexplained:
+        risk = "high"
+        reasons = [
+            "reads attributes that no value a plan can reach has: "
+            + ", ".join(f"{name!r} (line {line})" for name, line in unexplained)
+            + "; at run time they fail, so the plan may be probing for a way out",
+            *(r for r in reasons if r != "no side-effecting steps"),
+        ]
     return PlanSummary(
         docstring=ast.get_docstring(ctx.tree),
         steps=steps,
@@ -93,6 +103,19 @@ def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:
         risk=risk,
         risk_reasons=reasons,
     )
+
+
+def unexplained_attributes(ctx: PlanContext) -> list[tuple[str, int]]:
+    """`x.name` reads (outside `tools.NAME`) of names that no plan-reachable value has."""
+    found: list[tuple[str, int]] = []
+    for node in ctx.nodes:
+        if type(node) is not ast.Attribute or node.attr in KNOWN_ATTRIBUTES:
+            continue
+        if type(node.value) is ast.Name and node.value.id == "tools":
+            continue
+        if (node.attr, node.lineno) not in found:
+            found.append((node.attr, node.lineno))
+    return found
 
 
 def assess_risk(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -10,10 +11,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, PlanValidationError
-from agentflow.runtime.models import RunEvent, to_datetime
+from agentflow.plain import error_message, safe_text
+from agentflow.plan.data import RunInput
 from agentflow.runtime.signals import Suspend
 from agentflow.runtime.step_api import RuntimeLimits, StepContext, checkpointable
 from agentflow.store import LeaseLost, RunRow, Store
+
+log = logging.getLogger("agentflow.executor")
 
 
 class ToolsUnavailable(AgentflowError):
@@ -49,7 +53,7 @@ class Outcome:
 
 def describe_error(exc: BaseException, plan_filename: str | None = None) -> dict[str, Any]:
     """A stored error: its type, message, the step it names and the plan line it came from."""
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": error_message(exc)}
     step = getattr(exc, "step", None)
     if isinstance(step, str):
         error["step"] = step
@@ -77,6 +81,8 @@ def run_activation(
     limits: RuntimeLimits,
 ) -> Outcome:
     """Drive a claimed run as far as it goes now, then release it in its new state."""
+    if run.unsettled >= limits.max_unsettled_activations:
+        return _give_up(store, run, owner, limits)
     records = store.load_steps(run.id)
     step = StepContext(
         store=store,
@@ -93,11 +99,11 @@ def run_activation(
         if not step.replaying:
             printed.append(text if text.endswith("\n") else text + "\n")
 
-    event = RunEvent(
-        params=run.params,
+    event = RunInput(
+        params=dict(run.params or {}),
         run_id=run.id,
         agent_id=run.agent_id,
-        timestamp=to_datetime(run.created_at) or datetime.now(UTC),
+        timestamp=datetime.fromtimestamp(run.created_at, tz=UTC),
     )
     filename: str | None = None
     try:
@@ -158,8 +164,53 @@ def _settle(
     limits: RuntimeLimits,
     fields: dict[str, Any],
 ) -> Outcome:
-    if printed:
-        store.append_log(run.id, "".join(printed), limits.max_log_chars)
-    if not store.finish_activation(run.id, owner, **fields):
+    """Store the log and the run's new state; whatever the plan produced, the worker goes on."""
+    fields = {**fields, "unsettled": 0}
+    try:
+        if printed:
+            store.append_log(run.id, safe_text("".join(printed)), limits.max_log_chars)
+        settled = store.finish_activation(run.id, owner, **fields)
+    except LeaseLost:
+        return Outcome(run.id, "lost")
+    except Exception as exc:
+        log.exception("could not store the end of an activation of run %s", run.id)
+        error = {
+            "type": "SettleFailed",
+            "message": "the run's new state could not be stored: "
+            f"{type(exc).__name__}: {error_message(exc, 500)}",
+        }
+        return _settle_errored(store, run, owner, error)
+    if not settled:
         return Outcome(run.id, "lost")
     return Outcome(run.id, fields["status"], fields.get("wake_at"))
+
+
+def _settle_errored(store: Store, run: RunRow, owner: str, error: dict[str, Any]) -> Outcome:
+    fields = {
+        "status": "errored",
+        "error": error,
+        "ended_at": time.time(),
+        "wake_at": None,
+        "waiting_for": None,
+        "control": None,
+        "rebase": False,
+        "unsettled": 0,
+    }
+    try:
+        settled = store.finish_activation(run.id, owner, **fields)
+    except (LeaseLost, Exception):
+        # Left `running`: the lease lapses and the next claim counts the lost activation.
+        log.exception("could not settle run %s as errored", run.id)
+        return Outcome(run.id, "lost")
+    return Outcome(run.id, "errored" if settled else "lost")
+
+
+def _give_up(store: Store, run: RunRow, owner: str, limits: RuntimeLimits) -> Outcome:
+    last = (run.error or {}).get("message") if isinstance(run.error, dict) else None
+    error = {
+        "type": "ActivationsLost",
+        "message": f"{run.unsettled} activations of this run in a row ended without settling "
+        "it (the worker or its sandbox died, or its state could not be stored); the limit is "
+        f"{limits.max_unsettled_activations}" + (f". Last error: {last}" if last else ""),
+    }
+    return _settle_errored(store, run, owner, error)

@@ -7,6 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from agentflow.durations import parse_duration
+from agentflow.plan.policy import MAX_RETRIES
+
+#: The longest wait between two attempts, however the back-off grows.
+MAX_RETRY_DELAY = 86400.0
 
 
 class RetryPolicy(BaseModel):
@@ -31,15 +35,19 @@ class RetryPolicy(BaseModel):
     def _check_limit(cls, value: int) -> int:
         if value < 0:
             raise ValueError("retries limit cannot be negative")
+        if value > MAX_RETRIES:
+            raise ValueError(f"retries limit can be at most {MAX_RETRIES}, not {value}")
         return value
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt + 1`, after `attempt` failures."""
         if self.backoff == "constant":
-            return self.delay
-        if self.backoff == "linear":
-            return self.delay * attempt
-        return self.delay * (2 ** (attempt - 1))
+            delay = self.delay
+        elif self.backoff == "linear":
+            delay = self.delay * attempt
+        else:
+            delay = self.delay * (2.0 ** min(attempt - 1, 64))
+        return min(delay, MAX_RETRY_DELAY)
 
     @classmethod
     def parse(cls, value: Any, step: str) -> RetryPolicy:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,10 +32,11 @@ from agentflow.errors import (
     ToolNotAllowed,
     WaitTimeout,
 )
-from agentflow.runtime.models import Event
+from agentflow.plain import PlainDataError, error_message, plain
+from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
-from agentflow.runtime.tools import ToolArgumentsError, ToolHandle, inside_step
+from agentflow.runtime.tools import StepScope, ToolArgumentsError, ToolHandle, inside_step
 from agentflow.store import StepRecord, Store
 
 _FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
@@ -52,6 +53,8 @@ class RuntimeLimits:
     inline_retry_max: float = 1.0
     map_concurrency: int = 8
     missing_tools_retry: float = 5.0
+    default_step_timeout: float = 300.0
+    max_unsettled_activations: int = 3
 
 
 @dataclass
@@ -61,30 +64,39 @@ class _Task:
     call: Callable[[], Any]
 
 
-def _json_default(value: Any) -> Any:
+def _host_value(value: Any) -> Any:
+    """Plain data for the host objects a tool may return (plan code never holds these)."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+    if isinstance(value, Event):
+        return {"type": value.type, "payload": value.payload, "timestamp": value.timestamp}
+    if isinstance(value, RunInput):
+        return {"params": value.params, "run_id": value.run_id, "agent_id": value.agent_id}
+    return value
 
 
 def checkpointable(value: Any, limit: int, what: str) -> Any:
-    """The JSON form of `value`, as replays will see it; errors name `what`."""
+    """The JSON form of `value`, as replays will see it; errors name `what`.
+
+    The size is estimated while the value is walked, so a value too big to store is refused
+    before anything renders it.
+    """
     try:
-        text = json.dumps(value, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise LimitExceeded(f"{what} must be JSON-serialisable: {exc}") from None
-    size = len(text.encode())
-    if size > limit:
-        raise LimitExceeded(f"{what} is {size:,} bytes of JSON; the limit is {limit:,} bytes")
-    return json.loads(text)
+        result, _size = plain(value, max_bytes=limit, what=what, convert=_host_value)
+    except PlainDataError as exc:
+        raise LimitExceeded(f"{exc}; a checkpoint must be JSON-serialisable data") from None
+    return result
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": str(exc)}
+    return {"type": type(exc).__name__, "message": error_message(exc)}
+
+
+def _check_text(value: str, what: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} {value!r} is not valid UTF-8 text") from None
 
 
 class StepContext:
@@ -119,6 +131,9 @@ class StepContext:
         self._seq = 0
         self._occurrences: Counter[str] = Counter()
 
+    def __repr__(self) -> str:
+        return f"<step of run {self._run_id}>"
+
     @property
     def replaying(self) -> bool:
         """True while the plan is still re-asking for steps that were recorded before."""
@@ -130,8 +145,9 @@ class StepContext:
         if not isinstance(name, str) or not name or len(name) > 200:
             raise ValueError(
                 f"step {kind}: a step's name must be a non-empty text of at most 200 characters, "
-                f"not {name!r}"
+                f"not {name!r:.200}"
             )
+        _check_text(name, f"step {kind}: the step name")
         occurrence = self._occurrences[name]
         self._occurrences[name] += 1
         key = f"{name}#{occurrence}"
@@ -227,7 +243,7 @@ class StepContext:
             raise _step_failed(name, record)
         _hold_until_retry(record)
         policy = RetryPolicy.parse(retries, name)
-        limit = parse_duration(timeout) if timeout is not None else None
+        limit = self._timeout(timeout, name)
         self._before_new_work()
         attempts = record.attempts if record is not None else 0
         started = record.started_at if record is not None and record.started_at else time.time()
@@ -295,15 +311,24 @@ class StepContext:
                 raise Suspend(Suspension("sleeping", wake_at=wake))
             time.sleep(delay)
 
+    def _timeout(self, timeout: Any, name: str) -> float:
+        if timeout is None:
+            return self._limits.default_step_timeout
+        return float(_read(parse_duration, timeout, name))
+
     def _attempt(self, task: _Task, timeout: float | None) -> tuple[bool, Any]:
         """Run one attempt; (True, JSON output) or (False, the exception)."""
+        scope = StepScope(task.key)
 
         def invoke() -> Any:
-            with inside_step(task.key):
+            with inside_step(scope):
                 return task.call()
 
         try:
-            value = invoke() if timeout is None else _call_with_timeout(invoke, timeout, task.name)
+            if timeout is None:
+                value = invoke()
+            else:
+                value = _call_with_timeout(invoke, timeout, task.name, scope)
             return True, checkpointable(
                 value, self._limits.max_output_bytes, f"the output of step {task.name!r}"
             )
@@ -357,8 +382,11 @@ class StepContext:
 
     def wait_for_event(self, name: str, type: str, timeout: Any = "24 hours") -> Event:
         """Suspend until an event of `type` arrives; raise WaitTimeout after `timeout`."""
-        if not isinstance(type, str) or not type:
-            raise ValueError(f"step {name!r}: the event type must be a non-empty text")
+        if not isinstance(type, str) or not type or len(type) > 256:
+            raise ValueError(
+                f"step {name!r}: the event type must be a non-empty text of at most 256 characters"
+            )
+        _check_text(type, f"step {name!r}: the event type")
         seconds = _read(parse_duration, timeout, name)
         seq, key, occurrence, record = self._identify(name, "wait_for_event")
         if record is not None and record.status == "complete":
@@ -496,7 +524,7 @@ class StepContext:
                 run_id=self._run_id,
             )
         policy = RetryPolicy.parse(retries, name)
-        limit = parse_duration(timeout) if timeout is not None else None
+        limit = self._timeout(timeout, name)
         children = self._children.get(key, {})
         if record is None or any(c.status != "complete" for c in children.values()):
             self._before_new_work()
@@ -662,7 +690,9 @@ def _input_hash(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _call_with_timeout(invoke: Callable[[], Any], timeout: float, name: str) -> Any:
+def _call_with_timeout(
+    invoke: Callable[[], Any], timeout: float, name: str, scope: StepScope
+) -> Any:
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -675,6 +705,8 @@ def _call_with_timeout(invoke: Callable[[], Any], timeout: float, name: str) -> 
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
+        # The thread cannot be stopped; it can be kept from calling any more tools.
+        scope.expired = True
         raise StepTimeout(name, timeout)
     if "error" in box:
         raise box["error"]

@@ -20,15 +20,25 @@ class ToolArgumentsError(AgentflowError):
     """A tool was called with arguments that do not fit its signature."""
 
 
+class StepScope:
+    """One attempt of one step: tools may be called inside it until it expires (times out)."""
+
+    __slots__ = ("expired", "key")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.expired = False
+
+
 @contextmanager
-def inside_step(step_key: str) -> Iterator[None]:
+def inside_step(scope: StepScope) -> Iterator[None]:
     """Mark this thread as running a step's function, where tools may be called."""
-    previous = getattr(_step_scope, "key", None)
-    _step_scope.key = step_key
+    previous = getattr(_step_scope, "scope", None)
+    _step_scope.scope = scope
     try:
         yield
     finally:
-        _step_scope.key = previous
+        _step_scope.scope = previous
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,18 @@ class ToolHandle:
         self._validated = validate_call(tool.fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        step_key = getattr(_step_scope, "key", None)
-        if step_key is None:
+        scope: StepScope | None = getattr(_step_scope, "scope", None)
+        if scope is None:
             raise ToolNotAllowed(
                 self.name,
                 message=f"tool {self.name!r} was called outside a step: "
                 f"call it through step.do('...', tools.{self.name}, ...) so it is checkpointed",
+            )
+        if scope.expired:
+            raise ToolNotAllowed(
+                self.name,
+                message=f"tool {self.name!r} was called by an attempt of step {scope.key!r} "
+                "that had already timed out; its result could never be recorded",
             )
         self.tool.check_arguments(args, kwargs)
         try:

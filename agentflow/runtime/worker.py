@@ -102,7 +102,12 @@ class WorkLoop:
             if not claimed:
                 return count
             for row in claimed:
-                self.activate(row)
+                try:
+                    self.activate(row)
+                except Exception:
+                    # The run stays leased and `running`: its lease lapses, and the next claim
+                    # counts the activation against the run. The worker serves the others.
+                    log.exception("activation of run %s failed", row.id)
                 count += 1
         return count
 

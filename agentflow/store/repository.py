@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     Float,
     bindparam,
+    case,
     cast,
     create_engine,
     delete,
@@ -19,14 +20,17 @@ from sqlalchemy import (
     extract,
     func,
     insert,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import ConfigurationError, NotFound, SchemaVersionError
+from agentflow.plain import safe_text
 from agentflow.store.tables import (
     SCHEMA_VERSION,
     AgentRow,
@@ -61,7 +65,7 @@ _tools = ToolRow.__table__  # type: ignore[attr-defined]
 _FENCE = (
     update(_runs)
     .where(_runs.c.id == bindparam("fence_id"), _runs.c.lease_owner == bindparam("fence_owner"))
-    .values(updated_at=bindparam("fence_now"))
+    .values(updated_at=bindparam("fence_now"), unsettled=0)
     .returning(_runs.c.control)
 )
 _UPDATE_STEP = update(_steps).where(
@@ -70,6 +74,10 @@ _UPDATE_STEP = update(_steps).where(
     _steps.c.status != "complete",
 )
 _INSERT_STEP = insert(_steps)
+# A run claimed while still `running` lost its last activation before it settled.
+_UNSETTLED_ON_CLAIM = case(
+    (_runs.c.status == "running", _runs.c.unsettled + 1), else_=_runs.c.unsettled
+)
 
 
 class LeaseLost(BaseException):
@@ -131,6 +139,7 @@ class Store:
 
     def _migrate(self) -> None:
         metadata.create_all(self.engine)
+        self._add_missing_columns()
         with self._tx() as conn:
             row = conn.execute(select(_meta.c.value).where(_meta.c.key == "schema_version")).first()
             if row is None:
@@ -145,6 +154,24 @@ class Store:
                 f"database {self.url} has schema version {found}, newer than this agentflow's "
                 f"{SCHEMA_VERSION}: upgrade agentflow to use it"
             )
+
+    def _add_missing_columns(self) -> None:
+        """Add columns that newer agentflow versions define to tables an older one created."""
+        live = inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in live.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                default = getattr(column.default, "arg", None)
+                clause = ""
+                if isinstance(default, bool | int | float):
+                    clause = f" NOT NULL DEFAULT {int(default)}"
+                with self._tx() as conn:
+                    conn.execute(
+                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
+                    )
 
     # --- agents ------------------------------------------------------------------------
 
@@ -376,6 +403,7 @@ class Store:
                     wake_at=now,
                     started_at=func.coalesce(_runs.c.started_at, now),
                     activations=_runs.c.activations + 1,
+                    unsettled=_UNSETTLED_ON_CLAIM,
                     updated_at=now,
                 )
             )
@@ -410,6 +438,7 @@ class Store:
                             wake_at=now,
                             started_at=func.coalesce(_runs.c.started_at, now),
                             activations=_runs.c.activations + 1,
+                            unsettled=_UNSETTLED_ON_CLAIM,
                             updated_at=now,
                         )
                     )
@@ -491,6 +520,30 @@ class Store:
                     conn.execute(update(_runs).where(_runs.c.id == run_id).values(wake_at=now))
         return True
 
+    def requeue_unsettled(
+        self, run_id: str, owner: str, wake_at: float, error: dict[str, Any]
+    ) -> bool:
+        """Give the run back to the queue after an activation that could not settle it (its
+        sandbox died), counting that against the run; False if `owner` lost the lease."""
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(_runs)
+                .where(_runs.c.id == run_id, _runs.c.lease_owner == owner)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    status="queued",
+                    wake_at=wake_at,
+                    error=error,
+                    unsettled=_runs.c.unsettled + 1,
+                    updated_at=now,
+                )
+            )
+            if found.rowcount:
+                self._signal_due(conn)
+        return found.rowcount > 0
+
     def update_run(self, run_id: str, *, when: Sequence[Any] = (), **fields: Any) -> bool:
         """Set fields of a run, optionally only when extra conditions hold; True if it matched."""
         fields.setdefault("updated_at", time.time())
@@ -508,7 +561,7 @@ class Store:
         """Append to a run's captured `print` output, keeping at most `limit` characters."""
         with self._tx() as conn:
             current = conn.execute(select(_runs.c.log).where(_runs.c.id == run_id)).scalar() or ""
-            combined = (current + text)[-limit:]
+            combined = safe_text((current + text)[-limit:])
             conn.execute(update(_runs).where(_runs.c.id == run_id).values(log=combined))
 
     # --- steps -------------------------------------------------------------------------

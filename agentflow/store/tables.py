@@ -128,6 +128,7 @@ class RunRow(SQLModel, table=True):
     control: str | None = None
     rebase: bool = False
     activations: int = 0
+    unsettled: int = 0
     log: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
