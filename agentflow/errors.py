@@ -196,3 +196,10 @@ class PlanBudgetExceeded(AgentflowError):
 
 class NonRetryableError(AgentflowError):
     """Raise inside a step (or a tool) to fail it at once, without further retries."""
+
+
+class LeaseLost(BaseException):
+    """This worker no longer holds the run's lease; another worker owns the run now.
+
+    A BaseException, so plan code cannot catch it: the activation ends at once.
+    """

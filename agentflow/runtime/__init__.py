@@ -1,6 +1,7 @@
 """The durable runtime: the step API, the executor, workers, leases and tools."""
 
-from agentflow.runtime.executor import LoadedPlan, Outcome, ToolsUnavailable, run_activation
+from agentflow.runtime.activation import LoadedPlan
+from agentflow.runtime.executor import Outcome, ToolsUnavailable, run_activation
 from agentflow.runtime.models import (
     Event,
     PlanVersion,

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agentflow.errors import AgentflowError, PlanValidationError
+from agentflow.errors import AgentflowError, LeaseLost
 from agentflow.plain import error_message, safe_text
-from agentflow.plan.data import RunInput
-from agentflow.runtime.signals import Suspend
-from agentflow.runtime.step_api import RuntimeLimits, StepContext, checkpointable
-from agentflow.store import LeaseLost, RunRow, Store
+from agentflow.plan import CompiledPlan
+from agentflow.runtime.activation import (
+    ActivationResult,
+    RunIdentity,
+    describe_error,
+    execute_activation,
+)
+from agentflow.runtime.step_api import RuntimeLimits
+from agentflow.store import RunRow, Store
+from agentflow.store.tables import StepRecord
 
 log = logging.getLogger("agentflow.executor")
 
@@ -24,22 +28,35 @@ class ToolsUnavailable(AgentflowError):
     """This process lacks tools the run's agent needs; another worker that has them may run it."""
 
 
-class LoadedPlan(Protocol):
-    """What the executor needs of a compiled plan: the narrow step protocol, nothing more."""
+PlanLoader = Callable[[RunRow], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]
 
-    filename: str
 
-    def execute(
+class PlanRunner(Protocol):
+    """Runs plan code for one activation: in this process, or in a sandbox process."""
+
+    def __call__(
         self,
-        event: Any,
-        step: Any,
+        plan: CompiledPlan,
+        run: RunIdentity,
+        store: Store,
+        owner: str,
+        records: list[StepRecord],
         tools: Mapping[str, Callable[..., Any]],
-        *,
-        print_sink: Callable[[str], None] | None = None,
-    ) -> Any: ...
+        limits: RuntimeLimits,
+    ) -> ActivationResult: ...
 
 
-PlanLoader = Callable[[RunRow], tuple[LoadedPlan, Mapping[str, Callable[..., Any]]]]
+def run_inline(
+    plan: CompiledPlan,
+    run: RunIdentity,
+    store: Store,
+    owner: str,
+    records: list[StepRecord],
+    tools: Mapping[str, Callable[..., Any]],
+    limits: RuntimeLimits,
+) -> ActivationResult:
+    """Run plan code in this process (`isolation="inline"`: trusted plans and tests only)."""
+    return execute_activation(plan, run, store, owner, records, tools, limits)
 
 
 @dataclass(frozen=True)
@@ -51,68 +68,52 @@ class Outcome:
     wake_at: float | None = None
 
 
-def describe_error(exc: BaseException, plan_filename: str | None = None) -> dict[str, Any]:
-    """A stored error: its type, message, the step it names and the plan line it came from."""
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": error_message(exc)}
-    step = getattr(exc, "step", None)
-    if isinstance(step, str):
-        error["step"] = step
-    line = getattr(exc, "line", None)
-    if isinstance(line, int):
-        error["line"] = line
-    if plan_filename is not None:
-        lines = [
-            frame.lineno
-            for frame in traceback.extract_tb(exc.__traceback__)
-            if frame.filename == plan_filename
-        ]
-        if lines:
-            error["line"] = lines[-1]
-    if isinstance(exc, PlanValidationError):
-        error["diagnostics"] = [d.model_dump() for d in exc.diagnostics]
-    return error
-
-
 def run_activation(
     store: Store,
     run: RunRow,
     owner: str,
     load: PlanLoader,
     limits: RuntimeLimits,
+    runner: PlanRunner = run_inline,
 ) -> Outcome:
     """Drive a claimed run as far as it goes now, then release it in its new state."""
     if run.unsettled >= limits.max_unsettled_activations:
         return _give_up(store, run, owner, limits)
-    records = store.load_steps(run.id)
-    step = StepContext(
-        store=store,
+    try:
+        plan, tools = load(run)
+        records = store.load_steps(run.id)
+    except ToolsUnavailable as exc:
+        retry_at = time.time() + limits.missing_tools_retry
+        fields: dict[str, Any] = {
+            "status": "queued",
+            "wake_at": retry_at,
+            "error": describe_error(exc),
+        }
+        return _settle(store, run, owner, "", limits, fields)
+    except LeaseLost:
+        return Outcome(run.id, "lost")
+    except (AgentflowError, Exception) as exc:
+        return _settle(store, run, owner, "", limits, _errored(describe_error(exc)))
+    identity = RunIdentity(
         run_id=run.id,
-        owner=owner,
-        records=records,
-        limits=limits,
+        agent_id=run.agent_id,
+        params=dict(run.params or {}),
+        created_at=run.created_at,
         rebase=run.rebase,
         control=run.control,
     )
-    printed: list[str] = []
+    result = runner(plan, identity, store, owner, records, tools, limits)
+    return settle_result(store, run, owner, limits, result)
 
-    def print_sink(text: str) -> None:
-        if not step.replaying:
-            printed.append(text if text.endswith("\n") else text + "\n")
 
-    event = RunInput(
-        params=dict(run.params or {}),
-        run_id=run.id,
-        agent_id=run.agent_id,
-        timestamp=datetime.fromtimestamp(run.created_at, tz=UTC),
-    )
-    filename: str | None = None
-    try:
-        plan, tools = load(run)
-        filename = plan.filename
-        value = plan.execute(event, step, tools, print_sink=print_sink)
-        output = checkpointable(value, limits.max_output_bytes, f"the output of run {run.id}")
-    except Suspend as signal:
-        suspension = signal.suspension
+def settle_result(
+    store: Store, run: RunRow, owner: str, limits: RuntimeLimits, result: ActivationResult
+) -> Outcome:
+    """Store how an activation ended (the caller has checked the result is well formed)."""
+    if result.kind == "lost":
+        return Outcome(run.id, "lost")
+    if result.kind == "suspended" and result.suspension is not None:
+        suspension = result.suspension
         fields: dict[str, Any] = {
             "status": suspension.status,
             "wake_at": suspension.wake_at,
@@ -125,42 +126,40 @@ def run_activation(
                 ended_at=time.time(),
                 error={"type": "Terminated", "message": "terminated on request"},
             )
-        return _settle(store, run, owner, printed, limits, fields)
-    except LeaseLost:
-        return Outcome(run.id, "lost")
-    except ToolsUnavailable as exc:
-        retry_at = time.time() + limits.missing_tools_retry
-        fields = {"status": "queued", "wake_at": retry_at, "error": describe_error(exc)}
-        return _settle(store, run, owner, printed, limits, fields)
-    except (AgentflowError, Exception) as exc:
+        return _settle(store, run, owner, result.printed, limits, fields)
+    if result.kind == "complete":
         fields = {
-            "status": "errored",
-            "error": describe_error(exc, filename),
+            "status": "complete",
+            "output": result.output,
+            "error": None,
             "ended_at": time.time(),
             "wake_at": None,
             "waiting_for": None,
             "control": None,
             "rebase": False,
         }
-        return _settle(store, run, owner, printed, limits, fields)
-    fields = {
-        "status": "complete",
-        "output": output,
-        "error": None,
+        return _settle(store, run, owner, result.printed, limits, fields)
+    error = result.error or {"type": "Error", "message": "the activation failed"}
+    return _settle(store, run, owner, result.printed, limits, _errored(error))
+
+
+def _errored(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": "errored",
+        "error": error,
         "ended_at": time.time(),
         "wake_at": None,
         "waiting_for": None,
         "control": None,
         "rebase": False,
     }
-    return _settle(store, run, owner, printed, limits, fields)
 
 
 def _settle(
     store: Store,
     run: RunRow,
     owner: str,
-    printed: list[str],
+    printed: str,
     limits: RuntimeLimits,
     fields: dict[str, Any],
 ) -> Outcome:
@@ -168,7 +167,7 @@ def _settle(
     fields = {**fields, "unsettled": 0}
     try:
         if printed:
-            store.append_log(run.id, safe_text("".join(printed)), limits.max_log_chars)
+            store.append_log(run.id, safe_text(printed), limits.max_log_chars)
         settled = store.finish_activation(run.id, owner, **fields)
     except LeaseLost:
         return Outcome(run.id, "lost")
@@ -186,16 +185,7 @@ def _settle(
 
 
 def _settle_errored(store: Store, run: RunRow, owner: str, error: dict[str, Any]) -> Outcome:
-    fields = {
-        "status": "errored",
-        "error": error,
-        "ended_at": time.time(),
-        "wake_at": None,
-        "waiting_for": None,
-        "control": None,
-        "rebase": False,
-        "unsettled": 0,
-    }
+    fields = {**_errored(error), "unsettled": 0}
     try:
         settled = store.finish_activation(run.id, owner, **fields)
     except (LeaseLost, Exception):

@@ -14,11 +14,11 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -36,10 +36,34 @@ from agentflow.plain import PlainDataError, error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
-from agentflow.runtime.tools import StepScope, ToolArgumentsError, ToolHandle, inside_step
-from agentflow.store import StepRecord, Store
+from agentflow.runtime.tools import StepScope, ToolArgumentsError, inside_step
+from agentflow.store.tables import StepRecord
 
 _FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
+
+
+class TakenEvent(Protocol):
+    """An event a wait consumed."""
+
+    type: str
+    payload: Any
+    created_at: float
+
+
+class Journal(Protocol):
+    """Where a run's steps are recorded: the store in the worker, a channel in a sandbox."""
+
+    def save_step(self, owner: str, record: dict[str, Any]) -> str | None: ...
+
+    def save_steps(
+        self, owner: str, run_id: str, records: Sequence[dict[str, Any]]
+    ) -> str | None: ...
+
+    def take_event(
+        self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
+    ) -> TakenEvent | None: ...
+
+    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,17 @@ class _Task:
     key: str
     name: str
     call: Callable[[], Any]
+    timed: Callable[[float], Any] | None = None
+
+
+def _type_name(exc: BaseException) -> str:
+    """The error's type as recorded: a tool's own exception type, even across a sandbox."""
+    remote = getattr(exc, "remote_type", None)
+    return remote if isinstance(remote, str) else type(exc).__name__
+
+
+def _is_final(exc: BaseException) -> bool:
+    return isinstance(exc, _FINAL_ERRORS) or getattr(exc, "final", False) is True
 
 
 def _host_value(value: Any) -> Any:
@@ -89,7 +124,7 @@ def checkpointable(value: Any, limit: int, what: str) -> Any:
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": error_message(exc)}
+    return {"type": _type_name(exc), "message": error_message(exc)}
 
 
 def _check_text(value: str, what: str) -> None:
@@ -105,7 +140,7 @@ class StepContext:
     def __init__(
         self,
         *,
-        store: Store,
+        store: Journal,
         run_id: str,
         owner: str,
         records: list[StepRecord],
@@ -130,6 +165,20 @@ class StepContext:
         self._stored = {record.key for record in records}
         self._seq = 0
         self._occurrences: Counter[str] = Counter()
+        self._scopes: set[StepScope] = set()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def close(self) -> None:
+        """End the activation: attempts still running (timed out) may call no more tools."""
+        self._closed = True
+        for scope in list(self._scopes):
+            scope.expired = True
+
+    @property
+    def stray_threads(self) -> bool:
+        """Whether an attempt that timed out is still running in a thread of this process."""
+        return any(thread.is_alive() for thread in self._threads)
 
     def __repr__(self) -> str:
         return f"<step of run {self._run_id}>"
@@ -216,6 +265,8 @@ class StepContext:
         return {**record, "fresh": fresh}
 
     def _save(self, record: dict[str, Any]) -> None:
+        if self._closed:
+            raise RuntimeError("the activation has ended; a stray attempt cannot record steps")
         self._control = self._store.save_step(self._owner, self._fresh(record))
 
     # --- step.do -----------------------------------------------------------------------
@@ -266,7 +317,13 @@ class StepContext:
                 }
             )
             raise StepFailed(name, "WorkerLost", str(lost), attempts)
-        task = _Task(key, name, lambda: fn(*args, **kwargs))
+        timed = getattr(fn, "call_with_timeout", None)
+        task = _Task(
+            key,
+            name,
+            lambda: fn(*args, **kwargs),
+            (lambda seconds: timed(seconds, *args, **kwargs)) if callable(timed) else None,
+        )
         while True:
             attempts += 1
             # Recorded before the call, so the timeline shows the step in flight and an attempt
@@ -285,7 +342,7 @@ class StepContext:
                     }
                 )
                 return value
-            final = isinstance(value, _FINAL_ERRORS) or attempts > policy.limit
+            final = _is_final(value) or attempts > policy.limit
             if final:
                 failed = {
                     **base,
@@ -295,7 +352,7 @@ class StepContext:
                     "ended_at": now,
                 }
                 self._save(failed)
-                raise StepFailed(name, type(value).__name__, str(value), attempts)
+                raise StepFailed(name, _type_name(value), error_message(value), attempts)
             delay = policy.delay_before(attempts)
             wake = now + delay
             self._save(
@@ -319,6 +376,7 @@ class StepContext:
     def _attempt(self, task: _Task, timeout: float | None) -> tuple[bool, Any]:
         """Run one attempt; (True, JSON output) or (False, the exception)."""
         scope = StepScope(task.key)
+        self._scopes.add(scope)
 
         def invoke() -> Any:
             with inside_step(scope):
@@ -327,8 +385,12 @@ class StepContext:
         try:
             if timeout is None:
                 value = invoke()
+            elif task.timed is not None:
+                # The callable keeps the deadline itself (a sandbox's tool, timed by the host).
+                with inside_step(scope):
+                    value = task.timed(timeout)
             else:
-                value = _call_with_timeout(invoke, timeout, task.name, scope)
+                value = _call_with_timeout(invoke, timeout, task.name, scope, self._threads)
             return True, checkpointable(
                 value, self._limits.max_output_bytes, f"the output of step {task.name!r}"
             )
@@ -337,6 +399,8 @@ class StepContext:
         except SystemExit as exc:
             # A tool that calls exit() fails its step; it must not take the worker down.
             return False, RuntimeError(f"step {task.name!r} called exit({exc.code!r})")
+        finally:
+            self._scopes.discard(scope)
 
     # --- sleeping and waiting ----------------------------------------------------------
 
@@ -577,7 +641,7 @@ class StepContext:
                     rows.append(
                         {**child_row, "status": "complete", "output": value, "ended_at": now}
                     )
-                elif isinstance(value, _FINAL_ERRORS) or attempts[task.key] > policy.limit:
+                elif _is_final(value) or attempts[task.key] > policy.limit:
                     rows.append(
                         {
                             **child_row,
@@ -612,7 +676,7 @@ class StepContext:
                         "ended_at": now,
                     }
                 )
-                raise StepFailed(task.name, type(exc).__name__, str(exc), attempts[task.key])
+                raise StepFailed(task.name, _type_name(exc), error_message(exc), attempts[task.key])
             pending = [t for t, (ok, _v) in zip(pending, results, strict=True) if not ok]
             if pending:
                 wake = min(retry_at)
@@ -685,13 +749,18 @@ def _read(parse: Callable[[Any], Any], value: Any, step: str) -> Any:
 
 
 def _input_hash(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    target = fn.name if isinstance(fn, ToolHandle) else getattr(fn, "__qualname__", repr(fn))
+    tool_name = getattr(fn, "tool_name", None)
+    target = tool_name if isinstance(tool_name, str) else getattr(fn, "__qualname__", repr(fn))
     text = json.dumps([target, args, kwargs], default=repr, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _call_with_timeout(
-    invoke: Callable[[], Any], timeout: float, name: str, scope: StepScope
+    invoke: Callable[[], Any],
+    timeout: float,
+    name: str,
+    scope: StepScope,
+    threads: list[threading.Thread],
 ) -> Any:
     box: dict[str, Any] = {}
 
@@ -707,6 +776,7 @@ def _call_with_timeout(
     if worker.is_alive():
         # The thread cannot be stopped; it can be kept from calling any more tools.
         scope.expired = True
+        threads.append(worker)
         raise StepTimeout(name, timeout)
     if "error" in box:
         raise box["error"]

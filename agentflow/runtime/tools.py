@@ -93,6 +93,11 @@ class ToolHandle:
                 ) from None
             raise
 
+    @property
+    def tool_name(self) -> str:
+        """The tool's registered name (what a step's input hash records)."""
+        return self.name
+
     def __repr__(self) -> str:
         return f"<tool {self.name}>"
 

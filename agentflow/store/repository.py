@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError
 
-from agentflow.errors import ConfigurationError, NotFound, SchemaVersionError
+from agentflow.errors import ConfigurationError, LeaseLost, NotFound, SchemaVersionError
 from agentflow.plain import safe_text
 from agentflow.store.tables import (
     SCHEMA_VERSION,
@@ -78,10 +78,6 @@ _INSERT_STEP = insert(_steps)
 _UNSETTLED_ON_CLAIM = case(
     (_runs.c.status == "running", _runs.c.unsettled + 1), else_=_runs.c.unsettled
 )
-
-
-class LeaseLost(BaseException):
-    """This worker no longer holds the run's lease; another worker owns the run now."""
 
 
 def _make_engine(url: str) -> SAEngine:

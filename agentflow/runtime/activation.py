@@ -1,0 +1,136 @@
+"""Plan code driven through one activation, wherever it runs: in the worker or in a sandbox.
+
+`execute_activation` replays a plan over its journal and returns an `ActivationResult`: plain
+data that says how the activation ended. The worker's executor settles the run from it; a
+sandbox process sends it back to its host as JSON.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from agentflow.errors import AgentflowError, LeaseLost, PlanValidationError
+from agentflow.plain import error_message
+from agentflow.plan.data import RunInput
+from agentflow.runtime.signals import Suspend, Suspension
+from agentflow.runtime.step_api import Journal, RuntimeLimits, StepContext, checkpointable
+from agentflow.store.tables import StepRecord
+
+
+class LoadedPlan(Protocol):
+    """What an activation needs of a compiled plan: the narrow step protocol, nothing more."""
+
+    filename: str
+
+    def execute(
+        self,
+        event: Any,
+        step: Any,
+        tools: Mapping[str, Callable[..., Any]],
+        *,
+        print_sink: Callable[[str], None] | None = None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What plan code may know of its run, and the journal state it resumes from."""
+
+    run_id: str
+    agent_id: str
+    params: dict[str, Any]
+    created_at: float
+    rebase: bool = False
+    control: str | None = None
+
+
+ResultKind = Literal["complete", "suspended", "errored", "lost"]
+
+
+@dataclass
+class ActivationResult:
+    """How plan code left an activation."""
+
+    kind: ResultKind
+    output: Any = None
+    suspension: Suspension | None = None
+    error: dict[str, Any] | None = None
+    printed: str = ""
+
+
+def describe_error(exc: BaseException, plan_filename: str | None = None) -> dict[str, Any]:
+    """A stored error: its type, message, the step it names and the plan line it came from."""
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": error_message(exc)}
+    step = getattr(exc, "step", None)
+    if isinstance(step, str):
+        error["step"] = step
+    line = getattr(exc, "line", None)
+    if isinstance(line, int):
+        error["line"] = line
+    if plan_filename is not None:
+        lines = [
+            frame.lineno
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if frame.filename == plan_filename
+        ]
+        if lines:
+            error["line"] = lines[-1]
+    if isinstance(exc, PlanValidationError):
+        error["diagnostics"] = [d.model_dump() for d in exc.diagnostics]
+    return error
+
+
+def execute_activation(
+    plan: LoadedPlan,
+    run: RunIdentity,
+    journal: Journal,
+    owner: str,
+    records: list[StepRecord],
+    tools: Mapping[str, Callable[..., Any]],
+    limits: RuntimeLimits,
+    *,
+    describe_memory_error: Callable[[], str] | None = None,
+) -> ActivationResult:
+    """Replay `plan` over `records`, then run it on as far as it goes now."""
+    step = StepContext(
+        store=journal,
+        run_id=run.run_id,
+        owner=owner,
+        records=records,
+        limits=limits,
+        rebase=run.rebase,
+        control=run.control,
+    )
+    printed: list[str] = []
+
+    def print_sink(text: str) -> None:
+        if not step.replaying:
+            printed.append(text if text.endswith("\n") else text + "\n")
+
+    event = RunInput(
+        params=dict(run.params or {}),
+        run_id=run.run_id,
+        agent_id=run.agent_id,
+        timestamp=datetime.fromtimestamp(run.created_at, tz=UTC),
+    )
+    try:
+        value = plan.execute(event, step, tools, print_sink=print_sink)
+        output = checkpointable(value, limits.max_output_bytes, f"the output of run {run.run_id}")
+    except Suspend as signal:
+        return ActivationResult("suspended", suspension=signal.suspension, printed="".join(printed))
+    except LeaseLost:
+        return ActivationResult("lost")
+    except MemoryError:
+        message = describe_memory_error() if describe_memory_error else "the plan ran out of memory"
+        error = {"type": "MemoryError", "message": message}
+        return ActivationResult("errored", error=error, printed="".join(printed))
+    except (AgentflowError, Exception) as exc:
+        error = describe_error(exc, plan.filename)
+        return ActivationResult("errored", error=error, printed="".join(printed))
+    finally:
+        step.close()
+    return ActivationResult("complete", output=output, printed="".join(printed))
