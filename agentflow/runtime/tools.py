@@ -30,6 +30,24 @@ class StepScope:
         self.expired = False
 
 
+def current_scope(tool: str) -> StepScope:
+    """The step attempt this thread runs, where `tool` may be called; raises ToolNotAllowed."""
+    scope: StepScope | None = getattr(_step_scope, "scope", None)
+    if scope is None:
+        raise ToolNotAllowed(
+            tool,
+            message=f"tool {tool!r} was called outside a step: "
+            f"call it through step.do('...', tools.{tool}, ...) so it is checkpointed",
+        )
+    if scope.expired:
+        raise ToolNotAllowed(
+            tool,
+            message=f"tool {tool!r} was called by an attempt of step {scope.key!r} "
+            "that had already timed out; its result could never be recorded",
+        )
+    return scope
+
+
 @contextmanager
 def inside_step(scope: StepScope) -> Iterator[None]:
     """Mark this thread as running a step's function, where tools may be called."""
@@ -70,19 +88,7 @@ class ToolHandle:
         self._validated = validate_call(tool.fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        scope: StepScope | None = getattr(_step_scope, "scope", None)
-        if scope is None:
-            raise ToolNotAllowed(
-                self.name,
-                message=f"tool {self.name!r} was called outside a step: "
-                f"call it through step.do('...', tools.{self.name}, ...) so it is checkpointed",
-            )
-        if scope.expired:
-            raise ToolNotAllowed(
-                self.name,
-                message=f"tool {self.name!r} was called by an attempt of step {scope.key!r} "
-                "that had already timed out; its result could never be recorded",
-            )
+        current_scope(self.name)
         self.tool.check_arguments(args, kwargs)
         try:
             return self._validated(*args, **kwargs)

@@ -1,0 +1,96 @@
+"""The channel between a worker and its sandbox: length-prefixed JSON messages over a socket.
+
+Nothing but JSON crosses it. Each message is a 4-byte big-endian length and that many bytes of
+UTF-8 JSON; a length over the reader's limit is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+
+
+class ChannelClosed(Exception):
+    """The other end closed the channel (its process ended) or sent something unreadable."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One framed message."""
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _HEADER.pack(len(body)) + body
+
+
+class Channel:
+    """One end of a sandbox channel; `send` is safe from several threads."""
+
+    def __init__(self, sock: socket.socket, max_bytes: int) -> None:
+        self.sock = sock
+        self.max_bytes = max_bytes
+        self._send_lock = threading.Lock()
+        self._buffer = bytearray()
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send one message; raises ChannelClosed when the other end is gone."""
+        data = encode(message)
+        with self._send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                raise ChannelClosed(f"the channel is closed: {exc}") from None
+
+    def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next message, or None if none arrived within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        header = self._read(_HEADER.size, deadline)
+        if header is None:
+            return None
+        (length,) = _HEADER.unpack(header)
+        if length > self.max_bytes:
+            raise ChannelClosed(
+                f"a message of {length:,} bytes is over the channel's limit of "
+                f"{self.max_bytes:,} bytes"
+            )
+        body = self._read(length, None if deadline is None else deadline + 5.0)
+        if body is None:
+            raise ChannelClosed("the channel stalled in the middle of a message")
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ChannelClosed(f"an unreadable message: {exc}") from None
+        if not isinstance(message, dict):
+            raise ChannelClosed("a message must be a JSON object")
+        return message
+
+    def _read(self, size: int, deadline: float | None) -> bytes | None:
+        while len(self._buffer) < size:
+            if deadline is None:
+                self.sock.settimeout(None)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            except TimeoutError:
+                return None
+            except OSError as exc:
+                raise ChannelClosed(f"the channel is closed: {exc}") from None
+            if not chunk:
+                raise ChannelClosed("the other end closed the channel")
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def close(self) -> None:
+        """Close this end."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
