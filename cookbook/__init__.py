@@ -150,6 +150,14 @@ RECIPES: dict[str, Recipe] = {
             params={"traveller": "ada", "destination": "Lisbon", "nights": 3, "card": "4242"},
         ),
         Recipe(
+            name="shipment_watch",
+            goal="Check the order's shipment once a day for up to five days "
+            "and email the customer its tracking number as soon as it ships",
+            tools=("check_shipment", "send_email"),
+            folder="07_agent_frameworks",
+            params={"order_id": 1001, "email": "ada@example.com"},
+        ),
+        Recipe(
             name="invoice_total",
             goal="Convert this month's invoices to euros, enter each in the ledger, "
             "and return the total",

@@ -71,6 +71,18 @@ EXPECTED: dict[str, list[str]] = {
         "cancelled HT-OSL",
         "cancelled FL-OSL",
     ],
+    "07_agent_frameworks": [
+        "litellm: plan_and_run -> status awaiting_review, plan v1 (pending)",
+        "reviewer approves plan 1: run litellm starts",
+        "pydantic-ai: plan_and_run -> status started, plan v1 (approved, reused)",
+        "langchain: plan_and_run -> status started, plan v1 (approved, reused)",
+        "openai-agents: plan_and_run -> status started, plan v1 (approved, reused)",
+        "litellm: complete -> {'order_id': 1001, 'shipped_on_day': 2}",
+        "pydantic-ai: complete -> {'order_id': 1002, 'shipped_on_day': 2}",
+        "langchain: complete -> {'order_id': 1003, 'shipped_on_day': 2}",
+        "openai-agents: complete -> {'order_id': 1004, 'shipped_on_day': 2}",
+        "customer4@example.com: Order 1004 has shipped: Tracking number: TRK1004",
+    ],
     "08_repair": [
         "run errored: StepFailed: step 'convert' failed after 1 attempt: NonRetryableError: "
         "no euro rate for JPY",
