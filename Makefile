@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine (only Python 3.11 and make needed):
-#   make demo   run a cookbook plan end to end on the embedded SQLite store
+#   make demo   run cookbook recipe 1 (three tenants, three generated plans) on SQLite, offline
 #   make test   ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# demo.db is kept afterwards, for `agentflow review list --db sqlite:///demo.db` and friends; each
+# demo starts from an empty store.
 demo: $(STAMP)
-	$(BIN)/agentflow demo --db sqlite:///demo.db
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN)/python cookbook/01_multi_tenant/run.py --db sqlite:///demo.db
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -213,3 +213,15 @@ class Agent:
         if row.agent_id != self.id:
             raise NotFound(f"agent {self.id!r} has no run {run_id!r}")
         return Run(self.engine, row.id, row.agent_id)
+
+    async def start_async(
+        self,
+        params: dict[str, Any] | None = None,
+        *,
+        plan: PlanVersion | int | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        """`start` for async code: the store is written in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.start, params, plan=plan, run_id=run_id)

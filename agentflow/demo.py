@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from agentflow.cookbook import RECIPES
+from agentflow.cookbook import RECIPES, SHOP_RECIPES
 from agentflow.cookbook.shop import register_shop_tools
 from agentflow.engine import Engine
 from agentflow.planner import plan_and_run
@@ -17,10 +17,13 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     """Plan, review, run and resume a cookbook recipe, printing each stage; an exit status."""
     from agentflow.cli import timeline_table
 
-    recipe = RECIPES.get(recipe_name)
-    if recipe is None:
-        console.print(f"[red]no recipe {recipe_name!r}[/red]; choose from {', '.join(RECIPES)}")
+    if recipe_name not in SHOP_RECIPES:
+        console.print(
+            f"[red]no shop recipe {recipe_name!r}[/red]; choose from {', '.join(SHOP_RECIPES)} "
+            "(the other recipes run with python cookbook/<folder>/run.py)"
+        )
         return 2
+    recipe = RECIPES[recipe_name]
     outbox: list[dict[str, Any]] = []
     engine = Engine(db)
     register_shop_tools(engine, outbox)

@@ -250,3 +250,15 @@ class Run:
             **fields,
         )
         self.engine.notify()
+
+    async def result_async(self, timeout: float | None = None) -> Any:
+        """`result` for async code: drives and awaits the run in a worker thread, so the event
+        loop never blocks.
+
+        Raises:
+            RunFailed: the run ended errored or terminated.
+            RunTimeout: `timeout` seconds passed first.
+        """
+        import asyncio
+
+        return await asyncio.to_thread(self.result, timeout)

@@ -7,6 +7,7 @@ created on first use (a convenience over `Engine`, never required).
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -85,6 +86,28 @@ class PlanAndRunResult:
     output: Any = None
     reused: bool = False
     message: str = ""
+
+    def model_dump(self) -> dict[str, Any]:
+        """The result as JSON-ready data, for an agent framework's tool reply.
+
+        Keys: `run_id`, `status`, `agent_id`, `plan_id`, `plan_version`, `review` (the plan's
+        review state: "pending", "approved" or "rejected"), `reused`, `output`, `message`.
+        """
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "agent_id": self.plan.agent_id,
+            "plan_id": self.plan.id,
+            "plan_version": self.plan.version,
+            "review": self.plan.status,
+            "reused": self.reused,
+            "output": self.output,
+            "message": self.message,
+        }
+
+    def model_dump_json(self) -> str:
+        """`model_dump()` as a JSON string."""
+        return json.dumps(self.model_dump(), default=str)
 
 
 def _describe(request: PlanRequest, version: PlanVersion, generated: GeneratedPlan | None) -> str:

@@ -90,8 +90,38 @@ class ToolHandle:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         current_scope(self.name)
         self.tool.check_arguments(args, kwargs)
+        import asyncio
+
+        # An `async def` tool returns an awaitable: the step must checkpoint its value, so it is
+        # awaited here, in a fresh loop, or in a helper thread when this thread already runs one.
+        async def settle(awaitable: Any) -> Any:
+            return await awaitable
+
+        def in_helper_thread(awaitable: Any) -> Any:
+            box: dict[str, Any] = {}
+
+            def target() -> None:
+                try:
+                    box["value"] = asyncio.run(settle(awaitable))
+                except BaseException as exc:
+                    box["error"] = exc
+
+            helper = threading.Thread(target=target, name=f"agentflow-tool-{self.name}")
+            helper.start()
+            helper.join()
+            if "error" in box:
+                raise box["error"]
+            return box["value"]
+
         try:
-            return self._validated(*args, **kwargs)
+            result = self._validated(*args, **kwargs)
+            if inspect.isawaitable(result):
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:
+                    return asyncio.run(settle(result))
+                return in_helper_thread(result)
+            return result
         except ValidationError as exc:
             if exc.title in (self.tool.fn.__name__, self.tool.fn.__qualname__):
                 raise ToolArgumentsError(

@@ -48,7 +48,7 @@ def test_check_prints_diagnostics_in_linter_form(tmp_path):
 def test_check_prints_the_summary_of_a_good_plan():
     proc = cli(
         "check",
-        "cookbook/order_followup.py",
+        "cookbook/03_human_approval/plans/order_followup.py",
         "--tools",
         "list_orders",
         "--tools",
@@ -259,7 +259,7 @@ def test_plan_command_plans_and_runs_a_goal_offline(tmp_path):
 
 
 def test_check_takes_tools_as_a_list_in_every_usual_form(tmp_path):
-    plan = "cookbook/order_followup.py"
+    plan = "cookbook/03_human_approval/plans/order_followup.py"
     for tools in (
         ["--tools", "list_orders", "send_email", "refund"],
         ["--tools", "list_orders,send_email,refund"],
