@@ -13,7 +13,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
-from agentflow.plan import CompiledPlan, load_plan
+from agentflow.errors import ConfigurationError
+from agentflow.plan import CompiledPlan, PlanLimits, load_plan
 from agentflow.runtime import (
     LeaseKeeper,
     Outcome,
@@ -25,10 +26,14 @@ from agentflow.runtime import (
     WorkLoop,
     run_activation,
 )
+from agentflow.runtime.executor import PlanRunner, run_inline
 from agentflow.runtime.models import to_datetime
+from agentflow.runtime.sandbox.host import SandboxRunner
+from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
 from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
 
 log = logging.getLogger("agentflow.engine")
+ISOLATION_MODES = ("process", "inline")
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +69,11 @@ class Engine:
     Args:
         url: database URL; default `AGENTFLOW_DATABASE_URL`, else `sqlite:///agentflow.db`.
         limits: run limits (step output size, steps per run, ...).
+        isolation: where plan code runs. `"process"` (the default): in sandbox processes,
+            confined, one agent per process, never in the process that holds tools, secrets
+            and database connections. `"inline"`: in this process, for trusted plans and tests.
+        sandbox: limits of the sandbox processes (memory, CPU, how many).
+        plan_limits: the compute budget of each execution of plan code.
         lease_seconds: how long a worker's claim on a run lasts without a heartbeat.
         poll_interval: how often an idle worker looks for runs made due by other processes.
 
@@ -79,15 +89,27 @@ class Engine:
         url: str | None = None,
         *,
         limits: RuntimeLimits | None = None,
+        isolation: str = "process",
+        sandbox: SandboxSettings | None = None,
+        plan_limits: PlanLimits | None = None,
         lease_seconds: float = 5.0,
         poll_interval: float = 0.5,
     ) -> None:
+        if isolation not in ISOLATION_MODES:
+            raise ConfigurationError(
+                f"isolation {isolation!r} is not one of {', '.join(ISOLATION_MODES)}"
+            )
         from agentflow.review.service import Reviews
 
         self.url = database_url(url)
         self.store = Store(self.url)
         self.tools = ToolRegistry()
         self.limits = limits or RuntimeLimits()
+        self.isolation = isolation
+        self.plan_limits = plan_limits
+        self._sandbox_settings = sandbox
+        self._sandboxes: SandboxRunner | None = None
+        self._sandbox_lock = threading.Lock()
         self.lease_seconds = lease_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wakeup = threading.Condition()
@@ -101,9 +123,28 @@ class Engine:
         _ENGINES.add(self)
 
     def close(self) -> None:
-        """Stop the lease keeper and release database connections."""
+        """Stop the lease keeper and the sandboxes, and release database connections."""
         self._leases.stop()
+        with self._sandbox_lock:
+            sandboxes, self._sandboxes = self._sandboxes, None
+        if sandboxes is not None:
+            sandboxes.close()
         self.store.close()
+
+    @property
+    def sandboxes(self) -> SandboxPool | None:
+        """This engine's sandbox processes (None until a sandboxed activation ran)."""
+        return self._sandboxes.pool if self._sandboxes is not None else None
+
+    def _runner(self) -> PlanRunner:
+        if self.isolation == "inline":
+            return run_inline
+        with self._sandbox_lock:
+            if self._sandboxes is None:
+                self._sandboxes = SandboxRunner(self._sandbox_settings)
+                # An engine dropped without close() still stops its sandboxes.
+                weakref.finalize(self, self._sandboxes.close)
+            return self._sandboxes
 
     def __enter__(self) -> Engine:
         return self
@@ -250,7 +291,9 @@ class Engine:
         """Run one activation of a run this process has claimed."""
         self._leases.hold(row.id)
         try:
-            return run_activation(self.store, row, self.owner, self._load_plan, self.limits)
+            return run_activation(
+                self.store, row, self.owner, self._load_plan, self.limits, self._runner()
+            )
         finally:
             self._leases.release(row.id)
             self.notify()
@@ -261,7 +304,9 @@ class Engine:
         return self._compile(source, tool_names)
 
     def _compile(self, source: str, tool_names: list[str]) -> CompiledPlan:
-        return load_plan(source, tools={n: self.tools.get(n).fn for n in tool_names})
+        return load_plan(
+            source, tools={n: self.tools.get(n).fn for n in tool_names}, limits=self.plan_limits
+        )
 
     def import_missing_tools(self, names: list[str]) -> list[str]:
         """Import the named tools this process lacks from their recorded paths; still missing."""

@@ -48,7 +48,9 @@ class RunIdentity:
     control: str | None = None
 
 
-ResultKind = Literal["complete", "suspended", "errored", "lost"]
+#: `crashed`: the plan's sandbox died of something other than a limit; the run is offered again
+#: and the lost activation counts against it.
+ResultKind = Literal["complete", "suspended", "errored", "lost", "crashed"]
 
 
 @dataclass

@@ -112,6 +112,15 @@ def settle_result(
     """Store how an activation ended (the caller has checked the result is well formed)."""
     if result.kind == "lost":
         return Outcome(run.id, "lost")
+    if result.kind == "crashed":
+        error = result.error or {"type": "SandboxDied", "message": "the sandbox died"}
+        retry_at = time.time() + limits.crashed_retry
+        try:
+            requeued = store.requeue_unsettled(run.id, owner, retry_at, error)
+        except (LeaseLost, Exception):
+            log.exception("could not requeue run %s", run.id)
+            return Outcome(run.id, "lost")
+        return Outcome(run.id, "queued" if requeued else "lost", retry_at)
     if result.kind == "suspended" and result.suspension is not None:
         suspension = result.suspension
         fields: dict[str, Any] = {

@@ -39,7 +39,7 @@ from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.tools import StepScope, ToolArgumentsError, inside_step
 from agentflow.store.tables import StepRecord
 
-_FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
+FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 
 
 class TakenEvent(Protocol):
@@ -78,6 +78,8 @@ class RuntimeLimits:
     map_concurrency: int = 8
     missing_tools_retry: float = 5.0
     default_step_timeout: float = 300.0
+    max_run_bytes: int = 64 * 1024 * 1024
+    crashed_retry: float = 1.0
     max_unsettled_activations: int = 3
 
 
@@ -96,7 +98,7 @@ def _type_name(exc: BaseException) -> str:
 
 
 def _is_final(exc: BaseException) -> bool:
-    return isinstance(exc, _FINAL_ERRORS) or getattr(exc, "final", False) is True
+    return isinstance(exc, FINAL_ERRORS) or getattr(exc, "final", False) is True
 
 
 def _host_value(value: Any) -> Any:

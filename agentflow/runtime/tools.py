@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Iterator
@@ -90,7 +91,6 @@ class ToolHandle:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         current_scope(self.name)
         self.tool.check_arguments(args, kwargs)
-        import asyncio
 
         # An `async def` tool returns an awaitable: the step must checkpoint its value, so it is
         # awaited here, in a fresh loop, or in a helper thread when this thread already runs one.

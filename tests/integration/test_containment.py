@@ -278,8 +278,13 @@ def run(event, step):
 ]
 
 
-def _engine(tmp_path: Path, **options: object):
-    return make_engine(f"sqlite:///{tmp_path / 'contain.db'}", **options)
+@pytest.fixture(params=["process", "inline"])
+def isolation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _engine(tmp_path: Path, isolation: str = "process", **options: object):
+    return make_engine(f"sqlite:///{tmp_path / 'contain.db'}", isolation=isolation, **options)
 
 
 def _drive(engine, runs, events: list[tuple[str, object]], seconds: float = 20.0) -> None:
@@ -296,8 +301,10 @@ def _drive(engine, runs, events: list[tuple[str, object]], seconds: float = 20.0
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_each_attack_is_contained_and_the_worker_serves_another_tenant(case: Case, tmp_path):
-    engine = _engine(tmp_path)
+def test_each_attack_is_contained_and_the_worker_serves_another_tenant(
+    case: Case, tmp_path, isolation
+):
+    engine = _engine(tmp_path, isolation)
     attacker = engine.agent("mallory", tools=["list_orders", "refund"], review="auto")
     neighbour = engine.agent("alice", tools=["list_orders"], review="auto")
     if case.expect == "rejected":
@@ -339,8 +346,8 @@ def run(event, step):
     engine.close()
 
 
-def test_repr_of_step_and_tools_shows_no_memory_address(tmp_path):
-    engine = _engine(tmp_path)
+def test_repr_of_step_and_tools_shows_no_memory_address(tmp_path, isolation):
+    engine = _engine(tmp_path, isolation)
     agent = engine.agent("reprs", tools=["list_orders"], review="auto")
     agent.submit_plan(
         """
@@ -356,8 +363,8 @@ def run(event, step):
     engine.close()
 
 
-def test_a_surrogate_in_print_is_kept_escaped_in_the_log(tmp_path):
-    engine = _engine(tmp_path)
+def test_a_surrogate_in_print_is_kept_escaped_in_the_log(tmp_path, isolation):
+    engine = _engine(tmp_path, isolation)
     agent = engine.agent("printer", tools=["list_orders"], review="auto")
     agent.submit_plan('def run(event, step):\n    print("bad \\udc80 text")\n    return 1\n')
     run = agent.start()
@@ -367,8 +374,10 @@ def test_a_surrogate_in_print_is_kept_escaped_in_the_log(tmp_path):
     engine.close()
 
 
-def test_a_tool_that_never_returns_fails_its_step_after_the_default_timeout(tmp_path, ledger):
-    engine = _engine(tmp_path, limits=RuntimeLimits(default_step_timeout=0.3))
+def test_a_tool_that_never_returns_fails_its_step_after_the_default_timeout(
+    tmp_path, ledger, isolation
+):
+    engine = _engine(tmp_path, isolation, limits=RuntimeLimits(default_step_timeout=0.3))
     agent = engine.agent("hang", tools=["slow"], review="auto")
     agent.submit_plan(
         """
@@ -387,8 +396,8 @@ def run(event, step):
     engine.close()
 
 
-def test_a_timed_out_attempt_cannot_go_on_calling_tools(tmp_path, ledger):
-    engine = _engine(tmp_path)
+def test_a_timed_out_attempt_cannot_go_on_calling_tools(tmp_path, ledger, isolation):
+    engine = _engine(tmp_path, isolation)
     agent = engine.agent("loop", tools=["list_orders"], review="auto")
     agent.submit_plan(
         """
@@ -407,6 +416,7 @@ def run(event, step):
     run = agent.start()
     engine.work()
     assert run.result(timeout=10) == "StepTimeout"
+    time.sleep(0.2)  # a call that began before the deadline may still finish
     calls = len(read_ledger(ledger))
     time.sleep(0.5)
     assert len(read_ledger(ledger)) == calls, "the timed-out attempt kept calling the tool"

@@ -216,7 +216,7 @@ class PlanSide:
         limits = RuntimeLimits(**request["limits"])
         journal = ChannelJournal(self._link)
         tools = {
-            name: RemoteTool(name, self._link, limits.max_event_bytes) for name in request["tools"]
+            name: RemoteTool(name, self._link, limits.max_output_bytes) for name in request["tools"]
         }
         try:
             plan = self._plan(request["source"], request["sha256"], request["plan_limits"])

@@ -1,0 +1,469 @@
+"""The worker's side of a sandboxed activation: it keeps the store, the journal and the tools.
+
+The worker sends the plan, the run's identity and its journal; then it answers the sandbox's
+requests (save step records, take an event, call a tool) until the sandbox says how the
+activation ended. Everything the sandbox sends is checked before it is used: a record can only
+be one of this run's, a tool only one of this agent's, a tool call only come from a step attempt
+that is running. A sandbox that overruns its CPU time, stops talking, or dies is killed and the
+activation ends with a reason that names the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from agentflow.durations import MAX_DURATION_SECONDS, MAX_INSTANT
+from agentflow.errors import LeaseLost, StepTimeout
+from agentflow.plain import PlainDataError, error_message, plain, safe_text
+from agentflow.plan import CompiledPlan
+from agentflow.runtime.activation import ActivationResult, RunIdentity
+from agentflow.runtime.sandbox.channel import ChannelClosed
+from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
+from agentflow.runtime.signals import Suspension
+from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
+from agentflow.runtime.tools import StepScope, inside_step
+from agentflow.store import Store
+from agentflow.store.tables import StepRecord
+
+_STEP_KINDS = frozenset(
+    {"do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"}
+    | {"map_child", "parallel_child"}
+)
+_STEP_STATES = frozenset(
+    {"running", "complete", "failed", "retrying", "sleeping", "waiting", "timed_out"}
+)
+_SUSPENDED_STATES = frozenset({"sleeping", "waiting", "paused", "terminated"})
+_ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
+_RECORD_FIELDS = frozenset(
+    {
+        "run_id",
+        "seq",
+        "key",
+        "name",
+        "occurrence",
+        "kind",
+        "parent_key",
+        "status",
+        "output",
+        "error",
+        "attempts",
+        "input_hash",
+        "started_at",
+        "ended_at",
+        "wake_at",
+        "fresh",
+    }
+)
+_POLL = 0.05
+_MAX_ERROR_BYTES = 64 * 1024
+
+
+class SandboxViolation(Exception):
+    """The sandbox sent something no honest plan side sends."""
+
+
+class SandboxRunner:
+    """Runs plan code in sandbox processes (`isolation="process"`, the default)."""
+
+    def __init__(self, settings: SandboxSettings | None = None, tool_threads: int = 32) -> None:
+        self.pool = SandboxPool(settings)
+        self._tools = ThreadPoolExecutor(
+            max_workers=tool_threads, thread_name_prefix="agentflow-tool"
+        )
+
+    def __call__(
+        self,
+        plan: CompiledPlan,
+        run: RunIdentity,
+        store: Store,
+        owner: str,
+        records: list[StepRecord],
+        tools: Mapping[str, Callable[..., Any]],
+        limits: RuntimeLimits,
+    ) -> ActivationResult:
+        """One activation of `run` in a sandbox of its agent."""
+        sandbox = self.pool.checkout(run.agent_id)
+        session = _Session(self, sandbox, store, owner, run, tools, limits)
+        reusable = False
+        try:
+            result, reusable = session.drive(plan, records)
+        finally:
+            self.pool.checkin(sandbox, reusable)
+        return result
+
+    def close(self) -> None:
+        """Stop every sandbox process; tool calls still running are left to finish."""
+        self.pool.close()
+        self._tools.shutdown(wait=False, cancel_futures=True)
+
+
+class _Session:
+    def __init__(
+        self,
+        runner: SandboxRunner,
+        sandbox: Sandbox,
+        store: Store,
+        owner: str,
+        run: RunIdentity,
+        tools: Mapping[str, Callable[..., Any]],
+        limits: RuntimeLimits,
+    ) -> None:
+        self.runner = runner
+        self.settings = runner.pool.settings
+        self.sandbox = sandbox
+        self.channel = sandbox.channel
+        self.store = store
+        self.owner = owner
+        self.run = run
+        self.tools = tools
+        self.limits = limits
+        self.in_flight: set[str] = set()
+        self.pending: dict[int, tuple[float, StepScope, list[bool]]] = {}
+        self.pending_lock = threading.Lock()
+        self.stored_bytes = 0
+
+    # --- the activation ------------------------------------------------------------------
+
+    def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
+        self.stored_bytes = sum(len(json.dumps(r.output)) for r in records)
+        request = {
+            "op": "activate",
+            "source": plan.source,
+            "sha256": plan.sha256,
+            "plan_limits": plan.limits.model_dump(),
+            "run": asdict(self.run),
+            "records": [_record_json(r) for r in records],
+            "tools": sorted(self.tools),
+            "limits": asdict(self.limits),
+        }
+        cpu_start = self.sandbox.cpu_seconds()
+        try:
+            self.channel.send(request)
+            return self._serve(cpu_start)
+        except ChannelClosed:
+            return self._died(), False
+        except SandboxViolation as exc:
+            self.sandbox.kill("protocol")
+            error = {"type": "SandboxViolation", "message": f"the plan's sandbox misbehaved: {exc}"}
+            return ActivationResult("errored", error=error), False
+        except LeaseLost:
+            self.sandbox.kill("lease lost")
+            return ActivationResult("lost"), False
+
+    def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
+        last_word = time.monotonic()
+        while True:
+            message = self.channel.receive(timeout=_POLL)
+            if message is None:
+                self._expire_tool_calls()
+                used = self.sandbox.cpu_seconds() - cpu_start
+                if used > self.settings.cpu_seconds:
+                    return self._killed(
+                        "cpu",
+                        f"plan code used more than {self.settings.cpu_seconds:g} s of CPU time "
+                        "in one activation (SandboxSettings.cpu_seconds); its sandbox was killed",
+                    )
+                with self.pending_lock:
+                    waiting_on_tools = bool(self.pending)
+                if waiting_on_tools:
+                    last_word = time.monotonic()
+                elif time.monotonic() - last_word > self.settings.stall_seconds:
+                    return self._killed(
+                        "stall",
+                        f"plan code ran for more than {self.settings.stall_seconds:g} s without "
+                        "finishing or asking for a step (SandboxSettings.stall_seconds); its "
+                        "sandbox was killed",
+                    )
+                continue
+            last_word = time.monotonic()
+            op = message.get("op")
+            if op == "done":
+                return self._result(message), message.get("reusable") is True
+            number = message.get("id")
+            if type(number) is not int:
+                raise SandboxViolation("a request without an id")
+            reply = self._answer(op, message)
+            if reply is not None:
+                self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _killed(self, reason: str, message: str) -> tuple[ActivationResult, bool]:
+        self.sandbox.kill(reason)
+        error = {"type": "SandboxLimitExceeded", "message": message}
+        return ActivationResult("errored", error=error), False
+
+    def _died(self) -> ActivationResult:
+        status = self.runner.pool.exit_status(self.sandbox, wait=1.0)
+        reason = self.sandbox.killed_because
+        if status is not None and os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            if number == signal.SIGXCPU:
+                message = (
+                    "plan code used up its sandbox's CPU time "
+                    f"({self.settings.lifetime_cpu_seconds} s, RLIMIT_CPU); it was killed"
+                )
+                error = {"type": "SandboxLimitExceeded", "message": message}
+                return ActivationResult("errored", error=error)
+            if number == signal.SIGKILL and reason is None:
+                reason = "killed by SIGKILL"
+        how = (
+            f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+            if status is not None and os.WIFSIGNALED(status)
+            else f"exit status {os.waitstatus_to_exitcode(status)}"
+            if status is not None
+            else "an unknown cause"
+        )
+        error = {
+            "type": "SandboxDied",
+            "message": f"the plan's sandbox process ended ({reason or how}) before the "
+            "activation finished",
+        }
+        return ActivationResult("crashed", error=error)
+
+    # --- requests ----------------------------------------------------------------------
+
+    def _answer(self, op: Any, message: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            if op == "save_steps":
+                return self._save_steps(message.get("records"))
+            if op == "take_event":
+                return self._take_event(message)
+            if op == "truncate":
+                return self._truncate(message.get("from_seq"))
+            if op == "tool":
+                self._call_tool(message)
+                return None
+        except LeaseLost:
+            return {"lost": True, "run_id": self.run.run_id}
+        except (PlainDataError, ValueError, TypeError) as exc:
+            return {"refused": safe_text(str(exc), 2000)}
+        raise SandboxViolation(f"an unknown request {str(op)[:40]!r}")
+
+    def _save_steps(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, list) or not raw or len(raw) > self.limits.max_steps:
+            raise SandboxViolation("save_steps without records")
+        records = [self._clean_record(item) for item in raw]
+        if len(records) == 1:
+            control = self.store.save_step(self.owner, records[0])
+        else:
+            control = self.store.save_steps(self.owner, self.run.run_id, records)
+        for record in records:
+            if record["status"] == "running" and record["kind"] in _ATTEMPT_KINDS:
+                self.in_flight.add(record["key"])
+            else:
+                self.in_flight.discard(record["key"])
+        return {"control": control}
+
+    def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
+        event_type = message.get("type")
+        if not isinstance(event_type, str) or not 0 < len(event_type) <= 256:
+            raise SandboxViolation("take_event without an event type")
+        record = self._clean_record(message.get("record"))
+        taken = self.store.take_event(self.owner, self.run.run_id, event_type, record)
+        if taken is None:
+            return {"event": None}
+        event = {"type": taken.type, "payload": taken.payload, "created_at": taken.created_at}
+        return {"event": event}
+
+    def _truncate(self, from_seq: Any) -> dict[str, Any]:
+        if type(from_seq) is not int or from_seq < 0:
+            raise SandboxViolation("truncate without a step position")
+        self.store.truncate_steps_in_activation(self.owner, self.run.run_id, from_seq)
+        return {}
+
+    def _clean_record(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict) or not set(raw) <= _RECORD_FIELDS:
+            raise SandboxViolation("a step record with unknown fields")
+        record = dict(raw)
+        record["run_id"] = self.run.run_id
+        _require(record, "seq", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
+        _require(record, "occurrence", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
+        _require(record, "attempts", int, lambda v: 0 <= v <= 1_000_000)
+        _require(record, "key", str, lambda v: 0 < len(v) <= 600)
+        _require(record, "name", str, lambda v: 0 < len(v) <= 200)
+        _require(record, "kind", str, lambda v: v in _STEP_KINDS)
+        _require(record, "status", str, lambda v: v in _STEP_STATES)
+        for name in ("parent_key", "input_hash"):
+            if record.get(name) is not None:
+                _require(record, name, str, lambda v: len(v) <= 600)
+        for name in ("started_at", "ended_at", "wake_at"):
+            value = record.get(name)
+            if value is not None:
+                if type(value) not in (int, float) or not math.isfinite(value):
+                    raise SandboxViolation(f"a step record's {name} is not a time")
+                if not 0 <= value <= MAX_INSTANT.timestamp():
+                    raise ValueError(f"{name} of step {record['name']!r} is out of range")
+        output, size = plain(
+            record.get("output"),
+            max_bytes=self.limits.max_output_bytes,
+            what=f"the output of step {record['name']!r}",
+        )
+        record["output"] = output
+        if record.get("error") is not None:
+            record["error"], _ = plain(
+                record["error"], max_bytes=_MAX_ERROR_BYTES, what="a step's error"
+            )
+        if record.get("status") == "complete":
+            self.stored_bytes += size
+            if self.stored_bytes > self.limits.max_run_bytes:
+                raise ValueError(
+                    f"run {self.run.run_id} would store more than {self.limits.max_run_bytes:,} "
+                    "bytes of step results (RuntimeLimits.max_run_bytes)"
+                )
+        record["fresh"] = record.get("fresh") is True
+        return record
+
+    # --- tools -------------------------------------------------------------------------
+
+    def _call_tool(self, message: dict[str, Any]) -> None:
+        number = message["id"]
+        name, step = message.get("name"), message.get("step")
+        if not isinstance(name, str) or not isinstance(step, str):
+            raise SandboxViolation("a tool call without a tool or a step")
+        handle = self.tools.get(name)
+        if handle is None:
+            self._reply_error(number, "ToolNotAllowed", f"tool {name!r} is not allowed", True)
+            return
+        if step not in self.in_flight:
+            self._reply_error(
+                number,
+                "ToolNotAllowed",
+                f"tool {name!r} was called for step {step!r}, which is not running",
+                True,
+            )
+            return
+        args, kwargs = message.get("args"), message.get("kwargs")
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise SandboxViolation("a tool call without arguments")
+        timeout = message.get("timeout")
+        if timeout is None:
+            timeout = self.limits.default_step_timeout
+        if type(timeout) not in (int, float) or not 0 < timeout <= MAX_DURATION_SECONDS:
+            raise SandboxViolation("a tool call with an impossible timeout")
+        scope = StepScope(step)
+        answered = [False]
+        with self.pending_lock:
+            self.pending[number] = (time.monotonic() + float(timeout), scope, answered)
+
+        def call() -> None:
+            try:
+                with inside_step(scope):
+                    value = handle(*args, **kwargs)
+                value = checkpointable(
+                    value, self.limits.max_output_bytes, f"the output of step {step!r}"
+                )
+                reply: dict[str, Any] = {"value": value}
+            except BaseException as caught:  # a tool's exit() fails its step, not the worker
+                exc = caught
+                if isinstance(caught, SystemExit):
+                    exc = RuntimeError(f"step {step!r} called exit({caught.code!r})")
+                final = isinstance(exc, FINAL_ERRORS)
+                reply = {
+                    "error": {
+                        "type": type(exc).__name__,
+                        "message": error_message(exc),
+                        "final": final,
+                    }
+                }
+            self._finish_tool_call(number, reply)
+
+        self.runner._tools.submit(call)
+
+    def _finish_tool_call(self, number: int, reply: dict[str, Any]) -> None:
+        with self.pending_lock:
+            entry = self.pending.pop(number, None)
+            if entry is None or entry[2][0]:
+                return
+            entry[2][0] = True
+        with contextlib.suppress(ChannelClosed):
+            self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _reply_error(self, number: int, kind: str, message: str, final: bool) -> None:
+        error = {"type": kind, "message": message, "final": final}
+        self.channel.send({"op": "reply", "id": number, "error": error})
+
+    def _expire_tool_calls(self) -> None:
+        now = time.monotonic()
+        with self.pending_lock:
+            expired = [(n, e) for n, e in self.pending.items() if e[0] <= now]
+        for number, (_deadline, scope, _answered) in expired:
+            scope.expired = True
+            timeout = StepTimeout(scope.key, 0)
+            error = {"type": "StepTimeout", "message": error_message(timeout), "final": False}
+            self._finish_tool_call(number, {"error": error})
+
+    # --- the end -------------------------------------------------------------------------
+
+    def _result(self, message: dict[str, Any]) -> ActivationResult:
+        kind = message.get("kind")
+        printed = message.get("printed") or ""
+        if not isinstance(printed, str):
+            raise SandboxViolation("printed output that is not text")
+        printed = safe_text(printed, self.limits.max_log_chars)
+        if kind == "complete":
+            try:
+                output = checkpointable(
+                    message.get("output"),
+                    self.limits.max_output_bytes,
+                    f"the output of run {self.run.run_id}",
+                )
+            except ValueError as exc:
+                error = {"type": "LimitExceeded", "message": str(exc)}
+                return ActivationResult("errored", error=error, printed=printed)
+            return ActivationResult("complete", output=output, printed=printed)
+        if kind == "suspended":
+            return ActivationResult(
+                "suspended", suspension=_suspension(message.get("suspension")), printed=printed
+            )
+        if kind == "errored":
+            return ActivationResult("errored", error=_error(message.get("error")), printed=printed)
+        if kind == "lost":
+            return ActivationResult("lost")
+        raise SandboxViolation("a result of no known kind")
+
+
+def _require(record: dict[str, Any], name: str, kind: type, ok: Callable[[Any], bool]) -> None:
+    value = record.get(name)
+    if type(value) is not kind or not ok(value):
+        raise SandboxViolation(f"a step record's {name} is not valid")
+
+
+def _suspension(raw: Any) -> Suspension:
+    if not isinstance(raw, dict) or raw.get("status") not in _SUSPENDED_STATES:
+        raise SandboxViolation("a suspension of no known kind")
+    wake_at = raw.get("wake_at")
+    if wake_at is not None and (
+        type(wake_at) not in (int, float)
+        or not math.isfinite(wake_at)
+        or not 0 <= wake_at <= MAX_INSTANT.timestamp()
+    ):
+        raise SandboxViolation("a suspension until an impossible time")
+    waiting_for = raw.get("waiting_for")
+    if waiting_for is not None and (not isinstance(waiting_for, str) or len(waiting_for) > 256):
+        raise SandboxViolation("a suspension waiting for an impossible event type")
+    return Suspension(str(raw["status"]), wake_at, waiting_for)
+
+
+def _error(raw: Any) -> dict[str, Any]:
+    try:
+        error, _ = plain(raw, max_bytes=_MAX_ERROR_BYTES, what="the run's error")
+    except PlainDataError as exc:
+        return {"type": "SandboxViolation", "message": str(exc)}
+    if not isinstance(error, dict) or not isinstance(error.get("type"), str):
+        return {"type": "Error", "message": "the plan failed with an unreadable error"}
+    error["type"] = error["type"][:100]
+    error["message"] = safe_text(str(error.get("message", "")), 4000)
+    return error
+
+
+def _record_json(record: StepRecord) -> dict[str, Any]:
+    return asdict(record)

@@ -1,0 +1,316 @@
+"""The worker's sandbox processes: forked from a zygote, each dedicated to one agent.
+
+A process serves the activations of the agent it was first given, one at a time, and keeps
+that agent's compiled plans warm; it never serves another agent. It is retired (SIGKILL) when
+it may hold stray state (an attempt that timed out, an out-of-memory error), when it has used
+most of its lifetime CPU, or when the pool needs room for another agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentflow.errors import ConfigurationError
+from agentflow.runtime.sandbox.channel import Channel, ChannelClosed
+from agentflow.runtime.sandbox.zygote import MAX_CHANNEL_BYTES
+
+log = logging.getLogger("agentflow.sandbox")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Limits and sizes of a worker's sandboxes.
+
+    Attributes:
+        memory_bytes: address space of one sandbox process (RLIMIT_AS).
+        cpu_seconds: CPU time plan code may use in one activation; the worker kills a sandbox
+            that uses more.
+        lifetime_cpu_seconds: CPU time of one sandbox process over its life (RLIMIT_CPU);
+            the pool retires processes before they reach it.
+        stall_seconds: how long a sandbox may compute without a word to its worker (while no
+            tool call is in flight) before it is killed.
+        max_processes: sandbox processes kept at once; idle ones of other agents are retired
+            to make room.
+        reuse: keep a process for its agent's next activation (False: a fresh process per
+            activation).
+        uid_base: when the worker runs as root, sandbox number N runs as uid `uid_base + N`.
+        seccomp: load the seccomp filter (where the kernel and libseccomp allow).
+    """
+
+    memory_bytes: int = 1024 * 1024 * 1024
+    cpu_seconds: float = 10.0
+    lifetime_cpu_seconds: int = 600
+    stall_seconds: float = 10.0
+    max_processes: int = 16
+    reuse: bool = True
+    uid_base: int = 61000
+    seccomp: bool = True
+
+
+@dataclass
+class Sandbox:
+    """One sandbox process, as its worker sees it."""
+
+    pid: int
+    slot: int
+    uid: int
+    agent_id: str
+    channel: Channel
+    pidfd: int | None
+    applied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    activations: int = 0
+    killed_because: str | None = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time this process has used (0 once it is gone)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def kill(self, reason: str | None = None) -> None:
+        """SIGKILL the process (through its pidfd: never another process that reused the pid)."""
+        if reason is not None and self.killed_because is None:
+            self.killed_because = reason
+        with contextlib.suppress(ProcessLookupError, OSError):
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        self.channel.close()
+
+    def close(self) -> None:
+        """Release the worker's handles on the process."""
+        self.channel.close()
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            self.pidfd = None
+
+
+class Zygote:
+    """The worker's handle on its zygote process."""
+
+    def __init__(self) -> None:
+        self._home = tempfile.mkdtemp(prefix="agentflow-sandbox-")
+        os.chmod(self._home, 0o555)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control = parent
+        # `-I`: no environment variables, no user site, no current directory on sys.path.
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "agentflow.runtime.sandbox.zygote", str(child.fileno())],
+            pass_fds=(child.fileno(),),
+            env={"MALLOC_ARENA_MAX": "2"},
+            cwd=self._home,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("AGENTFLOW_SANDBOX_STDERR") else subprocess.DEVNULL,
+        )
+        child.close()
+        self._lock = threading.Lock()
+        self._forked: list[int] = []
+        self._forked_ready = threading.Condition()
+        self.exits: dict[int, int] = {}
+        self._exited = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="agentflow-zygote", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._control.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with self._forked_ready:
+                    self._forked.append(-1)
+                    self._forked_ready.notify_all()
+                return
+            message = json.loads(data)
+            if message.get("op") == "forked":
+                with self._forked_ready:
+                    self._forked.append(int(message["pid"]))
+                    self._forked_ready.notify_all()
+            elif message.get("op") == "exited":
+                with self._exited:
+                    self.exits[int(message["pid"])] = int(message["status"])
+                    self._exited.notify_all()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the zygote process still runs."""
+        return self.process.poll() is None
+
+    def fork(self, request: dict[str, Any], channel_end: socket.socket) -> int:
+        """Fork a sandbox that will serve `channel_end`; returns its pid."""
+        with self._lock:
+            socket.send_fds(self._control, [json.dumps(request).encode()], [channel_end.fileno()])
+            with self._forked_ready:
+                if not self._forked_ready.wait_for(lambda: bool(self._forked), timeout=30):
+                    raise ConfigurationError("the sandbox zygote did not answer within 30 s")
+                pid = self._forked.pop(0)
+        if pid < 0:
+            raise ConfigurationError("the sandbox zygote has exited")
+        return pid
+
+    def exit_status(self, pid: int, wait: float) -> int | None:
+        """The raw wait status of a sandbox that ended, waiting up to `wait` seconds for it."""
+        with self._exited:
+            self._exited.wait_for(lambda: pid in self.exits, timeout=wait)
+            return self.exits.pop(pid, None)
+
+    def close(self) -> None:
+        """Stop the zygote; it kills the sandboxes it forked."""
+        with contextlib.suppress(OSError):
+            self._control.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        with contextlib.suppress(OSError):
+            os.rmdir(self._home)
+
+
+class SandboxPool:
+    """Sandbox processes of one worker, dedicated to agents, checked out one activation at a
+    time."""
+
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self._lock = threading.Lock()
+        self._zygote: Zygote | None = None
+        self._idle: OrderedDict[int, Sandbox] = OrderedDict()  # by pid, least recent first
+        self._busy: dict[int, Sandbox] = {}
+        self._free_slots = list(range(self.settings.max_processes * 4))
+        #: pid -> the agents it served (always one): what tests and operators can check.
+        self.served: dict[int, set[str]] = {}
+        self.uids: dict[int, int] = {}
+
+    def checkout(self, agent_id: str) -> Sandbox:
+        """A sandbox process for `agent_id`: an idle one of its own, or a new one."""
+        with self._lock:
+            gone = self._zygote.exits if self._zygote is not None else {}
+            for pid in [pid for pid in self._idle if pid in gone]:
+                self._retire(self._idle.pop(pid))
+            for pid, sandbox in reversed(self._idle.items()):
+                if sandbox.agent_id == agent_id:
+                    del self._idle[pid]
+                    self._busy[pid] = sandbox
+                    return sandbox
+            while self._idle and len(self._idle) + len(self._busy) >= self.settings.max_processes:
+                _pid, oldest = self._idle.popitem(last=False)
+                self._retire(oldest)
+            slot = self._free_slots.pop(0)
+        try:
+            sandbox = self._start(agent_id, slot)
+        except BaseException:
+            with self._lock:
+                self._free_slots.append(slot)
+            raise
+        with self._lock:
+            self._busy[sandbox.pid] = sandbox
+            self.served.setdefault(sandbox.pid, set()).add(agent_id)
+            self.uids[sandbox.pid] = sandbox.uid
+        return sandbox
+
+    def checkin(self, sandbox: Sandbox, reusable: bool) -> None:
+        """Give a sandbox back after an activation; one that may hold stray state is retired."""
+        sandbox.activations += 1
+        keep = (
+            reusable
+            and self.settings.reuse
+            and sandbox.killed_because is None
+            and sandbox.cpu_seconds() < self.settings.lifetime_cpu_seconds * 0.8
+        )
+        with self._lock:
+            self._busy.pop(sandbox.pid, None)
+            if keep:
+                self._idle[sandbox.pid] = sandbox
+                return
+            self._retire(sandbox)
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        sandbox.kill()
+        sandbox.close()
+        self._free_slots.append(sandbox.slot)
+
+    def exit_status(self, sandbox: Sandbox, wait: float = 1.0) -> int | None:
+        """How a sandbox process ended (raw wait status), if it has."""
+        zygote = self._zygote
+        return zygote.exit_status(sandbox.pid, wait) if zygote is not None else None
+
+    def _ensure_zygote(self) -> Zygote:
+        with self._lock:
+            if self._zygote is None or not self._zygote.alive:
+                if self._zygote is not None:
+                    self._zygote.close()
+                self._zygote = Zygote()
+            return self._zygote
+
+    def _start(self, agent_id: str, slot: int) -> Sandbox:
+        zygote = self._ensure_zygote()
+        root = os.geteuid() == 0
+        uid = self.settings.uid_base + slot if root else os.geteuid()
+        request = {
+            "op": "fork",
+            "uid": uid if root else None,
+            "memory_bytes": self.settings.memory_bytes,
+            "cpu_seconds": self.settings.lifetime_cpu_seconds,
+            "seccomp": self.settings.seccomp,
+        }
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            pid = zygote.fork(request, theirs)
+        finally:
+            theirs.close()
+        pidfd: int | None
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        channel = Channel(ours, MAX_CHANNEL_BYTES)
+        sandbox = Sandbox(pid, slot, uid, agent_id, channel, pidfd)
+        try:
+            hello = channel.receive(timeout=30)
+        except ChannelClosed:
+            hello = None
+        if hello is None or hello.get("op") != "hello":
+            sandbox.kill()
+            sandbox.close()
+            raise ConfigurationError(
+                "a sandbox process did not start (set AGENTFLOW_SANDBOX_STDERR=1 to see why)"
+            )
+        sandbox.applied = [str(item) for item in hello.get("applied", [])]
+        sandbox.missing = [str(item) for item in hello.get("missing", [])]
+        if sandbox.missing:
+            log.warning("sandbox %s runs without: %s", pid, "; ".join(sandbox.missing))
+        return sandbox
+
+    def close(self) -> None:
+        """Kill every sandbox and stop the zygote."""
+        with self._lock:
+            for sandbox in [*self._idle.values(), *self._busy.values()]:
+                sandbox.kill()
+                sandbox.close()
+            self._idle.clear()
+            self._busy.clear()
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()

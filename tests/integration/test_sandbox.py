@@ -1,0 +1,162 @@
+"""Plan code runs in sandbox processes: other processes, other uids, one agent each, real limits."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from agentflow import PlanLimits
+from agentflow.runtime.sandbox.pool import SandboxSettings
+from tests.support.host import make_engine
+
+BENIGN = '''
+def run(event, step):
+    orders = step.do("fetch", tools.list_orders, status="open")
+    return {"orders": len(orders)}
+'''
+
+SPIN_IN_C = '''
+def run(event, step):
+    left = ["x"]
+    right = ["x"]
+    for _ in range(60):
+        left = [left, left]
+        right = [right, right]
+    return left == right
+'''
+
+TEN_GIGABYTES = '''
+def run(event, step):
+    blob = "x" * (10 * 1024 * 1024 * 1024)
+    return len(blob)
+'''
+
+
+def _proc_uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def _engine(tmp_path: Path, **options: object):
+    return make_engine(f"sqlite:///{tmp_path / 'sandbox.db'}", isolation="process", **options)
+
+
+def test_plan_code_runs_in_another_process_and_under_another_uid(tmp_path):
+    engine = _engine(tmp_path)
+    agent = engine.agent("acme", tools=["list_orders"], review="auto")
+    agent.submit_plan(BENIGN)
+    run = agent.start()
+    engine.work()
+    assert run.result(timeout=10) == {"orders": 2}
+    pool = engine.sandboxes
+    assert pool is not None
+    (pid,) = pool.served
+    assert pid != os.getpid()
+    if os.geteuid() == 0:
+        assert pool.uids[pid] != 0
+        assert _proc_uid(pid) == pool.uids[pid]
+    engine.close()
+
+
+def test_a_sandbox_process_never_serves_two_agents(tmp_path):
+    engine = _engine(tmp_path)
+    agents = [engine.agent(name, tools=["list_orders"], review="auto") for name in ("a", "b")]
+    for agent in agents:
+        agent.submit_plan(BENIGN)
+    runs = [agent.start() for _ in range(3) for agent in agents]
+    engine.work()
+    assert all(run.result(timeout=10) == {"orders": 2} for run in runs)
+    pool = engine.sandboxes
+    assert pool is not None
+    assert all(len(agents_served) == 1 for agents_served in pool.served.values())
+    served = {next(iter(a)) for a in pool.served.values()}
+    assert served == {"a", "b"}
+    # Each agent's process was kept and reused for its later runs.
+    assert len(pool.served) == 2
+    engine.close()
+
+
+def test_a_plan_spinning_in_c_is_killed_and_the_next_tenant_runs(tmp_path):
+    engine = _engine(tmp_path, sandbox=SandboxSettings(cpu_seconds=1.0, stall_seconds=2.0))
+    mallory = engine.agent("mallory", tools=["list_orders"], review="auto")
+    alice = engine.agent("alice", tools=["list_orders"], review="auto")
+    mallory.submit_plan(SPIN_IN_C)
+    alice.submit_plan(BENIGN)
+    spinning = mallory.start(run_id="spin")
+    waiting = alice.start(run_id="behind")
+    started = time.monotonic()
+    engine.work()
+    status = spinning.status()
+    assert status.status == "errored"
+    assert status.error["type"] == "SandboxLimitExceeded"
+    assert "CPU time" in status.error["message"] or "without finishing" in status.error["message"]
+    assert waiting.result(timeout=10) == {"orders": 2}
+    assert time.monotonic() - started < 10
+    engine.close()
+
+
+def test_a_plan_allocating_ten_gigabytes_is_stopped_by_its_memory_limit(tmp_path):
+    roomy = PlanLimits(max_sequence_length=10**12, max_allocated_items=10**12)
+    engine = _engine(
+        tmp_path, plan_limits=roomy, sandbox=SandboxSettings(memory_bytes=512 * 1024 * 1024)
+    )
+    mallory = engine.agent("hog", tools=["list_orders"], review="auto")
+    alice = engine.agent("alice", tools=["list_orders"], review="auto")
+    mallory.submit_plan(TEN_GIGABYTES)
+    alice.submit_plan(BENIGN)
+    hog = mallory.start(run_id="hog")
+    waiting = alice.start(run_id="behind")
+    engine.work()
+    status = hog.status()
+    assert status.status == "errored"
+    assert status.error["type"] == "MemoryError"
+    assert "RLIMIT_AS" in status.error["message"]
+    assert waiting.result(timeout=10) == {"orders": 2}
+    engine.close()
+
+
+def test_a_sandbox_killed_from_outside_is_retried_and_the_run_completes(tmp_path, ledger):
+    engine = _engine(tmp_path)
+    agent = engine.agent("victim", tools=["list_orders", "slow"], review="auto")
+    agent.submit_plan(
+        """
+def run(event, step):
+    step.do("first", tools.list_orders)
+    step.sleep("pause", 0.3)
+    return step.do("second", tools.list_orders)
+"""
+    )
+    run = agent.start()
+    engine.work()
+    pool = engine.sandboxes
+    assert pool is not None
+    (pid,) = pool.served
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while not run.status().done and time.monotonic() < deadline:
+        engine.work()
+        time.sleep(0.05)
+    assert run.result(timeout=1) == [
+        {"id": 1, "email": "ada@example.com", "status": "open"},
+        {"id": 2, "email": "bob@example.com", "status": "open"},
+    ]
+    engine.close()
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_a_fresh_process_per_activation_also_works(tmp_path, reuse):
+    engine = _engine(tmp_path, sandbox=SandboxSettings(reuse=reuse))
+    agent = engine.agent("fresh", tools=["list_orders"], review="auto")
+    agent.submit_plan(BENIGN)
+    runs = [agent.start() for _ in range(3)]
+    engine.work()
+    assert all(run.result(timeout=10) == {"orders": 2} for run in runs)
+    pool = engine.sandboxes
+    assert pool is not None
+    assert len(pool.served) == (1 if reuse else 3)
+    engine.close()
