@@ -12,13 +12,13 @@ from agentflow import PlanLimits
 from agentflow.runtime.sandbox.pool import SandboxSettings
 from tests.support.host import make_engine
 
-BENIGN = '''
+BENIGN = """
 def run(event, step):
     orders = step.do("fetch", tools.list_orders, status="open")
     return {"orders": len(orders)}
-'''
+"""
 
-SPIN_IN_C = '''
+SPIN_IN_C = """
 def run(event, step):
     left = ["x"]
     right = ["x"]
@@ -26,13 +26,13 @@ def run(event, step):
         left = [left, left]
         right = [right, right]
     return left == right
-'''
+"""
 
-TEN_GIGABYTES = '''
+TEN_GIGABYTES = """
 def run(event, step):
     blob = "x" * (10 * 1024 * 1024 * 1024)
     return len(blob)
-'''
+"""
 
 
 def _proc_uid(pid: int) -> int:
