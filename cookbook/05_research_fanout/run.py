@@ -40,7 +40,7 @@ def main(url: str) -> None:
             f"{indent}{step.name}: {step.status} after "
             f"{step.attempts} attempt{'s' * (step.attempts != 1)}"
         )
-    print(f"requests per source: {dict(REQUESTS)}")
+    print(f"requests per source: { {source: REQUESTS[source] for source in PAGES} }")
     print(f"{status.status}: {status.output['sources']} sources")
     print(f"summary: {status.output['summary']}")
     engine.close()

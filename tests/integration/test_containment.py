@@ -399,25 +399,41 @@ def run(event, step):
 def test_a_timed_out_attempt_cannot_go_on_calling_tools(tmp_path, ledger, isolation):
     engine = _engine(tmp_path, isolation)
     agent = engine.agent("loop", tools=["list_orders"], review="auto")
+    # The status marks this test's calls: a stray call from another test's engine in this
+    # process must not count here.
+    marker = f"spin-{isolation}"
     agent.submit_plan(
-        """
+        f"""
 def run(event, step):
     def forever():
         count = 0
         while True:
-            tools.list_orders()
+            tools.list_orders(status="{marker}")
             count = count + 1
     try:
-        step.do("spin", forever, timeout=0.3, retries={"limit": 0})
+        step.do("spin", forever, timeout=0.3, retries={{"limit": 0}})
     except StepFailed as failure:
         return failure.error_type
 """
     )
+
+    def calls() -> list[float]:
+        return [line["t"] for line in read_ledger(ledger) if line.get("status") == marker]
+
     run = agent.start()
     engine.work()
     assert run.result(timeout=10) == "StepTimeout"
-    time.sleep(0.2)  # a call that began before the deadline may still finish
-    calls = len(read_ledger(ledger))
+    finished = time.time()
+    # A call that began before the deadline may still finish; after that, none may start.
+    seen = len(calls())
+    settle_by = time.monotonic() + 3
+    while time.monotonic() < settle_by:
+        time.sleep(0.25)
+        now = len(calls())
+        if now == seen:
+            break
+        seen = now
     time.sleep(0.5)
-    assert len(read_ledger(ledger)) == calls, "the timed-out attempt kept calling the tool"
+    late = [round(t - finished, 3) for t in calls()[seen:]]
+    assert not late, f"the timed-out attempt kept calling the tool, at {late} s after the run ended"
     engine.close()
