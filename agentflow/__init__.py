@@ -44,7 +44,15 @@ if TYPE_CHECKING:
         repair_async,
     )
     from agentflow.run import Run
-    from agentflow.runtime import Event, PlanVersion, RunEvent, RunStatus, RuntimeLimits, StepStatus
+    from agentflow.runtime import (
+        AgentChange,
+        Event,
+        PlanVersion,
+        RunEvent,
+        RunStatus,
+        RuntimeLimits,
+        StepStatus,
+    )
 
 __version__ = "0.1.0"
 
@@ -64,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "repair": "agentflow.planner",
     "repair_async": "agentflow.planner",
     "Run": "agentflow.run",
+    "AgentChange": "agentflow.runtime",
     "Event": "agentflow.runtime",
     "PlanVersion": "agentflow.runtime",
     "RunEvent": "agentflow.runtime",
@@ -73,6 +82,7 @@ _EXPORTS: dict[str, str] = {
 }
 _ERRORS = [
     "AgentflowError",
+    "AmbiguousRunId",
     "ConfigurationError",
     "Diagnostic",
     "LimitExceeded",
@@ -113,7 +123,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Agent",
+    "AgentChange",
     "AgentflowError",
+    "AmbiguousRunId",
     "CompiledPlan",
     "ConfigurationError",
     "Diagnostic",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from agentflow.errors import (
     PlanNotApproved,
     ToolNotAllowed,
 )
-from agentflow.runtime import PlanVersion
+from agentflow.runtime import AgentChange, PlanVersion
 from agentflow.runtime.step_api import checkpointable
 
 if TYPE_CHECKING:
@@ -23,6 +24,39 @@ if TYPE_CHECKING:
 REVIEW_POLICIES = ("required", "auto", "auto-if-safe")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 AGENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+class _Keep(enum.Enum):
+    """The default of `Agent.update(model=...)`: keep the stored model."""
+
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+
+
+def _check_policy(review: str | None) -> None:
+    if review is not None and review not in REVIEW_POLICIES:
+        raise ConfigurationError(
+            f"review policy {review!r} is not one of {', '.join(REVIEW_POLICIES)}"
+        )
+
+
+def _tool_list(engine: Engine, agent_id: str, tools: list[str] | None) -> list[str] | None:
+    """The tools given, each checked to be registered with the engine."""
+    if tools is None:
+        return None
+    names = list(tools)
+    for name in names:
+        if name not in engine.tools:
+            raise ToolNotAllowed(
+                name,
+                agent_id,
+                f"agent {agent_id!r} lists tool {name!r}, which is not registered: "
+                f"register it with @engine.tool first (registered: "
+                f"{', '.join(engine.tools.names()) or 'none'})",
+            )
+    return names
 
 
 class Agent:
@@ -46,32 +80,42 @@ class Agent:
         engine: Engine,
         agent_id: str,
         *,
-        tools: list[str] | None,
-        review: str,
-        model: str | None,
+        tools: list[str] | None = None,
+        review: str | None = None,
+        model: str | None = None,
     ) -> Agent:
-        """Create or update the agent in the store."""
+        """The existing agent, unchanged; or a new one created with what was given.
+
+        A new agent gets `tools` (default: none), `review` (default "required") and `model`.
+        For an existing agent, each value given must equal the stored one: host start-up code
+        may repeat its `engine.agent(...)` call, but changing an agent is `Agent.update`.
+
+        Raises:
+            ConfigurationError: the id or policy is malformed, or a value given differs from
+                the existing agent's.
+            ToolNotAllowed: a tool given is not registered with the engine.
+        """
         if not AGENT_ID_PATTERN.match(agent_id or ""):
             raise ConfigurationError(
                 f"agent id {agent_id!r} must be 1-128 letters, digits or ._:@- "
                 "and start with a letter or digit"
             )
-        if review not in REVIEW_POLICIES:
-            raise ConfigurationError(
-                f"review policy {review!r} is not one of {', '.join(REVIEW_POLICIES)}"
+        _check_policy(review)
+        names = _tool_list(engine, agent_id, tools)
+        row = engine.store.get_agent(agent_id)
+        if row is None:
+            row, _created = engine.store.create_agent(
+                agent_id, names or [], review or "required", model
             )
-        names = list(tools) if tools is not None else engine.tools.names()
-        for name in names:
-            if name not in engine.tools:
-                raise ToolNotAllowed(
-                    name,
-                    agent_id,
-                    f"agent {agent_id!r} lists tool {name!r}, which is not registered: "
-                    f"register it with @engine.tool first (registered: "
-                    f"{', '.join(engine.tools.names()) or 'none'})",
-                )
-        engine.store.upsert_agent(agent_id, names, review, model)
-        return cls(engine, agent_id, names, review, model)
+        agent = cls(engine, row.id, list(row.tools), row.review_policy, row.model)
+        differences = agent._differences(names, review, model)
+        if differences:
+            raise ConfigurationError(
+                f"agent {agent_id!r} already exists with a different {' and '.join(differences)}; "
+                f"engine.agent() never changes an existing agent: to change it, call "
+                f"engine.get_agent({agent_id!r}).update(..., changed_by='YOUR NAME')"
+            )
+        return agent
 
     @classmethod
     def existing(cls, engine: Engine, agent_id: str) -> Agent:
@@ -83,6 +127,85 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent({self.id!r}, tools={self.tools!r}, review={self.review!r})"
+
+    def _differences(
+        self, tools: list[str] | None, review: str | None, model: str | None
+    ) -> list[str]:
+        """What differs between the values given and this agent's, in words."""
+        found = []
+        if tools is not None and set(tools) != set(self.tools):
+            found.append(f"tool list (stored: {sorted(self.tools)}, given: {sorted(tools)})")
+        if review is not None and review != self.review:
+            found.append(f"review policy (stored: {self.review!r}, given: {review!r})")
+        if model is not None and model != self.model:
+            found.append(f"model (stored: {self.model!r}, given: {model!r})")
+        return found
+
+    # --- changes -------------------------------------------------------------------------
+
+    def update(
+        self,
+        *,
+        changed_by: str,
+        tools: list[str] | None = None,
+        review: str | None = None,
+        model: str | _Keep | None = KEEP,
+    ) -> AgentChange | None:
+        """Change this agent's tools, review policy or model, recording who did it and when.
+
+        Only the values given are changed (`model=None` clears the model). The store keeps
+        `updated_by`/`updated_at` on the agent and appends the change, with the values before
+        and after, to the agent's history (`agent.changes()`). Plan versions already approved
+        keep running with the tools the agent now allows.
+
+        Args:
+            changed_by: who made the change (a person or a service), required.
+            tools: the new allow-list of registered tools.
+            review: the new review policy: "required", "auto" or "auto-if-safe".
+            model: the new default model of its planner.
+
+        Returns:
+            The recorded change, or None when nothing differed from what was stored.
+
+        Raises:
+            ValueError: `changed_by` is empty.
+            ConfigurationError: the review policy is not one of the three.
+            ToolNotAllowed: a tool is not registered with the engine.
+            NotFound: the agent no longer exists.
+        """
+        from agentflow.runtime.models import to_datetime
+
+        if not isinstance(changed_by, str) or not changed_by.strip():
+            raise ValueError("an agent change needs changed_by: the name of who makes it")
+        _check_policy(review)
+        fields: dict[str, Any] = {}
+        names = _tool_list(self.engine, self.id, tools)
+        if names is not None:
+            fields["tools"] = list(dict.fromkeys(names))
+        if review is not None:
+            fields["review_policy"] = review
+        if not isinstance(model, _Keep):
+            fields["model"] = model
+        change = self.engine.store.update_agent(self.id, changed_by.strip(), **fields)
+        row = self.engine.store.get_agent(self.id)
+        if row is not None:
+            self.tools, self.review, self.model = list(row.tools), row.review_policy, row.model
+        if change is None:
+            return None
+        return AgentChange.model_validate(
+            {**change.model_dump(), "created_at": to_datetime(change.created_at)}
+        )
+
+    def changes(self) -> list[AgentChange]:
+        """Every explicit change made to this agent with `update`, oldest first."""
+        from agentflow.runtime.models import to_datetime
+
+        return [
+            AgentChange.model_validate(
+                {**row.model_dump(), "created_at": to_datetime(row.created_at)}
+            )
+            for row in self.engine.store.list_agent_changes(self.id)
+        ]
 
     # --- plans ---------------------------------------------------------------------------
 
@@ -162,7 +285,8 @@ class Agent:
     ) -> Run:
         """Start a run of an approved plan (default: the latest approved one).
 
-        The same `run_id` never starts two runs: a second call returns the first run.
+        The same `run_id` never starts two runs of this agent: a second call returns the first
+        run. Run ids are unique per agent: another agent may use the same id for its own run.
 
         Raises:
             PlanNotApproved: the plan version is pending or rejected.
@@ -190,29 +314,37 @@ class Agent:
         )
         if not isinstance(params, dict):
             raise TypeError("params must be a dict")
-        run_id = run_id or f"run_{uuid.uuid4().hex}"
-        row, _created = self.engine.store.create_run(run_id, self.id, chosen.id, params)
-        if row.agent_id != self.id:
-            raise NotFound(f"run id {run_id!r} is taken by another agent")
+        # A generated id is unique in the whole store, so it serves as the run's key too; an
+        # id the caller chose is unique only within this agent and gets a key of its own.
+        key = f"run_{uuid.uuid4().hex}"
+        row, _created = self.engine.store.create_run(
+            run_id or key, self.id, chosen.id, params, key=key
+        )
         self.engine.notify()
-        return Run(self.engine, row.id, row.agent_id)
+        return Run.of(self.engine, row, bound=True)
 
     def runs(self, status: str | None = None) -> list[Run]:
-        """This agent's runs, newest first."""
+        """This agent's runs, newest first, as handles bound to this agent."""
         from agentflow.run import Run
 
         return [
-            Run(self.engine, r.id, r.agent_id) for r in self.engine.store.list_runs(self.id, status)
+            Run.of(self.engine, r, bound=True) for r in self.engine.store.list_runs(self.id, status)
         ]
 
     def get_run(self, run_id: str) -> Run:
-        """One of this agent's runs; another agent's is NotFound."""
-        from agentflow.run import Run
+        """One of this agent's runs, as a handle bound to this agent.
 
-        row = self.engine.store.get_run(run_id)
-        if row.agent_id != self.id:
-            raise NotFound(f"agent {self.id!r} has no run {run_id!r}")
-        return Run(self.engine, row.id, row.agent_id)
+        Raises:
+            NotFound: the agent has no such run; another agent's run gets the very same
+                answer, so a handle never learns which run ids other agents use.
+        """
+        from agentflow.run import Run, no_such_run
+
+        try:
+            row = self.engine.store.find_run(self.id, run_id)
+        except NotFound:
+            raise NotFound(no_such_run(self.id, run_id)) from None
+        return Run.of(self.engine, row, bound=True)
 
     async def start_async(
         self,

@@ -139,12 +139,14 @@ def runs_list(
     agent: Annotated[str | None, typer.Option(help="Only this agent's runs.")] = None,
 ) -> None:
     """List runs, newest first."""
+    from agentflow.run import run_status_of
+
     engine = _engine(db)
     table = Table("run", "agent", "plan", "status", "created", "updated")
     for row in engine.store.list_runs(agent, status):
-        status_model = engine.get_run(row.id).status()
+        status_model = run_status_of(row, [])
         table.add_row(
-            row.id,
+            row.run_id,
             row.agent_id,
             str(row.plan_id),
             row.status,
@@ -157,12 +159,12 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, db: DbOption = None) -> None:
     """Show a run and its step timeline."""
-    from agentflow.errors import NotFound
+    from agentflow.errors import AgentflowError
 
     engine = _engine(db)
     try:
         status = engine.get_run(run_id).status()
-    except NotFound as exc:
+    except AgentflowError as exc:
         _fail(str(exc))
         return
     console.print(f"run [bold]{status.id}[/bold]  agent {status.agent_id}  plan {status.plan_id}")

@@ -189,14 +189,18 @@ class Engine:
         self,
         agent_id: str,
         tools: list[str] | None = None,
-        review: str = "required",
+        review: str | None = None,
         model: str | None = None,
     ) -> Any:
-        """Create or update an agent and return its handle (`Agent`).
+        """The handle (`Agent`) of an existing agent, unchanged; or of a new one.
+
+        A new agent is created with `tools` (default: none at all), `review` (default
+        "required") and `model`. For an existing agent, values that differ from the stored
+        ones raise ConfigurationError; change an agent with `agent.update(...)`.
 
         Args:
             agent_id: the agent's name, unique in this store.
-            tools: names of registered tools its plans may use (default: all registered now).
+            tools: names of registered tools its plans may use.
             review: "required", "auto" or "auto-if-safe".
             model: the model its planner asks by default.
         """
@@ -214,18 +218,33 @@ class Engine:
         """A stored plan version by id; raises NotFound."""
         return plan_version_of(self.store.get_plan(plan_id))
 
-    def get_run(self, run_id: str) -> Any:
-        """The handle of a run by id; raises NotFound."""
+    def get_run(self, run_id: str, agent: Any = None) -> Any:
+        """The operator's handle of any agent's run; raises NotFound.
+
+        Run ids are unique per agent: give `agent` (an `Agent` or its id) to pick one agent's
+        run. Without it the id must name one run across agents (a run's store-wide `key` is
+        accepted too).
+
+        Raises:
+            NotFound: no such run.
+            AmbiguousRunId: several agents have a run with this id; pass `agent=`.
+        """
+        from agentflow.errors import AmbiguousRunId
         from agentflow.run import Run
 
-        row = self.store.get_run(run_id)
-        return Run(self, row.id, row.agent_id)
+        if agent is not None:
+            agent_id = agent if isinstance(agent, str) else agent.id
+            return Run.of(self, self.store.find_run(agent_id, run_id))
+        rows = self.store.runs_with_id(run_id)
+        if len(rows) > 1:
+            raise AmbiguousRunId(run_id, [r.agent_id for r in rows])
+        return Run.of(self, rows[0] if rows else self.store.get_run(run_id))
 
     def runs(self, status: str | None = None, agent_id: str | None = None) -> list[Any]:
         """Handles of runs, newest first."""
         from agentflow.run import Run
 
-        return [Run(self, r.id, r.agent_id) for r in self.store.list_runs(agent_id, status)]
+        return [Run.of(self, r) for r in self.store.list_runs(agent_id, status)]
 
     # --- planning (agentflow.planner over this engine) -----------------------------------
 
@@ -280,6 +299,9 @@ class Engine:
         """
         if until_idle:
             return self._loop.drain()
+        runner = self._runner()
+        if isinstance(runner, SandboxRunner):
+            runner.warm()
         return self._loop.run_forever(stop or threading.Event(), concurrency)
 
     def notify(self) -> None:

@@ -72,6 +72,19 @@ class NotFound(AgentflowError):
     """A plan, run or agent that was asked for does not exist (or is outside the agent's scope)."""
 
 
+class AmbiguousRunId(AgentflowError):
+    """A run id given without its agent belongs to runs of several agents: name the agent."""
+
+    def __init__(self, run_id: str, agent_ids: Sequence[str]) -> None:
+        self.run_id = run_id
+        self.agent_ids = list(agent_ids)
+        super().__init__(
+            f"run id {run_id!r} is used by {len(self.agent_ids)} agents "
+            f"({', '.join(self.agent_ids)}): name one, e.g. "
+            f"engine.get_run({run_id!r}, agent={self.agent_ids[0]!r})"
+        )
+
+
 class PlanNotApproved(AgentflowError):
     """A run was asked to start on a plan version that no reviewer approved."""
 

@@ -42,7 +42,7 @@ def step_status_of(row: StepRecord) -> StepStatus:
 def run_status_of(row: RunRow, steps: list[StepRecord]) -> RunStatus:
     """The public status of a stored run."""
     return RunStatus(
-        id=row.id,
+        id=row.run_id,
         agent_id=row.agent_id,
         plan_id=row.plan_id,
         status=row.status,  # type: ignore[arg-type]
@@ -61,29 +61,75 @@ def run_status_of(row: RunRow, steps: list[StepRecord]) -> RunStatus:
     )
 
 
-class Run:
-    """A handle on a run: read its status, send it events, drive it, control it."""
+def no_such_run(agent_id: str, run_id: str) -> str:
+    """The one message for a run an agent cannot see: missing and foreign read the same."""
+    return f"agent {agent_id!r} has no run {run_id!r}"
 
-    def __init__(self, engine: Engine, run_id: str, agent_id: str) -> None:
+
+class Run:
+    """A handle on a run: read its status, send it events, drive it, control it.
+
+    A handle obtained through an agent (`agent.start`, `agent.runs`, `agent.get_run`) is bound
+    to that agent: every read, event and control checks that the run is still the agent's, and
+    answers NotFound otherwise, with the same message as for a run that does not exist. The
+    engine's own handles (`engine.get_run`, `engine.runs`) are the host operator's view.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: str,
+        agent_id: str,
+        *,
+        key: str | None = None,
+        bound: bool = False,
+    ) -> None:
         self.engine = engine
         self.id = run_id
         self.agent_id = agent_id
+        self._key = key or run_id
+        self._bound = bound
+
+    @classmethod
+    def of(cls, engine: Engine, row: RunRow, *, bound: bool = False) -> Run:
+        """The handle of a stored run (bound to its agent when `bound`)."""
+        return cls(engine, row.run_id, row.agent_id, key=row.id, bound=bound)
+
+    @property
+    def key(self) -> str:
+        """The run's key, unique in the whole store (its id is unique only per agent)."""
+        return self._key
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, agent={self.agent_id!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and other.id == self.id
+        return isinstance(other, Run) and other.key == self.key
 
     def __hash__(self) -> int:
-        return hash(self.id)
+        return hash(self.key)
 
     def _row(self) -> RunRow:
-        return self.engine.store.get_run(self.id)
+        try:
+            row = self.engine.store.get_run(self._key)
+        except NotFound:
+            if self._bound:
+                raise NotFound(no_such_run(self.agent_id, self.id)) from None
+            raise
+        if self._bound and row.agent_id != self.agent_id:
+            raise NotFound(no_such_run(self.agent_id, self.id))
+        return row
+
+    def _scope(self) -> list[Any]:
+        """Conditions that keep a bound handle's writes on its own agent's run."""
+        if not self._bound:
+            return []
+        return [self.engine.store.run_columns().agent_id == self.agent_id]
 
     def status(self) -> RunStatus:
         """The run's state, output or error, and its step timeline."""
-        return run_status_of(self._row(), self.engine.store.load_steps(self.id))
+        row = self._row()
+        return run_status_of(row, self.engine.store.load_steps(row.id))
 
     def send_event(self, type: str, payload: Any = None) -> None:
         """Send an event; a wait for that type receives it (now, or when it gets there).
@@ -100,7 +146,7 @@ class Run:
         row = self._row()
         if row.status in TERMINAL:
             raise RunStateError(f"run {self.id} is {row.status}; it takes no more events")
-        self.engine.store.add_event(self.id, type, payload)
+        self.engine.store.add_event(self._key, type, payload)
         self.engine.notify()
 
     def result(self, timeout: float | None = None) -> Any:
@@ -122,7 +168,7 @@ class Run:
             due = row.status in CLAIMABLE and (row.wake_at or 0) <= now
             free = row.lease_owner is None or (row.lease_expires_at or 0) < now
             claimed = (
-                self.engine.store.claim_run(self.id, self.engine.owner, self.engine.lease_seconds)
+                self.engine.store.claim_run(self._key, self.engine.owner, self.engine.lease_seconds)
                 if due and free
                 else None
             )
@@ -164,15 +210,21 @@ class Run:
             )
         idle = (c.lease_owner.is_(None)) | (c.lease_expires_at < now)
         settled = store.update_run(
-            self.id,
-            when=[c.status.in_(("queued", "sleeping", "waiting", "paused", "running")), idle],
+            self._key,
+            when=[
+                c.status.in_(("queued", "sleeping", "waiting", "paused", "running")),
+                idle,
+                *self._scope(),
+            ],
             status=status,
             lease_owner=None,
             lease_expires_at=None,
             **extra,
         )
         if not settled:
-            store.update_run(self.id, when=[c.status == "running"], control=request)
+            store.update_run(
+                self._key, when=[c.status == "running", *self._scope()], control=request
+            )
         self.engine.notify()
 
     def resume(self) -> None:
@@ -180,15 +232,15 @@ class Run:
         store = self.engine.store
         c = store.run_columns()
         if not store.update_run(
-            self.id,
-            when=[c.status == "paused"],
+            self._key,
+            when=[c.status == "paused", *self._scope()],
             status="queued",
             wake_at=time.time(),
             control=None,
         ):
             row = self._row()
             if row.control == "pause":
-                store.update_run(self.id, control=None)
+                store.update_run(self._key, when=self._scope(), control=None)
             else:
                 raise RunStateError(f"run {self.id} is {row.status}, not paused")
         self.engine.notify()
@@ -210,7 +262,7 @@ class Run:
                 f"run {self.id} is running in {row.lease_owner}: pause or terminate it first"
             )
         fields: dict[str, Any] = {}
-        steps = store.load_steps(self.id)
+        steps = store.load_steps(self._key)
         if plan is not None:
             target = store.get_plan(plan if isinstance(plan, int) else plan.id)
             if target.agent_id != row.agent_id:
@@ -224,7 +276,7 @@ class Run:
                 if s.parent_key is None and s.status != "complete" and s.status != "timed_out"
             ]
             if unfinished:
-                store.delete_steps(self.id, min(unfinished))
+                store.delete_steps(self._key, min(unfinished))
         elif from_step is not None:
             matches = [
                 s.seq
@@ -233,11 +285,12 @@ class Run:
             ]
             if not matches:
                 raise NotFound(f"run {self.id} has no step named {from_step!r}")
-            store.delete_steps(self.id, min(matches))
+            store.delete_steps(self._key, min(matches))
         else:
-            store.delete_steps(self.id, 0)
+            store.delete_steps(self._key, 0)
         store.update_run(
-            self.id,
+            self._key,
+            when=self._scope(),
             status="queued",
             wake_at=now,
             waiting_for=None,

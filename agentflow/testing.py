@@ -100,7 +100,7 @@ def skip_time(engine: Engine, duration: Any = None, *, run: Any = None) -> float
     Args:
         engine: the engine whose store holds the runs.
         duration: how much time to skip: seconds, `"1 day"`, a timedelta; None for "next timer".
-        run: only this run's timers (a `Run` or a run id).
+        run: only this run's timers (a `Run`, or a run's store-wide key).
 
     Returns:
         The seconds skipped (0.0 when nothing was pending).
@@ -115,7 +115,7 @@ def skip_time(engine: Engine, duration: Any = None, *, run: Any = None) -> float
 
     from agentflow.durations import parse_duration
 
-    run_id = getattr(run, "id", run)
+    run_id = getattr(run, "key", run)
     if duration is None:
         due = engine.store.next_timer(run_id)
         if due is None:

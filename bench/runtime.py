@@ -47,7 +47,7 @@ def p95_ms(samples: list[float]) -> float:
 
 
 def bench_step_overhead(engine: Engine) -> tuple[str, float, float]:
-    agent = engine.agent("overhead", review="auto")
+    agent = engine.agent("overhead", tools=["noop"], review="auto")
     agent.submit_plan(plan_with_steps(500))
     samples = []
     for _ in range(3):
@@ -59,7 +59,7 @@ def bench_step_overhead(engine: Engine) -> tuple[str, float, float]:
 
 
 def bench_one_step_run(engine: Engine) -> tuple[str, float, float]:
-    agent = engine.agent("one-step", review="auto")
+    agent = engine.agent("one-step", tools=["noop"], review="auto")
     agent.submit_plan(plan_with_steps(1))
     samples = []
     for _ in range(50):
@@ -70,7 +70,7 @@ def bench_one_step_run(engine: Engine) -> tuple[str, float, float]:
 
 
 def bench_resume_100(engine: Engine) -> tuple[str, float, float]:
-    agent = engine.agent("resume", review="auto")
+    agent = engine.agent("resume", tools=["noop"], review="auto")
     agent.submit_plan(plan_with_steps(100, '    step.wait_for_event("go", type="go")\n'))
     samples = []
     for _ in range(10):

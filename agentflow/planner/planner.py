@@ -212,7 +212,8 @@ def resolve_agent(
     if tools is not None and set(tools) != set(found.tools):
         raise ConfigurationError(
             f"agent {found.id!r} already exists with tools {sorted(found.tools)}; change its tools "
-            f"with engine.agent({found.id!r}, tools=[...]) rather than through the planner"
+            f"with engine.get_agent({found.id!r}).update(tools=[...], changed_by=...) rather "
+            "than through the planner"
         )
     return found, False
 
@@ -400,6 +401,6 @@ def store_repair(request: RepairRequest, generated: GeneratedPlan) -> PlanVersio
         **generated.provenance(),
     )
     if version.approved:
-        request.engine.get_run(request.run_id).restart(plan=version)
+        request.agent.get_run(request.run_id).restart(plan=version)
         request.engine.store.update_plan(version.id, start_on_approval=None)
     return version

@@ -121,9 +121,9 @@ def api_router(engine: Engine) -> APIRouter:
         return [run_status_of(r, []) for r in rows]
 
     @router.get("/runs/{run_id}", response_model=RunStatus)
-    def run(run_id: str) -> RunStatus:
-        """One run: status, params, output or error, and its step timeline."""
-        status: RunStatus = engine.get_run(run_id).status()
+    def run(run_id: str, agent: str | None = None) -> RunStatus:
+        """One run (of `agent`, since run ids are unique per agent): status and timeline."""
+        status: RunStatus = engine.get_run(run_id, agent=agent or None).status()
         return status
 
     return router

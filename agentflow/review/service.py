@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from agentflow.errors import RunStateError
 from agentflow.runtime import PlanVersion
 
 if TYPE_CHECKING:
@@ -25,14 +24,19 @@ class Reviews:
         return [plan_version_of(r) for r in self._engine.store.list_plans(agent_id, "pending")]
 
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
-        """Approve a plan version; a run the planner queued for it starts (or restarts) now."""
+        """Approve a pending plan version; a run the planner queued for it starts (or restarts).
+
+        Raises:
+            RunStateError: the version was already approved or rejected (a decision is final).
+        """
         plan = self._decide(plan_id, "approved", reviewer, comment)
         row = self._engine.store.get_plan(plan_id)
         if row.start_on_approval:
             request: dict[str, Any] = dict(row.start_on_approval)
             if request.get("restart_run_id"):
                 # a repaired version: the failed run goes on with it, keeping its checkpoints
-                self._engine.get_run(request["restart_run_id"]).restart(plan=plan_id)
+                agent = self._engine.get_agent(row.agent_id)
+                agent.get_run(request["restart_run_id"]).restart(plan=plan_id)
             else:
                 agent = self._engine.get_agent(row.agent_id)
                 agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
@@ -40,7 +44,14 @@ class Reviews:
         return plan
 
     def reject(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
-        """Reject a plan version; it will never run."""
+        """Reject a pending plan version; it will never run.
+
+        Runs already pinned to it that have not ended are settled as `errored` with the reason
+        ("plan version N was rejected by REVIEWER"); their leases are revoked.
+
+        Raises:
+            RunStateError: the version was already approved or rejected (a decision is final).
+        """
         return self._decide(plan_id, "rejected", reviewer, comment)
 
     def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
@@ -48,11 +59,8 @@ class Reviews:
 
         if not reviewer or not reviewer.strip():
             raise ValueError("a review decision needs the reviewer's name")
-        current = self._engine.store.get_plan(plan_id)
-        if current.status != "pending" and current.status != decision:
-            raise RunStateError(
-                f"plan version {plan_id} is already {current.status}; submit a new version instead"
-            )
+        # The store decides only a pending version, in one statement: of two reviewers acting
+        # at once exactly one wins, and the other gets RunStateError.
         return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
 
     def decisions(self, plan_id: int) -> list[dict[str, Any]]:

@@ -152,8 +152,8 @@ def create_app(
         return page(request, "runs.html", context)
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run(request: Request, run_id: str) -> HTMLResponse:
-        status: RunStatus = engine.get_run(run_id).status()
+    def run(request: Request, run_id: str, agent: str | None = None) -> HTMLResponse:
+        status: RunStatus = engine.get_run(run_id, agent=agent or None).status()
         context = {"run": status, "timeline": views.timeline(status.steps)}
         return page(request, "run.html", context)
 

@@ -3,6 +3,7 @@
 from agentflow.runtime.activation import LoadedPlan
 from agentflow.runtime.executor import Outcome, ToolsUnavailable, run_activation
 from agentflow.runtime.models import (
+    AgentChange,
     Event,
     PlanVersion,
     RunEvent,
@@ -17,6 +18,7 @@ from agentflow.runtime.tools import RegisteredTool, ToolArgumentsError, ToolHand
 from agentflow.runtime.worker import LeaseKeeper, WorkLoop
 
 __all__ = [
+    "AgentChange",
     "Event",
     "LeaseKeeper",
     "LoadedPlan",

@@ -38,8 +38,13 @@ class LoadedPlan(Protocol):
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """What plan code may know of its run, and the journal state it resumes from."""
+    """What plan code may know of its run, and the journal state it resumes from.
 
+    `run_id` is the id plan code and callers see; `key` is the run's store-wide key, which its
+    step records carry.
+    """
+
+    key: str
     run_id: str
     agent_id: str
     params: dict[str, Any]
@@ -100,7 +105,7 @@ def execute_activation(
     """Replay `plan` over `records`, then run it on as far as it goes now."""
     step = StepContext(
         store=journal,
-        run_id=run.run_id,
+        run_id=run.key,
         owner=owner,
         records=records,
         limits=limits,

@@ -95,7 +95,8 @@ def run_activation(
     except (AgentflowError, Exception) as exc:
         return _settle(store, run, owner, "", limits, _errored(describe_error(exc)))
     identity = RunIdentity(
-        run_id=run.id,
+        key=run.id,
+        run_id=run.run_id,
         agent_id=run.agent_id,
         params=dict(run.params or {}),
         created_at=run.created_at,

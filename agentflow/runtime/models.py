@@ -111,3 +111,16 @@ class PlanVersion(BaseModel):
     def approved(self) -> bool:
         """True once a reviewer (or the agent's policy) approved this version."""
         return self.status == "approved"
+
+
+class AgentChange(BaseModel):
+    """One explicit change to an agent (`agent.update(...)`): who, when, and what it was."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    agent_id: str
+    changed_by: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    created_at: datetime

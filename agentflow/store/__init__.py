@@ -3,6 +3,7 @@
 from agentflow.store.repository import CLAIMABLE, DEFAULT_DATABASE_URL, TERMINAL, LeaseLost, Store
 from agentflow.store.tables import (
     SCHEMA_VERSION,
+    AgentChangeRow,
     AgentRow,
     EventRow,
     PlanVersionRow,
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "SCHEMA_VERSION",
     "TERMINAL",
+    "AgentChangeRow",
     "AgentRow",
     "EventRow",
     "LeaseLost",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -23,16 +24,22 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import IntegrityError
 
-from agentflow.errors import ConfigurationError, LeaseLost, NotFound, SchemaVersionError
+from agentflow.errors import (
+    ConfigurationError,
+    LeaseLost,
+    NotFound,
+    RunStateError,
+    SchemaVersionError,
+)
 from agentflow.plain import safe_text
 from agentflow.store.tables import (
     SCHEMA_VERSION,
+    AgentChangeRow,
     AgentRow,
     EventRow,
     MetaRow,
@@ -52,6 +59,7 @@ DUE_CHANNEL = "agentflow_due"
 _SUSPENDED = ("sleeping", "waiting")
 
 _agents = AgentRow.__table__  # type: ignore[attr-defined]
+_agent_changes = AgentChangeRow.__table__  # type: ignore[attr-defined]
 _plans = PlanVersionRow.__table__  # type: ignore[attr-defined]
 _decisions = ReviewDecisionRow.__table__  # type: ignore[attr-defined]
 _runs = RunRow.__table__  # type: ignore[attr-defined]
@@ -59,6 +67,19 @@ _steps = StepRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _meta = MetaRow.__table__  # type: ignore[attr-defined]
 _tools = ToolRow.__table__  # type: ignore[attr-defined]
+
+
+# (version, step): data changes a database older than `version` needs once its columns exist.
+def _public_run_ids(conn: Connection) -> None:
+    # Before version 3 a run's id was its key, unique in the whole store.
+    conn.execute(
+        update(_runs)
+        .where(or_(_runs.c.run_id.is_(None), _runs.c.run_id == ""))
+        .values(run_id=_runs.c.id)
+    )
+
+
+_DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(3, _public_run_ids)]
 
 
 # Statements on the hot path of every checkpoint, built once.
@@ -78,6 +99,80 @@ _INSERT_STEP = insert(_steps)
 _UNSETTLED_ON_CLAIM = case(
     (_runs.c.status == "running", _runs.c.unsettled + 1), else_=_runs.c.unsettled
 )
+# Checked inside every claim's own statement: a run whose plan version is not approved (any
+# more) is never leased, whatever a reader saw a moment before.
+_PLAN_APPROVED = (
+    select(_plans.c.id)
+    .where(_plans.c.id == _runs.c.plan_id, _plans.c.status == "approved")
+    .exists()
+)
+
+
+_MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
+
+
+def _stored_schema_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(_meta.name):
+        return None
+    value = conn.execute(select(_meta.c.value).where(_meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def _sql_literal(conn: Connection, value: Any) -> str:
+    if isinstance(value, bool):
+        return (
+            ("true" if value else "false") if conn.dialect.name == "postgresql" else str(int(value))
+        )
+    if isinstance(value, int | float):
+        return repr(value)
+    text_value = value if isinstance(value, str) else json.dumps(value)
+    return "'" + text_value.replace("'", "''") + "'"
+
+
+def _column_default(column: Any) -> tuple[bool, Any]:
+    """(has one, value): the column's declared default, or a zero value if it is NOT NULL."""
+    default = column.default
+    if default is not None and default.is_scalar:
+        return True, default.arg
+    if default is not None and default.is_callable:
+        # SQLAlchemy wraps a plain factory (list, dict) so that it takes the execution context.
+        return True, default.arg(None)
+    if column.nullable:
+        return False, None
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        kind = str
+    zero = {bool: False, int: 0, float: 0.0, dict: {}, list: []}.get(kind, "")
+    return True, zero
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """ALTER TABLE ADD COLUMN every declared column the live database lacks."""
+    inspector = inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        live = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in live:
+                continue
+            ddl = f"{preparer.format_column(column)} {column.type.compile(dialect=conn.dialect)}"
+            has_default, value = _column_default(column)
+            if has_default and value is not None:
+                ddl += f" DEFAULT {_sql_literal(conn, value)}"
+            if not column.nullable:
+                ddl += " NOT NULL"
+            conn.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {ddl}")
+
+
+def _add_missing_indexes(conn: Connection) -> None:
+    """Build every declared index the live database lacks (new tables already have theirs)."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        live = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in live:
+                index.create(conn)
 
 
 def _make_engine(url: str) -> SAEngine:
@@ -134,48 +229,126 @@ class Store:
             yield conn
 
     def _migrate(self) -> None:
-        metadata.create_all(self.engine)
-        self._add_missing_columns()
-        with self._tx() as conn:
-            row = conn.execute(select(_meta.c.value).where(_meta.c.key == "schema_version")).first()
-            if row is None:
-                with suppress(IntegrityError):
-                    conn.execute(
-                        insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION))
-                    )
-                return
-            found = int(row[0])
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"database {self.url} has schema version {found}, newer than this agentflow's "
-                f"{SCHEMA_VERSION}: upgrade agentflow to use it"
-            )
+        """Bring the database to this agentflow's schema, in place, in one transaction.
 
-    def _add_missing_columns(self) -> None:
-        """Add columns that newer agentflow versions define to tables an older one created."""
-        live = inspect(self.engine)
-        for table in metadata.sorted_tables:
-            present = {column["name"] for column in live.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=self.engine.dialect)
-                default = getattr(column.default, "arg", None)
-                clause = ""
-                if isinstance(default, bool | int | float):
-                    clause = f" NOT NULL DEFAULT {int(default)}"
-                with self._tx() as conn:
-                    conn.execute(
-                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
-                    )
+        Missing tables are created; missing columns are added to existing tables (with their
+        declared default, or a zero value for a NOT NULL column without one) and missing
+        indexes are built, by comparing the declared tables to the live database; then the
+        data steps for every version between the stored one and `SCHEMA_VERSION` run, and finally
+        the missing indexes are built.
+        """
+        with self._tx() as conn:
+            if self.is_postgres:
+                # Two processes starting on a fresh or old database must not both migrate.
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            found = _stored_schema_version(conn)
+            if found is not None and found > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"database {self.url} has schema version {found}, newer than this "
+                    f"agentflow's {SCHEMA_VERSION}: upgrade agentflow to use it"
+                )
+            metadata.create_all(conn)
+            _add_missing_columns(conn)
+            if found is None:
+                conn.execute(insert(_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif found < SCHEMA_VERSION:
+                for version, step in _DATA_MIGRATIONS:
+                    if found < version:
+                        step(conn)
+                conn.execute(
+                    update(_meta)
+                    .where(_meta.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
+            # After the data steps: a unique index may need the values they fill in.
+            _add_missing_indexes(conn)
 
     # --- agents ------------------------------------------------------------------------
 
-    def upsert_agent(self, agent_id: str, tools: list[str], review_policy: str, model: str | None):
-        """Create the agent, or update its tools, review policy and model."""
+    def create_agent(
+        self, agent_id: str, tools: list[str], review_policy: str, model: str | None
+    ) -> tuple[AgentRow, bool]:
+        """Insert the agent unless it exists; returns (stored row, created). Never updates."""
         now = time.time()
-        values = {"tools": tools, "review_policy": review_policy, "model": model, "updated_at": now}
-        self._upsert(_agents, _agents.c.id, agent_id, values, {"created_at": now})
+        with self._tx() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(_agents).values(
+                            id=agent_id,
+                            tools=tools,
+                            review_policy=review_policy,
+                            model=model,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                created = True
+            except IntegrityError:
+                created = False
+            row = conn.execute(select(_agents).where(_agents.c.id == agent_id)).first()
+        assert row is not None
+        return AgentRow(**row._mapping), created
+
+    def update_agent(self, agent_id: str, changed_by: str, **fields: Any) -> AgentChangeRow | None:
+        """Change an agent's `tools`, `review_policy` or `model`, and record who and when.
+
+        Only the fields whose value differs from the stored one are written; the change is
+        appended to `agent_changes` in the same transaction, with the values before and after.
+
+        Returns:
+            The recorded change, or None when every given value was already stored.
+
+        Raises:
+            NotFound: there is no such agent.
+        """
+        assert set(fields) <= {"tools", "review_policy", "model"}
+        now = time.time()
+        query = select(_agents).where(_agents.c.id == agent_id)
+        if self.is_postgres:
+            query = query.with_for_update()
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"no agent named {agent_id!r}")
+            current = row._mapping
+            before = {k: current[k] for k, v in fields.items() if current[k] != v}
+            if not before:
+                return None
+            after = {k: fields[k] for k in before}
+            conn.execute(
+                update(_agents)
+                .where(_agents.c.id == agent_id)
+                .values(**after, updated_at=now, updated_by=changed_by)
+            )
+            result = conn.execute(
+                insert(_agent_changes).values(
+                    agent_id=agent_id,
+                    changed_by=changed_by,
+                    before=before,
+                    after=after,
+                    created_at=now,
+                )
+            )
+            change_id = result.inserted_primary_key[0]  # type: ignore[index]
+        return AgentChangeRow(
+            id=change_id,
+            agent_id=agent_id,
+            changed_by=changed_by,
+            before=before,
+            after=after,
+            created_at=now,
+        )
+
+    def list_agent_changes(self, agent_id: str) -> list[AgentChangeRow]:
+        """Every recorded change to an agent, oldest first."""
+        query = (
+            select(_agent_changes)
+            .where(_agent_changes.c.agent_id == agent_id)
+            .order_by(_agent_changes.c.id)
+        )
+        with self._tx() as conn:
+            return [AgentChangeRow(**r._mapping) for r in conn.execute(query)]
 
     def _upsert(
         self, table: Any, key: Any, value: Any, values: dict[str, Any], on_insert: dict[str, Any]
@@ -296,18 +469,37 @@ class Store:
     def decide_plan(
         self, plan_id: int, decision: str, reviewer: str, comment: str | None
     ) -> PlanVersionRow:
-        """Record a review decision and set the plan's status to it."""
+        """Record a review decision on a pending plan version, in one conditional write.
+
+        Only a `pending` version can be decided, so of two reviewers deciding at once exactly
+        one wins. Rejecting a version also settles every run still pinned to it that has not
+        ended (queued, sleeping, waiting, paused, or running under a lease, which the rejection
+        revokes) as `errored` with the reason, so a rejected plan never runs another step.
+
+        Raises:
+            NotFound: there is no plan version with this id.
+            RunStateError: the version was already decided (by another reviewer, perhaps).
+        """
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(
                 update(_plans)
-                .where(_plans.c.id == plan_id)
+                .where(_plans.c.id == plan_id, _plans.c.status == "pending")
                 .values(
                     status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
                 )
             )
             if found.rowcount == 0:
-                raise NotFound(f"no plan version with id {plan_id}")
+                current = conn.execute(
+                    select(_plans.c.status, _plans.c.decided_by).where(_plans.c.id == plan_id)
+                ).first()
+                if current is None:
+                    raise NotFound(f"no plan version with id {plan_id}")
+                by = f" by {current.decided_by}" if current.decided_by else ""
+                raise RunStateError(
+                    f"plan version {plan_id} is already {current.status}{by}; "
+                    "a decision is final: submit a new version instead"
+                )
             conn.execute(
                 insert(_decisions).values(
                     plan_id=plan_id,
@@ -317,7 +509,33 @@ class Store:
                     created_at=now,
                 )
             )
+            if decision == "rejected":
+                self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
         return self.get_plan(plan_id)
+
+    def _settle_rejected_runs(
+        self, conn: Connection, plan_id: int, reviewer: str, comment: str | None, now: float
+    ) -> None:
+        version = conn.execute(select(_plans.c.version).where(_plans.c.id == plan_id)).scalar()
+        reason = f"plan version {version} was rejected by {reviewer}"
+        conn.execute(
+            update(_runs)
+            .where(_runs.c.plan_id == plan_id, _runs.c.status.not_in(TERMINAL))
+            .values(
+                status="errored",
+                error={
+                    "type": "PlanRejected",
+                    "message": reason + (f": {comment}" if comment else ""),
+                },
+                ended_at=now,
+                updated_at=now,
+                wake_at=None,
+                waiting_for=None,
+                control=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
 
     def list_decisions(self, plan_id: int) -> list[ReviewDecisionRow]:
         """Every review decision on a plan version, oldest first."""
@@ -327,14 +545,27 @@ class Store:
 
     # --- runs --------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, agent_id: str, plan_id: int, params: dict[str, Any]):
-        """Insert a queued run; returns (row, created). The same id never makes two runs."""
+    def create_run(
+        self,
+        run_id: str,
+        agent_id: str,
+        plan_id: int,
+        params: dict[str, Any],
+        key: str | None = None,
+    ):
+        """Insert a queued run; returns (row, created).
+
+        The same `run_id` never makes two runs of one agent: the second call returns the
+        first. Another agent's run with the same id is a different run. `key` is the run's
+        store-wide key (default: `run_id`, for ids agentflow generated itself).
+        """
         now = time.time()
         try:
             with self._tx() as conn:
                 conn.execute(
                     insert(_runs).values(
-                        id=run_id,
+                        id=key or run_id,
+                        run_id=run_id,
                         agent_id=agent_id,
                         plan_id=plan_id,
                         params=params,
@@ -349,15 +580,30 @@ class Store:
             created = True
         except IntegrityError:
             created = False
-        return self.get_run(run_id), created
+        return self.find_run(agent_id, run_id), created
 
-    def get_run(self, run_id: str) -> RunRow:
-        """The run with this id; raises NotFound."""
+    def get_run(self, key: str) -> RunRow:
+        """The run with this store-wide key; raises NotFound."""
         with self._tx() as conn:
-            row = conn.execute(select(_runs).where(_runs.c.id == run_id)).first()
+            row = conn.execute(select(_runs).where(_runs.c.id == key)).first()
         if row is None:
-            raise NotFound(f"no run with id {run_id!r}")
+            raise NotFound(f"no run with id {key!r}")
         return RunRow(**row._mapping)
+
+    def find_run(self, agent_id: str, run_id: str) -> RunRow:
+        """The agent's run with this id; raises NotFound."""
+        query = select(_runs).where(_runs.c.agent_id == agent_id, _runs.c.run_id == run_id)
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
+        return RunRow(**row._mapping)
+
+    def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
+        """Every agent's run with this id (for the operator's lookups), oldest first."""
+        query = select(_runs).where(_runs.c.run_id == run_id).order_by(_runs.c.created_at)
+        with self._tx() as conn:
+            return [RunRow(**r._mapping) for r in conn.execute(query.limit(limit))]
 
     def list_runs(
         self, agent_id: str | None = None, status: str | None = None, limit: int = 1000
@@ -383,10 +629,12 @@ class Store:
             _runs.c.status.in_(CLAIMABLE),
             _runs.c.wake_at <= now,
             or_(_runs.c.lease_owner.is_(None), _runs.c.lease_expires_at < self._lease_clock()),
+            _PLAN_APPROVED,
         )
 
     def claim_run(self, run_id: str, owner: str, lease_seconds: float) -> RunRow | None:
-        """Lease one run to `owner` if it is due and nobody else holds it."""
+        """Lease one run to `owner` if it is due, nobody else holds it, and its plan version
+        is approved (checked in the same statement, so a rejection can never be raced)."""
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(
@@ -409,7 +657,7 @@ class Store:
         return RunRow(**row._mapping) if row else None
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
-        """Lease up to `limit` due runs to `owner`, earliest due first."""
+        """Lease up to `limit` due runs of approved plan versions to `owner`, earliest first."""
         now = time.time()
         query = (
             select(_runs.c.id)
@@ -458,6 +706,7 @@ class Store:
                 select(func.min(_runs.c.wake_at)).where(
                     _runs.c.status.in_(("queued", "sleeping", "waiting")),
                     _runs.c.lease_owner.is_(None),
+                    _PLAN_APPROVED,
                 )
             ).scalar()
             expiry = conn.execute(

@@ -12,7 +12,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+# 1: the first release. 2: agents.updated_by and the agent_changes table.
+# 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
+# 4: runs.unsettled, the count of activations in a row that ended without settling the run.
+SCHEMA_VERSION = 4
 
 metadata = SQLModel.metadata
 
@@ -39,6 +42,24 @@ class AgentRow(SQLModel, table=True):
     model: str | None = None
     created_at: float
     updated_at: float
+    updated_by: str | None = None
+
+
+class AgentChangeRow(SQLModel, table=True):
+    """An append-only record of one explicit change to an agent's tools, policy or model."""
+
+    __tablename__ = "agent_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(index=True, max_length=128)
+    changed_by: str
+    before: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
+    after: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
+    created_at: float
 
 
 class ToolRow(SQLModel, table=True):
@@ -103,12 +124,22 @@ class ReviewDecisionRow(SQLModel, table=True):
 
 
 class RunRow(SQLModel, table=True):
-    """One run of an agent's plan version: its state, its lease and when it is next due."""
+    """One run of an agent's plan version: its state, its lease and when it is next due.
+
+    `run_id` is the id the caller gave (or one agentflow generated), unique per agent, so two
+    agents may both use "order-1". `id` is the run's key, unique in the store, which steps and
+    events refer to: equal to `run_id` when agentflow generated the id (and for runs made before
+    schema version 3), a fresh `run_...` key when the caller chose the id.
+    """
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_due", "status", "wake_at"),)
+    __table_args__ = (
+        Index("ix_runs_due", "status", "wake_at"),
+        Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
+    )
 
     id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(max_length=128)
     agent_id: str = Field(index=True, max_length=128)
     plan_id: int
     params: dict[str, Any] = Field(

@@ -61,7 +61,7 @@ def test_check_prints_the_summary_of_a_good_plan():
 
 def test_review_and_runs_commands(sqlite_url, ledger):
     engine = make_engine(sqlite_url)
-    agent = engine.agent("cli-agent", review="required")
+    agent = engine.agent("cli-agent", tools=engine.tools.names(), review="required")
     plan = agent.submit_plan(
         "def run(event, step):\n"
         '    step.do("hello", tools.echo, 1)\n'
@@ -106,7 +106,7 @@ def test_worker_runs_runs_and_stops_cleanly_on_sigterm(sqlite_url, ledger):
     import time
 
     engine = make_engine(sqlite_url)
-    agent = engine.agent("worked", review="auto")
+    agent = engine.agent("worked", tools=["echo"], review="auto")
     agent.submit_plan('def run(event, step):\n    return step.do("e", tools.echo, 5)\n')
     worker = subprocess.Popen(
         [*AGENTFLOW, "worker", "--db", sqlite_url, "--app", "tests.support.host:make_engine"],
@@ -132,7 +132,7 @@ def test_worker_runs_runs_and_stops_cleanly_on_sigterm(sqlite_url, ledger):
 
 def test_run_control_commands(sqlite_url, ledger):
     engine = make_engine(sqlite_url)
-    agent = engine.agent("controlled", review="auto")
+    agent = engine.agent("controlled", tools=engine.tools.names(), review="auto")
     agent.submit_plan(
         "def run(event, step):\n"
         '    step.do("one", tools.echo, 1)\n'

@@ -115,7 +115,7 @@ def _seed(db: str) -> tuple[int, int, str]:
     """An approved plan with a finished run, and a riskier new version awaiting review."""
     engine = make_engine(db)
     try:
-        agent = engine.agent("shop", review="required")
+        agent = engine.agent("shop", tools=engine.tools.names(), review="required")
         first = agent.submit_plan(APPROVED, goal="greet and echo")
         engine.reviews.approve(first.id, reviewer="dana", comment="fine")
         run = agent.start({"customer": 42}, plan=first.id, run_id="run-1")

@@ -136,7 +136,8 @@ def test_the_same_goal_and_tools_reuse_the_approved_plan_without_a_model_call(en
 def test_a_plan_is_not_reused_once_the_agents_tools_change(engine: Engine):
     engine.agent("counter", tools=["list_orders"], review="auto")
     plan(GOAL, "counter", engine=engine, model=ScriptedModel([SAFE]))
-    agent = engine.agent("counter", tools=["list_orders", "echo"], review="auto")
+    agent = engine.get_agent("counter")
+    agent.update(tools=["list_orders", "echo"], changed_by="dana")
     model = ScriptedModel([SAFE])
     version = plan(GOAL, agent, engine=engine, model=model)
     assert model.calls == 1 and version.version == 2 and not version.reused
@@ -320,7 +321,7 @@ def failed_run(engine: Engine, review: str) -> str:
         "Check refunds", "refunds", engine=engine, model=ScriptedModel([FAILING]), wait=True
     )
     assert result.status == "errored"
-    engine.agent("refunds", tools=["list_orders", "reject", "echo"], review=review)
+    engine.get_agent("refunds").update(review=review, changed_by="dana")
     return result.run_id
 
 
@@ -389,7 +390,7 @@ def test_without_an_engine_the_default_engine_follows_agentflow_database_url(
             """Orders with the given status."""
             return [{"id": 1}]
 
-        engine.agent("counter", review="auto")
+        engine.agent("counter", tools=engine.tools.names(), review="auto")
         result = plan_and_run(GOAL, "counter", model=ScriptedModel([SAFE]), wait=True, timeout=30)
         assert result.output == {"open": 1}
         engine.close()

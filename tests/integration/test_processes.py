@@ -12,13 +12,13 @@ from collections import defaultdict
 import pytest
 
 from tests.conftest import run_host, spawn
-from tests.support.host import read_ledger
+from tests.support.host import make_engine, read_ledger
 
 pytestmark = pytest.mark.slow
 
 
 def _approved(engine, source: str, name: str = "acme"):
-    agent = engine.agent(name, review="auto")
+    agent = engine.agent(name, tools=engine.tools.names(), review="auto")
     agent.submit_plan(source)
     return agent
 
@@ -135,12 +135,15 @@ def run(event, step):
     assert pids <= {worker.pid for worker in workers}
 
 
-def test_worker_wakes_a_due_sleep_promptly(engine, db_url, ledger):
+def test_worker_wakes_a_due_sleep_promptly(db_url, ledger):
     source = """
 def run(event, step):
     step.sleep("short", 0.3)
     return step.now().timestamp()
 """
+    # This process only watches (inline, so that if it drives the run it starts no sandboxes);
+    # the worker under test runs the plan in its sandbox.
+    engine = make_engine(db_url, isolation="inline")
     agent = _approved(engine, source)
     worker = spawn(db_url, "worker")
     try:
@@ -155,6 +158,7 @@ def run(event, step):
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+        engine.close()
 
 
 def test_a_worker_with_concurrency_runs_several_runs_at_once(engine, ledger):

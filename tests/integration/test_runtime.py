@@ -40,6 +40,7 @@ def calls(ledger: Path, tool: str) -> list[dict]:
 
 
 def approved_agent(engine, source: str, name: str = "acme", **kwargs):
+    kwargs.setdefault("tools", engine.tools.names())
     agent = engine.agent(name, review="auto", **kwargs)
     plan = agent.submit_plan(source, goal="test")
     assert plan.status == "approved"
@@ -213,7 +214,7 @@ def test_start_with_the_same_run_id_is_idempotent(engine):
 
 
 def test_a_plan_that_is_not_approved_never_runs(engine):
-    agent = engine.agent("careful", review="required")
+    agent = engine.agent("careful", tools=engine.tools.names(), review="required")
     plan = agent.submit_plan("def run(event, step):\n    return 1\n")
     assert plan.status == "pending"
     with pytest.raises(PlanNotApproved):
@@ -433,7 +434,7 @@ def run(event, step):
     f = tools.refund
     return f(1)
 """
-    agent = engine.agent("sneaky", review="auto")
+    agent = engine.agent("sneaky", tools=engine.tools.names(), review="auto")
     try:
         agent.submit_plan(source)
     except PlanValidationError:

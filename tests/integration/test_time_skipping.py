@@ -16,7 +16,7 @@ def run(event, step):
 
 
 def _agent(engine):
-    agent = engine.agent("patient", review="auto")
+    agent = engine.agent("patient", tools=engine.tools.names(), review="auto")
     agent.submit_plan(PLAN)
     return agent
 

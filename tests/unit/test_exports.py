@@ -4,7 +4,9 @@ import agentflow
 
 EXPECTED = {
     "Agent",
+    "AgentChange",
     "AgentflowError",
+    "AmbiguousRunId",
     "CompiledPlan",
     "ConfigurationError",
     "Diagnostic",

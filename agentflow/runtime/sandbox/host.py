@@ -101,6 +101,10 @@ class SandboxRunner:
             self.pool.checkin(sandbox, reusable)
         return result
 
+    def warm(self) -> None:
+        """Start the zygote now, in the background, so the first activation need not wait."""
+        threading.Thread(target=self.pool.warm, name="agentflow-warm", daemon=True).start()
+
     def close(self) -> None:
         """Stop every sandbox process; tool calls still running are left to finish."""
         self.pool.close()
@@ -243,7 +247,7 @@ class _Session:
                 self._call_tool(message)
                 return None
         except LeaseLost:
-            return {"lost": True, "run_id": self.run.run_id}
+            return {"lost": True, "run_id": self.run.key}
         except (PlainDataError, ValueError, TypeError) as exc:
             return {"refused": safe_text(str(exc), 2000)}
         raise SandboxViolation(f"an unknown request {str(op)[:40]!r}")
@@ -255,7 +259,7 @@ class _Session:
         if len(records) == 1:
             control = self.store.save_step(self.owner, records[0])
         else:
-            control = self.store.save_steps(self.owner, self.run.run_id, records)
+            control = self.store.save_steps(self.owner, self.run.key, records)
         for record in records:
             if record["status"] == "running" and record["kind"] in _ATTEMPT_KINDS:
                 self.in_flight.add(record["key"])
@@ -268,7 +272,7 @@ class _Session:
         if not isinstance(event_type, str) or not 0 < len(event_type) <= 256:
             raise SandboxViolation("take_event without an event type")
         record = self._clean_record(message.get("record"))
-        taken = self.store.take_event(self.owner, self.run.run_id, event_type, record)
+        taken = self.store.take_event(self.owner, self.run.key, event_type, record)
         if taken is None:
             return {"event": None}
         event = {"type": taken.type, "payload": taken.payload, "created_at": taken.created_at}
@@ -277,14 +281,14 @@ class _Session:
     def _truncate(self, from_seq: Any) -> dict[str, Any]:
         if type(from_seq) is not int or from_seq < 0:
             raise SandboxViolation("truncate without a step position")
-        self.store.truncate_steps_in_activation(self.owner, self.run.run_id, from_seq)
+        self.store.truncate_steps_in_activation(self.owner, self.run.key, from_seq)
         return {}
 
     def _clean_record(self, raw: Any) -> dict[str, Any]:
         if not isinstance(raw, dict) or not set(raw) <= _RECORD_FIELDS:
             raise SandboxViolation("a step record with unknown fields")
         record = dict(raw)
-        record["run_id"] = self.run.run_id
+        record["run_id"] = self.run.key
         _require(record, "seq", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
         _require(record, "occurrence", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
         _require(record, "attempts", int, lambda v: 0 <= v <= 1_000_000)

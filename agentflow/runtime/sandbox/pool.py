@@ -256,6 +256,13 @@ class SandboxPool:
         zygote = self._zygote
         return zygote.exit_status(sandbox.pid, wait) if zygote is not None else None
 
+    def warm(self) -> None:
+        """Start the zygote if it is not running (a worker does this as it starts)."""
+        try:
+            self._ensure_zygote()
+        except Exception:
+            log.exception("could not start the sandbox zygote")
+
     def _ensure_zygote(self) -> Zygote:
         with self._lock:
             if self._zygote is None or not self._zygote.alive:

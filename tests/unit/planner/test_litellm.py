@@ -46,7 +46,7 @@ def litellm():
 def test_a_mocked_litellm_reply_becomes_a_stored_plan_with_its_usage_and_cost(
     engine: Engine, litellm
 ):
-    engine.agent("counter", review="auto")
+    engine.agent("counter", tools=engine.tools.names(), review="auto")
     version = plan(
         "Count the open orders",
         "counter",
@@ -67,7 +67,7 @@ def test_a_mocked_litellm_reply_becomes_a_stored_plan_with_its_usage_and_cost(
 
 
 def test_the_async_twin_goes_through_litellm_acompletion(engine: Engine, litellm):
-    engine.agent("counter", review="auto")
+    engine.agent("counter", tools=engine.tools.names(), review="auto")
     result = asyncio.run(
         plan_and_run_async(
             "Count the open orders",

@@ -52,7 +52,7 @@ def client(engine: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def agent(engine: Any) -> Any:
-    return engine.agent("shop", review="required")
+    return engine.agent("shop", tools=engine.tools.names(), review="required")
 
 
 def text_of(html: str) -> str:
