@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/planner.py
+	$(BIN)/python bench/isolation.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         RuntimeLimits,
         StepStatus,
     )
+    from agentflow.runtime.sandbox.pool import SandboxSettings
 
 __version__ = "0.1.0"
 
@@ -79,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "RunStatus": "agentflow.runtime",
     "RuntimeLimits": "agentflow.runtime",
     "StepStatus": "agentflow.runtime",
+    "SandboxSettings": "agentflow.runtime.sandbox.pool",
 }
 _ERRORS = [
     "AgentflowError",
@@ -151,6 +153,7 @@ __all__ = [
     "RunStatus",
     "RunTimeout",
     "RuntimeLimits",
+    "SandboxSettings",
     "StepFailed",
     "StepStatus",
     "StepTimeout",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,23 @@ def make_engine(url: str, **options: Any) -> Engine:
         record("crash")
         os.kill(os.getpid(), 9)
 
+    @engine.tool(side_effects=True)
+    def point(label: str, index: int, kill: str) -> int:
+        """One step of the crash matrix's runs; `kill` ("worker|sandbox:before|inside:N") names
+        the one point where it SIGKILLs this worker or the sandbox that asked for it, the first
+        time the point is reached: before its effect, or after its effect but before it returns."""
+        target, when, at = kill.split(":")
+        path = _ledger()
+        armed = int(at) == index and not any(
+            e["tool"] == "kill" and e["label"] == label for e in (read_ledger(path) if path else [])
+        )
+        if armed and when == "before":
+            _kill(engine, target, label)
+        record("point", label=label, index=index)
+        if armed and when == "inside":
+            _kill(engine, target, label)
+        return index
+
     @engine.tool(side_effects=False)
     def echo(value: Any) -> Any:
         """Return the value."""
@@ -110,6 +128,17 @@ def make_engine(url: str, **options: Any) -> Engine:
         return value
 
     return engine
+
+
+def _kill(engine: Engine, target: str, label: str) -> None:
+    if target == "worker":
+        record("kill", label=label, pid=os.getpid())
+        os.kill(os.getpid(), signal.SIGKILL)
+    pool = engine.sandboxes
+    assert pool is not None, "the sandbox can only be killed with isolation='process'"
+    (pid,) = pool.busy
+    record("kill", label=label, pid=pid)
+    os.kill(pid, signal.SIGKILL)
 
 
 def main() -> None:
@@ -130,7 +159,6 @@ def main() -> None:
     elif command == "send":
         engine.get_run(sys.argv[3]).send_event(sys.argv[4], json.loads(sys.argv[5]))
     elif command == "worker":
-        import signal
         import threading
 
         stop = threading.Event()

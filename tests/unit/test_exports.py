@@ -28,6 +28,7 @@ EXPECTED = {
     "Run",
     "RunEvent",
     "RunFailed",
+    "SandboxSettings",
     "RunStateError",
     "RunStatus",
     "RunTimeout",

@@ -203,6 +203,12 @@ class SandboxPool:
         self.served: dict[int, set[str]] = {}
         self.uids: dict[int, int] = {}
 
+    @property
+    def busy(self) -> list[int]:
+        """The pids of the sandbox processes running an activation now."""
+        with self._lock:
+            return list(self._busy)
+
     def checkout(self, agent_id: str) -> Sandbox:
         """A sandbox process for `agent_id`: an idle one of its own, or a new one."""
         with self._lock:
