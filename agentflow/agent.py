@@ -173,7 +173,7 @@ class Agent:
             ToolNotAllowed: a tool is not registered with the engine.
             NotFound: the agent no longer exists.
         """
-        from agentflow.runtime.models import to_datetime
+        from agentflow.models import to_datetime
 
         if not isinstance(changed_by, str) or not changed_by.strip():
             raise ValueError("an agent change needs changed_by: the name of who makes it")
@@ -198,7 +198,7 @@ class Agent:
 
     def changes(self) -> list[AgentChange]:
         """Every explicit change made to this agent with `update`, oldest first."""
-        from agentflow.runtime.models import to_datetime
+        from agentflow.models import to_datetime
 
         return [
             AgentChange.model_validate(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from agentflow.errors import ConfigurationError
+from agentflow.models import to_datetime
 from agentflow.plan import CompiledPlan, PlanLimits, load_plan
 from agentflow.runtime import (
     LeaseKeeper,
@@ -27,7 +28,6 @@ from agentflow.runtime import (
     run_activation,
 )
 from agentflow.runtime.executor import PlanRunner, run_inline
-from agentflow.runtime.models import to_datetime
 from agentflow.runtime.sandbox.host import SandboxRunner
 from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
 from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store

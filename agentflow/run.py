@@ -6,8 +6,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError, RunTimeout
+from agentflow.models import StepState, to_datetime
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
-from agentflow.runtime.models import to_datetime
 from agentflow.runtime.step_api import checkpointable
 from agentflow.store import CLAIMABLE, TERMINAL, RunRow, StepRecord
 
@@ -27,7 +27,7 @@ def step_status_of(row: StepRecord) -> StepStatus:
         name=row.name,
         occurrence=row.occurrence,
         kind=row.kind,
-        status=row.status,
+        status=StepState(row.status),
         attempts=row.attempts,
         parent=row.parent_key,
         started_at=to_datetime(row.started_at),

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from agentflow.engine import plan_version_of
 from agentflow.errors import RunStateError
+from agentflow.models import RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
-from agentflow.runtime.models import RunState
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine

@@ -1,8 +1,6 @@
 """The durable runtime: the step API, the executor, workers, leases and tools."""
 
-from agentflow.runtime.activation import LoadedPlan
-from agentflow.runtime.executor import Outcome, ToolsUnavailable, run_activation
-from agentflow.runtime.models import (
+from agentflow.models import (
     AgentChange,
     Event,
     PlanVersion,
@@ -11,6 +9,8 @@ from agentflow.runtime.models import (
     RunStatus,
     StepStatus,
 )
+from agentflow.runtime.activation import LoadedPlan
+from agentflow.runtime.executor import Outcome, ToolsUnavailable, run_activation
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, StepContext

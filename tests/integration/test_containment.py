@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentflow import PlanValidationError, RuntimeLimits
-from agentflow.runtime.models import RunEvent
+from agentflow.models import RunEvent
 from tests.support.host import make_engine, read_ledger
 
 BENIGN = """

@@ -1,15 +1,59 @@
-"""Pydantic models that cross the runtime's boundary: what plans receive and hosts read."""
+"""The domain, named once: run, step and plan states, and the models hosts read."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunState = Literal[
-    "queued", "running", "sleeping", "waiting", "paused", "complete", "errored", "terminated"
-]
+
+class RunState(StrEnum):
+    """Where a run is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    WAITING = "waiting"
+    PAUSED = "paused"
+    COMPLETE = "complete"
+    ERRORED = "errored"
+    TERMINATED = "terminated"
+
+
+TERMINAL: frozenset[RunState] = frozenset(
+    {RunState.COMPLETE, RunState.ERRORED, RunState.TERMINATED}
+)
+"""Runs that have ended for good."""
+CLAIMABLE: frozenset[RunState] = frozenset(
+    {RunState.QUEUED, RunState.SLEEPING, RunState.WAITING, RunState.RUNNING}
+)
+"""Runs a worker may claim (a running one only once its lease has lapsed)."""
+SUSPENDED: frozenset[RunState] = frozenset(
+    {RunState.SLEEPING, RunState.WAITING, RunState.PAUSED, RunState.TERMINATED}
+)
+"""How an activation can end without settling its run for good (terminated ends it)."""
+
+
+class StepState(StrEnum):
+    """Where one step (or one attempt of it) is."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    SLEEPING = "sleeping"
+    WAITING = "waiting"
+    TIMED_OUT = "timed_out"
+
+
+class PlanState(StrEnum):
+    """A plan version's review state."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 def to_datetime(epoch: float | None) -> datetime | None:
@@ -45,7 +89,7 @@ class StepStatus(BaseModel):
     name: str
     occurrence: int
     kind: str
-    status: str
+    status: StepState
     attempts: int
     parent: str | None = None
     started_at: datetime | None = None
@@ -79,7 +123,7 @@ class RunStatus(BaseModel):
     @property
     def done(self) -> bool:
         """True once the run is complete, errored or terminated."""
-        return self.status in ("complete", "errored", "terminated")
+        return self.status in TERMINAL
 
 
 class PlanVersion(BaseModel):
@@ -94,7 +138,7 @@ class PlanVersion(BaseModel):
     warnings: list[Any] = Field(default_factory=list)
     goal: str | None = None
     origin: str = "submitted"
-    status: Literal["pending", "approved", "rejected"]
+    status: PlanState
     parent_id: int | None = None
     model: str | None = None
     prompt_hash: str | None = None
@@ -110,7 +154,7 @@ class PlanVersion(BaseModel):
     @property
     def approved(self) -> bool:
         """True once a reviewer (or the agent's policy) approved this version."""
-        return self.status == "approved"
+        return self.status == PlanState.APPROVED
 
 
 class AgentChange(BaseModel):
