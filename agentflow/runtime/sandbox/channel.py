@@ -16,6 +16,9 @@ from typing import Any
 
 _HEADER = struct.Struct(">I")
 
+ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
+"""Step kinds whose `running` record is an attempt that may call tools."""
+
 
 class ChannelClosed(Exception):
     """The other end closed the channel (its process ended) or sent something unreadable."""

@@ -11,17 +11,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from agentflow.errors import AgentflowError, LeaseLost, ToolNotAllowed
 from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
 from agentflow.runtime.activation import ActivationResult, RunIdentity, execute_activation
-from agentflow.runtime.sandbox.channel import Channel, ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel, ChannelClosed
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.runtime.tools import current_scope
@@ -51,43 +49,86 @@ class ReceivedEvent:
 
 
 class HostLink:
-    """Requests to the host, each answered by a reply with the same id; safe from any thread."""
+    """Requests to the host, each answered by a reply with the same id; safe from any thread.
+
+    There is no reader thread: a thread waiting for a reply reads the channel itself and hands
+    other threads' replies to them, so a lone request costs one round trip and no thread switch.
+    """
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
         self._ids = itertools.count(1)
-        self._waiting: dict[int, Future[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self.activations: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, name="sandbox-reader", daemon=True)
-        self._reader.start()
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._waiting: set[int] = set()
+        self._turn = threading.Condition()
+        self._reading = False
+        self._send_order = threading.Lock()
 
-    def _read(self) -> None:
+    def next_activation(self) -> dict[str, Any]:
+        """Block until the host sends the next activation (no request is in flight)."""
+        while True:
+            message = self._receive()
+            if message.get("op") != "reply":
+                return message
+
+    def _receive(self) -> dict[str, Any]:
+        try:
+            message = self._channel.receive()
+        except ChannelClosed:
+            # The host is gone: nothing this process could do would ever be recorded.
+            os._exit(0)
+        assert message is not None  # no timeout
+        return message
+
+    def _reply_for(self, number: int) -> dict[str, Any]:
+        with self._turn:
+            while True:
+                if number in self._replies:
+                    self._waiting.discard(number)
+                    return self._replies.pop(number)
+                if not self._reading:
+                    self._reading = True
+                    break
+                self._turn.wait()
         try:
             while True:
-                message = self._channel.receive()
-                if message is None:
-                    continue
-                if message.get("op") == "reply":
-                    with self._lock:
-                        future = self._waiting.pop(message.get("id", -1), None)
-                    if future is not None:
-                        future.set_result(message)
-                else:
-                    self.activations.put(message)
-        except ChannelClosed:
-            pass
-        # The host is gone: nothing this process could do would ever be recorded.
-        os._exit(0)
+                message = self._receive()
+                if message.get("op") != "reply":
+                    continue  # the host sends nothing else while requests are in flight
+                got = message.get("id")
+                if got == number:
+                    return message
+                with self._turn:
+                    if got in self._waiting:
+                        self._replies[got] = message
+                        self._turn.notify_all()
+        finally:
+            with self._turn:
+                self._waiting.discard(number)
+                self._reading = False
+                self._turn.notify_all()
 
-    def request(self, op: str, **fields: Any) -> dict[str, Any]:
-        """Send a request and wait for its reply; a reply that says the lease moved raises."""
+    def request(
+        self,
+        op: str,
+        carry: Callable[[], list[dict[str, Any]]] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Send a request and wait for its reply; a reply that says the lease moved raises.
+
+        `carry` gives step records to save before the request is answered; it is called in
+        send order, so records held back by one thread reach the host before any later request.
+        """
         number = next(self._ids)
-        future: Future[dict[str, Any]] = Future()
-        with self._lock:
-            self._waiting[number] = future
-        self._channel.send({"op": op, "id": number, **fields})
-        reply = future.result()
+        with self._turn:
+            self._waiting.add(number)
+        with self._send_order:
+            before = carry() if carry is not None else []
+            message = {"op": op, "id": number, **fields}
+            if before:
+                message["before"] = before
+            self._channel.send(message)
+        reply = self._reply_for(number)
         if reply.get("lost"):
             raise LeaseLost(str(reply.get("run_id", "")))
         if "refused" in reply:
@@ -100,28 +141,67 @@ class HostLink:
 
 
 class ChannelJournal:
-    """The `Journal` of a sandboxed activation: every write is a request to the host."""
+    """The `Journal` of a sandboxed activation: every write is a request to the host.
+
+    Two writes of a step share one round trip with its tool call: the `running` record of an
+    attempt travels with the next request (the tool call), and when a tool is the whole step
+    the host checkpoints its result itself before it replies, so the step's `complete` record
+    needs no request of its own. Nothing a tool does happens before its attempt is recorded.
+    """
 
     def __init__(self, link: HostLink) -> None:
         self._link = link
+        self._held: list[dict[str, Any]] = []
+        self._held_lock = threading.Lock()
+        self._saved_by_host: dict[str, str | None] = {}
+        self._control: str | None = None
 
     def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
-        return _control(self._link.request("save_steps", records=[record]))
+        key = record["key"]
+        if record["status"] == "complete" and key in self._saved_by_host:
+            self._control = self._saved_by_host.pop(key)
+            return self._control
+        if record["status"] == "running" and record["kind"] in ATTEMPT_KINDS:
+            with self._held_lock:
+                self._held.append(record)
+            return self._control
+        return self.save_steps(owner, record["run_id"], [record])
 
     def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
-        return _control(self._link.request("save_steps", records=list(records)))
+        reply = self._link.request("save_steps", carry=self.take_held, records=list(records))
+        self._control = _control(reply)
+        return self._control
+
+    def take_held(self) -> list[dict[str, Any]]:
+        """The records held back for the next request (called in send order)."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        return held
+
+    def saved_by_host(self, key: str, reply: dict[str, Any]) -> None:
+        """The host checkpointed step `key` when its tool returned."""
+        self._saved_by_host[key] = _control(reply)
+
+    def flush(self) -> None:
+        """Send what is held back (the activation is ending)."""
+        with self._held_lock:
+            if not self._held:
+                return
+        self._link.request("save_steps", carry=self.take_held, records=[])
 
     def take_event(
         self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
     ) -> ReceivedEvent | None:
-        reply = self._link.request("take_event", type=event_type, record=step_record)
+        reply = self._link.request(
+            "take_event", carry=self.take_held, type=event_type, record=step_record
+        )
         event = reply.get("event")
         if event is None:
             return None
         return ReceivedEvent(str(event["type"]), event.get("payload"), float(event["created_at"]))
 
     def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
-        self._link.request("truncate", from_seq=from_seq)
+        self._link.request("truncate", carry=self.take_held, from_seq=from_seq)
 
 
 def _control(reply: dict[str, Any]) -> str | None:
@@ -132,30 +212,43 @@ def _control(reply: dict[str, Any]) -> str | None:
 class RemoteTool:
     """`tools.NAME` in a sandbox: the call runs in the host, inside the current step attempt."""
 
-    __slots__ = ("_limit", "_link", "tool_name")
+    __slots__ = ("_journal", "_limit", "_link", "tool_name")
 
-    def __init__(self, name: str, link: HostLink, argument_limit: int) -> None:
+    def __init__(
+        self, name: str, link: HostLink, journal: ChannelJournal, argument_limit: int
+    ) -> None:
         self.tool_name = name
         self._link = link
+        self._journal = journal
         self._limit = argument_limit
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.call_with_timeout(None, *args, **kwargs)
+        return self._call(None, False, args, kwargs)
 
     def call_with_timeout(self, timeout: float | None, *args: Any, **kwargs: Any) -> Any:
-        """Call the tool in the host, which gives up on it after `timeout` seconds."""
+        """The tool as a whole step: the host gives up on it after `timeout` seconds and
+        checkpoints its result before it replies."""
+        return self._call(timeout, True, args, kwargs)
+
+    def _call(
+        self, timeout: float | None, whole_step: bool, args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
         scope = current_scope(self.tool_name)
         arguments = checkpointable(
             [list(args), kwargs], self._limit, f"the arguments of tool {self.tool_name!r}"
         )
         reply = self._link.request(
             "tool",
+            carry=self._journal.take_held,
             name=self.tool_name,
             args=arguments[0],
             kwargs=arguments[1],
             step=scope.key,
             timeout=timeout,
+            whole_step=whole_step,
         )
+        if reply.get("saved") is True:
+            self._journal.saved_by_host(scope.key, reply)
         error = reply.get("error")
         if isinstance(error, dict):
             if error.get("type") == "ToolNotAllowed":
@@ -193,8 +286,8 @@ class PlanSide:
             }
         )
         while True:
-            request = self._link.activations.get()
-            if request is None or request.get("op") != "activate":
+            request = self._link.next_activation()
+            if request.get("op") != "activate":
                 os._exit(0)
             reusable = self._activate(request)
             if not reusable:
@@ -216,7 +309,8 @@ class PlanSide:
         limits = RuntimeLimits(**request["limits"])
         journal = ChannelJournal(self._link)
         tools = {
-            name: RemoteTool(name, self._link, limits.max_output_bytes) for name in request["tools"]
+            name: RemoteTool(name, self._link, journal, limits.max_output_bytes)
+            for name in request["tools"]
         }
         try:
             plan = self._plan(request["source"], request["sha256"], request["plan_limits"])
@@ -244,8 +338,13 @@ class PlanSide:
             limits,
             describe_memory_error=out_of_memory,
         )
+        if result.kind != "lost":
+            try:
+                journal.flush()
+            except LeaseLost:
+                result = ActivationResult("lost")
         # A timed-out attempt may still run in a thread: no later activation may share it.
-        reusable = not memory[0] and threading.active_count() <= 2
+        reusable = not memory[0] and threading.active_count() <= 1
         self._finish(result, reusable)
         return reusable
 

@@ -11,6 +11,7 @@ activation ends with a reason that names the limit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from agentflow.errors import LeaseLost, StepTimeout
 from agentflow.plain import PlainDataError, error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, RunIdentity
-from agentflow.runtime.sandbox.channel import ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, ChannelClosed
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
@@ -43,7 +44,6 @@ _STEP_STATES = frozenset(
     {"running", "complete", "failed", "retrying", "sleeping", "waiting", "timed_out"}
 )
 _SUSPENDED_STATES = frozenset({"sleeping", "waiting", "paused", "terminated"})
-_ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 _RECORD_FIELDS = frozenset(
     {
         "run_id",
@@ -131,7 +131,8 @@ class _Session:
         self.run = run
         self.tools = tools
         self.limits = limits
-        self.in_flight: set[str] = set()
+        self.in_flight: dict[str, dict[str, Any]] = {}  # running attempts, by step key
+        self.store_lock = threading.Lock()
         self.pending: dict[int, tuple[float, StepScope, list[bool]]] = {}
         self.pending_lock = threading.Lock()
         self.stored_bytes = 0
@@ -140,20 +141,29 @@ class _Session:
 
     def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
         self.stored_bytes = sum(len(json.dumps(r.output)) for r in records)
+        run = self.run
         request = {
             "op": "activate",
             "source": plan.source,
             "sha256": plan.sha256,
             "plan_limits": plan.limits.model_dump(),
-            "run": asdict(self.run),
+            "run": {
+                "key": run.key,
+                "run_id": run.run_id,
+                "agent_id": run.agent_id,
+                "params": run.params,
+                "created_at": run.created_at,
+                "rebase": run.rebase,
+                "control": run.control,
+            },
             "records": [_record_json(r) for r in records],
             "tools": sorted(self.tools),
-            "limits": asdict(self.limits),
+            "limits": _limits_json(self.limits),
         }
-        cpu_start = self.sandbox.cpu_seconds()
         try:
             self.channel.send(request)
-            return self._serve(cpu_start)
+            # Read after the send: the sandbox starts on the plan while the worker reads /proc.
+            return self._serve(self.sandbox.cpu_seconds())
         except ChannelClosed:
             return self._died(), False
         except SandboxViolation as exc:
@@ -237,6 +247,9 @@ class _Session:
 
     def _answer(self, op: Any, message: dict[str, Any]) -> dict[str, Any] | None:
         try:
+            before = message.get("before")
+            if before is not None:
+                self._save_steps(before)
             if op == "save_steps":
                 return self._save_steps(message.get("records"))
             if op == "take_event":
@@ -253,26 +266,53 @@ class _Session:
         raise SandboxViolation(f"an unknown request {str(op)[:40]!r}")
 
     def _save_steps(self, raw: Any) -> dict[str, Any]:
-        if not isinstance(raw, list) or not raw or len(raw) > self.limits.max_steps:
-            raise SandboxViolation("save_steps without records")
-        records = [self._clean_record(item) for item in raw]
+        if not isinstance(raw, list) or len(raw) > self.limits.max_steps:
+            raise SandboxViolation("save_steps without a list of records")
+        if not raw:
+            return {}
+        with self.store_lock:
+            records = [self._clean_record(item) for item in raw]
+            return {"control": self._store_records(records)}
+
+    def _store_records(self, records: list[dict[str, Any]]) -> str | None:
         if len(records) == 1:
             control = self.store.save_step(self.owner, records[0])
         else:
             control = self.store.save_steps(self.owner, self.run.key, records)
         for record in records:
-            if record["status"] == "running" and record["kind"] in _ATTEMPT_KINDS:
-                self.in_flight.add(record["key"])
+            if record["status"] == "running" and record["kind"] in ATTEMPT_KINDS:
+                self.in_flight[record["key"]] = record
             else:
-                self.in_flight.discard(record["key"])
-        return {"control": control}
+                self.in_flight.pop(record["key"], None)
+        return control
+
+    def _checkpoint_on_host(self, key: str, value: Any) -> dict[str, Any]:
+        """Checkpoint a tool that is a whole step as soon as it returns, before the reply: the
+        result is stored even if the sandbox dies before it reads it."""
+        with self.store_lock:
+            running = self.in_flight.get(key)
+            if running is None:
+                return {}
+            record = {
+                **running,
+                "status": "complete",
+                "output": value,
+                "ended_at": time.time(),
+                "fresh": False,
+            }
+            try:
+                self._clean_record(record)
+            except (PlainDataError, ValueError):
+                return {}  # the sandbox saves the record itself and is told what is wrong
+            return {"saved": True, "control": self._store_records([record])}
 
     def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
         event_type = message.get("type")
         if not isinstance(event_type, str) or not 0 < len(event_type) <= 256:
             raise SandboxViolation("take_event without an event type")
-        record = self._clean_record(message.get("record"))
-        taken = self.store.take_event(self.owner, self.run.key, event_type, record)
+        with self.store_lock:
+            record = self._clean_record(message.get("record"))
+            taken = self.store.take_event(self.owner, self.run.key, event_type, record)
         if taken is None:
             return {"event": None}
         event = {"type": taken.type, "payload": taken.payload, "created_at": taken.created_at}
@@ -281,7 +321,8 @@ class _Session:
     def _truncate(self, from_seq: Any) -> dict[str, Any]:
         if type(from_seq) is not int or from_seq < 0:
             raise SandboxViolation("truncate without a step position")
-        self.store.truncate_steps_in_activation(self.owner, self.run.key, from_seq)
+        with self.store_lock:
+            self.store.truncate_steps_in_activation(self.owner, self.run.key, from_seq)
         return {}
 
     def _clean_record(self, raw: Any) -> dict[str, Any]:
@@ -337,7 +378,9 @@ class _Session:
         if handle is None:
             self._reply_error(number, "ToolNotAllowed", f"tool {name!r} is not allowed", True)
             return
-        if step not in self.in_flight:
+        with self.store_lock:
+            running = step in self.in_flight
+        if not running:
             self._reply_error(
                 number,
                 "ToolNotAllowed",
@@ -353,19 +396,21 @@ class _Session:
             timeout = self.limits.default_step_timeout
         if type(timeout) not in (int, float) or not 0 < timeout <= MAX_DURATION_SECONDS:
             raise SandboxViolation("a tool call with an impossible timeout")
+        whole_step = message.get("whole_step") is True
         scope = StepScope(step)
         answered = [False]
         with self.pending_lock:
             self.pending[number] = (time.monotonic() + float(timeout), scope, answered)
 
         def call() -> None:
+            reply: dict[str, Any]
             try:
                 with inside_step(scope):
                     value = handle(*args, **kwargs)
                 value = checkpointable(
                     value, self.limits.max_output_bytes, f"the output of step {step!r}"
                 )
-                reply: dict[str, Any] = {"value": value}
+                reply = {"value": value}
             except BaseException as caught:  # a tool's exit() fails its step, not the worker
                 exc = caught
                 if isinstance(caught, SystemExit):
@@ -378,18 +423,30 @@ class _Session:
                         "final": final,
                     }
                 }
-            self._finish_tool_call(number, reply)
+            if not self._claim_reply(number):
+                return  # the call timed out; its late result is dropped
+            if whole_step and "value" in reply:
+                try:
+                    reply.update(self._checkpoint_on_host(step, reply["value"]))
+                except LeaseLost:
+                    reply = {"lost": True, "run_id": self.run.key}
+            with contextlib.suppress(ChannelClosed):
+                self.channel.send({"op": "reply", "id": number, **reply})
 
         self.runner._tools.submit(call)
 
-    def _finish_tool_call(self, number: int, reply: dict[str, Any]) -> None:
+    def _claim_reply(self, number: int) -> bool:
         with self.pending_lock:
             entry = self.pending.pop(number, None)
             if entry is None or entry[2][0]:
-                return
+                return False
             entry[2][0] = True
-        with contextlib.suppress(ChannelClosed):
-            self.channel.send({"op": "reply", "id": number, **reply})
+            return True
+
+    def _finish_tool_call(self, number: int, reply: dict[str, Any]) -> None:
+        if self._claim_reply(number):
+            with contextlib.suppress(ChannelClosed):
+                self.channel.send({"op": "reply", "id": number, **reply})
 
     def _reply_error(self, number: int, kind: str, message: str, final: bool) -> None:
         error = {"type": kind, "message": message, "final": final}
@@ -467,6 +524,11 @@ def _error(raw: Any) -> dict[str, Any]:
     error["type"] = error["type"][:100]
     error["message"] = safe_text(str(error.get("message", "")), 4000)
     return error
+
+
+@functools.lru_cache(maxsize=8)
+def _limits_json(limits: RuntimeLimits) -> dict[str, Any]:
+    return asdict(limits)
 
 
 def _record_json(record: StepRecord) -> dict[str, Any]:
