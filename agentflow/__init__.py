@@ -109,7 +109,7 @@ _EXPORTS.update(dict.fromkeys(_ERRORS, "agentflow.errors"))
 
 def __getattr__(name: str) -> Any:
     if name == "plan":
-        # The compiler subpackage, which is also callable as the planner's `plan(goal, agent)`.
+        # The compiler subpackage (the planner's function is `agentflow.planner.plan`).
         return importlib.import_module("agentflow.plan")
     module = _EXPORTS.get(name)
     if module is None:

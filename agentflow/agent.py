@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 import uuid
@@ -14,12 +15,14 @@ from agentflow.errors import (
     PlanNotApproved,
     ToolNotAllowed,
 )
-from agentflow.runtime import AgentChange, PlanVersion
+from agentflow.models import AgentChange, PlanVersion
+from agentflow.plan import CompiledPlan, PlanSummary
+from agentflow.run import Run, no_such_run
 from agentflow.runtime.step_api import checkpointable
+from agentflow.store.mappers import agent_change_of, plan_version_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
-    from agentflow.run import Run
 
 REVIEW_POLICIES = ("required", "auto", "auto-if-safe")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
@@ -173,8 +176,6 @@ class Agent:
             ToolNotAllowed: a tool is not registered with the engine.
             NotFound: the agent no longer exists.
         """
-        from agentflow.models import to_datetime
-
         if not isinstance(changed_by, str) or not changed_by.strip():
             raise ValueError("an agent change needs changed_by: the name of who makes it")
         _check_policy(review)
@@ -192,24 +193,15 @@ class Agent:
             self.tools, self.review, self.model = list(row.tools), row.review_policy, row.model
         if change is None:
             return None
-        return AgentChange.model_validate(
-            {**change.model_dump(), "created_at": to_datetime(change.created_at)}
-        )
+        return agent_change_of(change)
 
     def changes(self) -> list[AgentChange]:
         """Every explicit change made to this agent with `update`, oldest first."""
-        from agentflow.models import to_datetime
-
-        return [
-            AgentChange.model_validate(
-                {**row.model_dump(), "created_at": to_datetime(row.created_at)}
-            )
-            for row in self.engine.store.list_agent_changes(self.id)
-        ]
+        return [agent_change_of(row) for row in self.engine.store.list_agent_changes(self.id)]
 
     # --- plans ---------------------------------------------------------------------------
 
-    def compile(self, source: str) -> Any:
+    def compile(self, source: str) -> CompiledPlan:
         """Compile a plan against this agent's tools, without storing it."""
         return self.engine.compile_for_agent(source, self.tools)
 
@@ -224,8 +216,6 @@ class Agent:
             PlanValidationError: the plan breaks the rules; nothing is stored.
         """
         compiled = self.compile(source)
-        from agentflow.engine import plan_version_of
-
         row = self.engine.store.add_plan_version(
             agent_id=self.id,
             sha256=compiled.sha256,
@@ -243,7 +233,7 @@ class Agent:
             )
         return plan_version_of(row)
 
-    def _policy_decision(self, summary: Any) -> str | None:
+    def _policy_decision(self, summary: PlanSummary) -> str | None:
         if self.review == "auto":
             return "approved by the agent's review policy 'auto'"
         if self.review == "auto-if-safe":
@@ -254,14 +244,10 @@ class Agent:
 
     def plans(self, status: str | None = None) -> list[PlanVersion]:
         """This agent's plan versions, newest first."""
-        from agentflow.engine import plan_version_of
-
         return [plan_version_of(r) for r in self.engine.store.list_plans(self.id, status)]
 
     def get_plan(self, plan_id: int) -> PlanVersion:
         """One of this agent's plan versions; another agent's is NotFound."""
-        from agentflow.engine import plan_version_of
-
         row = self.engine.store.get_plan(plan_id)
         if row.agent_id != self.id:
             raise NotFound(f"agent {self.id!r} has no plan version {plan_id}")
@@ -269,8 +255,6 @@ class Agent:
 
     def latest_plan(self) -> PlanVersion | None:
         """The newest approved plan version, or None."""
-        from agentflow.engine import plan_version_of
-
         row = self.engine.store.latest_plan(self.id)
         return plan_version_of(row) if row else None
 
@@ -292,8 +276,6 @@ class Agent:
             PlanNotApproved: the plan version is pending or rejected.
             NotFound: the agent has no approved plan, or the plan is another agent's.
         """
-        from agentflow.run import Run
-
         if run_id is not None and not RUN_ID_PATTERN.match(run_id):
             raise LimitExceeded(
                 f"run id {run_id!r} must be 1-128 letters, digits or ._:@- "
@@ -325,8 +307,6 @@ class Agent:
 
     def runs(self, status: str | None = None) -> list[Run]:
         """This agent's runs, newest first, as handles bound to this agent."""
-        from agentflow.run import Run
-
         return [
             Run.of(self.engine, r, bound=True) for r in self.engine.store.list_runs(self.id, status)
         ]
@@ -338,8 +318,6 @@ class Agent:
             NotFound: the agent has no such run; another agent's run gets the very same
                 answer, so a handle never learns which run ids other agents use.
         """
-        from agentflow.run import Run, no_such_run
-
         try:
             row = self.engine.store.find_run(self.id, run_id)
         except NotFound:
@@ -354,6 +332,4 @@ class Agent:
         run_id: str | None = None,
     ) -> Run:
         """`start` for async code: the store is written in a worker thread."""
-        import asyncio
-
         return await asyncio.to_thread(self.start, params, plan=plan, run_id=run_id)

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentflow.terminal import short, timeline_table, when
+
 app = typer.Typer(
     help="agentflow: AI agents write their own durable workflows.",
     no_args_is_help=True,
@@ -60,15 +62,6 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-
-def _short(value: Any, width: int = 48) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # --- check --------------------------------------------------------------------------------
@@ -150,8 +143,8 @@ def runs_list(
             row.agent_id,
             str(row.plan_id),
             row.status,
-            _when(status_model.created_at),
-            _when(status_model.updated_at),
+            when(status_model.created_at),
+            when(status_model.updated_at),
         )
     console.print(table)
 
@@ -171,10 +164,10 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
     console.print(
         f"status: [bold]{status.status}[/bold]"
         + (f"  waiting for {status.waiting_for!r}" if status.waiting_for else "")
-        + (f"  until {_when(status.wake_at)}" if status.wake_at else "")
+        + (f"  until {when(status.wake_at)}" if status.wake_at else "")
     )
     if status.output is not None:
-        console.print(f"output: {_short(status.output, 200)}")
+        console.print(f"output: {short(status.output, 200)}")
     if status.error:
         console.print(
             f"[red]error:[/red] {status.error.get('type')}: {status.error.get('message')}"
@@ -183,30 +176,6 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
     if status.log:
         console.print("printed by the plan:")
         console.print(status.log.rstrip("\n"), markup=False, highlight=False)
-
-
-def timeline_table(status: Any) -> Table:
-    """A run's steps as a table: name, kind, status, attempts, start, duration, result."""
-    table = Table("#", "step", "kind", "status", "tries", "started", "ms", "result")
-    number = 0
-    for step in status.steps:
-        if step.parent is None:
-            number += 1
-        label = f"  {step.name}" if step.parent else step.name
-        result = step.error.get("message", "") if step.error else _short(step.output, 40)
-        if step.status in ("sleeping", "waiting", "retrying") and step.wake_at:
-            result = f"until {_when(step.wake_at)}"
-        table.add_row(
-            "" if step.parent else str(number),
-            label,
-            step.kind,
-            step.status,
-            str(step.attempts),
-            _when(step.started_at),
-            f"{step.duration_ms:.1f}" if step.duration_ms is not None else "-",
-            result,
-        )
-    return table
 
 
 @runs_app.command("send-event")
@@ -297,7 +266,7 @@ def review_list(
             row.status,
             str(row.summary.get("risk", "-")),
             row.origin,
-            _short(row.goal or "", 40),
+            short(row.goal or "", 40),
         )
     console.print(table)
 
@@ -475,7 +444,7 @@ def plan_command(
         f"{result.status}"
     )
     if result.output is not None:
-        console.print(f"output: {_short(result.output, 200)}")
+        console.print(f"output: {short(result.output, 200)}")
 
 
 # --- demo ---------------------------------------------------------------------------------

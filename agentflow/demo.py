@@ -11,12 +11,11 @@ from agentflow.cookbook import RECIPES, SHOP_RECIPES
 from agentflow.cookbook.shop import register_shop_tools
 from agentflow.engine import Engine
 from agentflow.planner import plan_and_run
+from agentflow.terminal import timeline_table
 
 
 def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     """Plan, review, run and resume a cookbook recipe, printing each stage; an exit status."""
-    from agentflow.cli import timeline_table
-
     if recipe_name not in SHOP_RECIPES:
         console.print(
             f"[red]no shop recipe {recipe_name!r}[/red]; choose from {', '.join(SHOP_RECIPES)} "

@@ -13,9 +13,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
-from agentflow.errors import ConfigurationError
-from agentflow.models import to_datetime
+from agentflow.agent import Agent
+from agentflow.errors import AmbiguousRunId, ConfigurationError
 from agentflow.plan import CompiledPlan, PlanLimits, load_plan
+from agentflow.review.service import Reviews
+from agentflow.run import Run
 from agentflow.runtime import (
     LeaseKeeper,
     Outcome,
@@ -30,7 +32,8 @@ from agentflow.runtime import (
 from agentflow.runtime.executor import PlanRunner, run_inline
 from agentflow.runtime.sandbox.host import SandboxRunner
 from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
-from agentflow.store import DEFAULT_DATABASE_URL, PlanVersionRow, RunRow, Store
+from agentflow.store import DEFAULT_DATABASE_URL, RunRow, Store
+from agentflow.store.mappers import plan_version_of
 
 log = logging.getLogger("agentflow.engine")
 ISOLATION_MODES = ("process", "inline")
@@ -52,15 +55,6 @@ def importable_path(fn: Callable[..., Any]) -> str | None:
     if not module or module == "__main__" or "<" in qualname:
         return None
     return f"{module}:{qualname}"
-
-
-def plan_version_of(row: PlanVersionRow, *, reused: bool = False) -> PlanVersion:
-    """The public model of a stored plan version."""
-    data = row.model_dump()
-    data["created_at"] = to_datetime(row.created_at)
-    data["decided_at"] = to_datetime(row.decided_at)
-    data["reused"] = reused
-    return PlanVersion.model_validate(data)
 
 
 class Engine:
@@ -99,8 +93,6 @@ class Engine:
             raise ConfigurationError(
                 f"isolation {isolation!r} is not one of {', '.join(ISOLATION_MODES)}"
             )
-        from agentflow.review.service import Reviews
-
         self.url = database_url(url)
         self.store = Store(self.url)
         self.tools = ToolRegistry()
@@ -191,7 +183,7 @@ class Engine:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | None = None,
-    ) -> Any:
+    ) -> Agent:
         """The handle (`Agent`) of an existing agent, unchanged; or of a new one.
 
         A new agent is created with `tools` (default: none at all), `review` (default
@@ -204,21 +196,17 @@ class Engine:
             review: "required", "auto" or "auto-if-safe".
             model: the model its planner asks by default.
         """
-        from agentflow.agent import Agent
-
         return Agent.open(self, agent_id, tools=tools, review=review, model=model)
 
-    def get_agent(self, agent_id: str) -> Any:
+    def get_agent(self, agent_id: str) -> Agent:
         """The handle of an existing agent; raises NotFound."""
-        from agentflow.agent import Agent
-
         return Agent.existing(self, agent_id)
 
     def get_plan(self, plan_id: int) -> PlanVersion:
         """A stored plan version by id; raises NotFound."""
         return plan_version_of(self.store.get_plan(plan_id))
 
-    def get_run(self, run_id: str, agent: Any = None) -> Any:
+    def get_run(self, run_id: str, agent: Agent | str | None = None) -> Run:
         """The operator's handle of any agent's run; raises NotFound.
 
         Run ids are unique per agent: give `agent` (an `Agent` or its id) to pick one agent's
@@ -229,9 +217,6 @@ class Engine:
             NotFound: no such run.
             AmbiguousRunId: several agents have a run with this id; pass `agent=`.
         """
-        from agentflow.errors import AmbiguousRunId
-        from agentflow.run import Run
-
         if agent is not None:
             agent_id = agent if isinstance(agent, str) else agent.id
             return Run.of(self, self.store.find_run(agent_id, run_id))
@@ -240,47 +225,9 @@ class Engine:
             raise AmbiguousRunId(run_id, [r.agent_id for r in rows])
         return Run.of(self, rows[0] if rows else self.store.get_run(run_id))
 
-    def runs(self, status: str | None = None, agent_id: str | None = None) -> list[Any]:
+    def runs(self, status: str | None = None, agent_id: str | None = None) -> list[Run]:
         """Handles of runs, newest first."""
-        from agentflow.run import Run
-
         return [Run.of(self, r) for r in self.store.list_runs(agent_id, status)]
-
-    # --- planning (agentflow.planner over this engine) -----------------------------------
-
-    def plan(self, goal: str, agent: Any, **options: Any) -> PlanVersion:
-        """`agentflow.planner.plan` on this engine: a model writes, validates and stores a plan."""
-        from agentflow.planner import plan
-
-        return plan(goal, agent, engine=self, **options)
-
-    async def plan_async(self, goal: str, agent: Any, **options: Any) -> PlanVersion:
-        """The async twin of `Engine.plan`."""
-        from agentflow.planner import plan_async
-
-        return await plan_async(goal, agent, engine=self, **options)
-
-    def plan_and_run(
-        self, goal: str, agent: Any, params: dict[str, Any] | None = None, **options: Any
-    ) -> Any:
-        """`agentflow.plan_and_run` on this engine: plan (or reuse), review policy, start."""
-        from agentflow.planner import plan_and_run
-
-        return plan_and_run(goal, agent, params, engine=self, **options)
-
-    async def plan_and_run_async(
-        self, goal: str, agent: Any, params: dict[str, Any] | None = None, **options: Any
-    ) -> Any:
-        """The async twin of `Engine.plan_and_run`."""
-        from agentflow.planner import plan_and_run_async
-
-        return await plan_and_run_async(goal, agent, params, engine=self, **options)
-
-    def repair(self, run_id: str, **options: Any) -> PlanVersion:
-        """`agentflow.repair` on this engine: a new plan version that continues a failed run."""
-        from agentflow.planner import repair
-
-        return repair(run_id, engine=self, **options)
 
     # --- execution -----------------------------------------------------------------------
 

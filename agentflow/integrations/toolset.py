@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentflow.errors import AgentflowError
+from agentflow.planner import default_engine, plan_and_run
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -130,15 +131,11 @@ class AgentflowToolset:
     def _engine(self) -> Engine:
         if self.engine is not None:
             return self.engine
-        from agentflow.planner import default_engine
-
         return default_engine()
 
     def plan_and_run(self, goal: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Plan the goal (or reuse its approved plan) and start a run: `PlanAndRunResult`'s
         `model_dump()`."""
-        from agentflow.planner import plan_and_run
-
         result = plan_and_run(
             goal,
             self.agent,

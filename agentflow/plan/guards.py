@@ -14,6 +14,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from agentflow.errors import ToolNotAllowed
 from agentflow.plain import rendered_size
 from agentflow.plan.attributes import allowed_attribute
 from agentflow.plan.budget import Meter
@@ -110,8 +111,6 @@ class ToolsBox:
                 return self._tools[name]
             except KeyError:
                 pass
-        from agentflow.errors import ToolNotAllowed
-
         raise ToolNotAllowed(name, message=f"tool {name!r} was not given to this plan's run")
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentflow.engine import Engine, database_url
 from agentflow.errors import RunFailed, RunTimeout
 from agentflow.planner.model import PlannerModel
 from agentflow.planner.planner import (
@@ -34,7 +35,6 @@ from agentflow.runtime import PlanVersion
 
 if TYPE_CHECKING:
     from agentflow.agent import Agent
-    from agentflow.engine import Engine
     from agentflow.run import Run
 
 _default_engine: Engine | None = None
@@ -48,8 +48,6 @@ def default_engine() -> Engine:
     registered on any other engine of this process on the same store are found through it.
     """
     global _default_engine
-    from agentflow.engine import Engine, database_url
-
     with _default_lock:
         if _default_engine is None or _default_engine.url != database_url():
             _default_engine = Engine()

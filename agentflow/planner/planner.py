@@ -35,6 +35,7 @@ from agentflow.planner.model import (
 from agentflow.planner.prompts import PromptTemplates, prompt_hash
 from agentflow.planner.recorded import recorded_reply
 from agentflow.runtime import PlanVersion
+from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -241,8 +242,6 @@ def prepare_plan(
     if reuse and not create:
         row = engine.store.find_reusable_plan(resolved.id, request.goal_key, catalogue.hash)
         if row is not None:
-            from agentflow.engine import plan_version_of
-
             request.reused = plan_version_of(row, reused=True)
             request.note = (
                 f"reused approved plan version {row.version} of agent {resolved.id!r} "
@@ -338,8 +337,6 @@ def prepare_repair(
         RunStateError: the run has not failed.
         ModelUnavailable: no model is configured (recorded replies cover only cookbook goals).
     """
-    from agentflow.engine import plan_version_of
-
     status = engine.get_run(run_id).status()
     if status.status != "errored":
         raise RunStateError(f"run {run_id} is {status.status}; only an errored run can be repaired")

@@ -13,7 +13,9 @@ from typing import Any
 
 import jinja2
 
+from agentflow.cookbook import RECIPES
 from agentflow.errors import Diagnostic
+from agentflow.plan import plan_rules
 from agentflow.planner.catalogue import ToolCatalogue
 from agentflow.planner.model import Message
 
@@ -49,18 +51,10 @@ def _environment(directory: str | None) -> jinja2.Environment:
 
 @lru_cache(maxsize=1)
 def _examples() -> tuple[dict[str, str], ...]:
-    from agentflow.cookbook import RECIPES
-
     return tuple(
         {"name": name, "goal": RECIPES[name].goal, "source": RECIPES[name].source}
         for name in EXAMPLE_RECIPES
     )
-
-
-def _rules() -> list[str]:
-    from agentflow.plan import plan_rules
-
-    return plan_rules()
 
 
 def prompt_hash(messages: Sequence[Message]) -> str:
@@ -93,7 +87,7 @@ class PromptTemplates:
         return self.render(
             "system.j2",
             tools=catalogue.entries,
-            rules=_rules(),
+            rules=plan_rules(),
             examples=_examples(),
         )
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from agentflow.engine import plan_version_of
 from agentflow.errors import RunStateError
 from agentflow.models import RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
+from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine

@@ -6,6 +6,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from agentflow.runtime import PlanVersion
+from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -19,8 +20,6 @@ class Reviews:
 
     def pending(self, agent_id: str | None = None) -> list[PlanVersion]:
         """Plan versions that await a reviewer, newest first."""
-        from agentflow.engine import plan_version_of
-
         return [plan_version_of(r) for r in self._engine.store.list_plans(agent_id, "pending")]
 
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
@@ -55,8 +54,6 @@ class Reviews:
         return self._decide(plan_id, "rejected", reviewer, comment)
 
     def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
-        from agentflow.engine import plan_version_of
-
         if not reviewer or not reviewer.strip():
             raise ValueError("a review decision needs the reviewer's name")
         # The store decides only a pending version, in one statement: of two reviewers acting

@@ -18,12 +18,13 @@ from jinja2 import Environment, PackageLoader
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from agentflow.engine import Engine, plan_version_of
+from agentflow.engine import Engine
 from agentflow.errors import NotFound
 from agentflow.review import views
 from agentflow.review.api import DecisionError, api_router, decide
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
+from agentflow.store.mappers import plan_version_of
 
 PlanFilter = Literal["pending", "approved", "rejected", "all"]
 RUN_STATES = ("queued", "running", "sleeping", "waiting", "paused", "complete", "errored")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from host import AGENT_ID, GOAL, LEDGER, TOOLS, build_engine
 
-from agentflow import plan_and_run
+from agentflow import plan_and_run, repair
 from agentflow.planner import MODEL_ENV, PlannerModel, RecordedModel
 
 HERE = Path(__file__).parent
@@ -42,7 +42,7 @@ def main(url: str) -> None:
     print(f"run {status.status}: {status.error['type']}: {status.error['message']}")
     print(f"ledger so far: {LEDGER}")
 
-    repaired = engine.repair(run.id, model=repair_model())
+    repaired = repair(run.id, engine=engine, model=repair_model())
     print(
         f"repair: plan v{repaired.version} (parent {repaired.parent_id}, origin "
         f"{repaired.origin}) by {repaired.model}: {repaired.status}"

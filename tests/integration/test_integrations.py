@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentflow import Engine
+from agentflow import Engine, plan_and_run
 from agentflow.integrations import (
     AgentflowToolset,
     dispatch_tool_call,
@@ -65,14 +65,14 @@ def finish(engine: Engine, run_id: str, b: int = 2) -> Any:
 
 
 def test_plan_and_run_result_dumps_to_json(engine: Engine):
-    result = engine.plan_and_run(GOAL, "calc", {"a": 1}, model=ScriptedModel([PLAN]))
+    result = plan_and_run(GOAL, "calc", {"a": 1}, engine=engine, model=ScriptedModel([PLAN]))
     data = json.loads(result.model_dump_json())
     assert data == result.model_dump()
     assert data["run_id"] == result.run_id and data["status"] == "started"
     assert (data["agent_id"], data["plan_version"], data["review"]) == ("calc", 1, "approved")
     assert data["output"] is None and data["reused"] is False and data["message"]
     reviewed = engine.agent("reviewed", tools=["add"], review="required")
-    pending = engine.plan_and_run(GOAL, reviewed, model=ScriptedModel([PLAN])).model_dump()
+    pending = plan_and_run(GOAL, reviewed, engine=engine, model=ScriptedModel([PLAN])).model_dump()
     assert (pending["status"], pending["review"]) == ("awaiting_review", "pending")
 
 

@@ -79,11 +79,14 @@ def test_the_suspension_signal_is_not_an_exception():
     assert not issubclass(LeaseLost, Exception)
 
 
-def test_plan_is_both_the_compiler_package_and_the_planner_function():
+def test_plan_is_the_compiler_package_and_the_planner_function_lives_in_the_planner():
     import agentflow.plan
+    import agentflow.planner
 
-    assert callable(agentflow.plan)
+    assert not callable(agentflow.plan)
     assert agentflow.plan.compile_plan is agentflow.compile_plan
+    assert callable(agentflow.planner.plan)
+    assert agentflow.plan_and_run is agentflow.planner.plan_and_run
 
 
 def test_step_records_mirror_the_steps_table():
