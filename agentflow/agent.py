@@ -276,11 +276,7 @@ class Agent:
             PlanNotApproved: the plan version is pending or rejected.
             NotFound: the agent has no approved plan, or the plan is another agent's.
         """
-        if run_id is not None and not RUN_ID_PATTERN.match(run_id):
-            raise LimitExceeded(
-                f"run id {run_id!r} must be 1-128 letters, digits or ._:@- "
-                "and start with a letter or digit"
-            )
+        params = self.checked_start(params, run_id)
         if plan is None:
             chosen = self.latest_plan()
             if chosen is None:
@@ -291,11 +287,6 @@ class Agent:
             chosen = self.get_plan(plan if isinstance(plan, int) else plan.id)
         if chosen.status != "approved":
             raise PlanNotApproved(chosen.id, chosen.status)
-        params = checkpointable(
-            params or {}, self.engine.limits.max_event_bytes, "the run's params"
-        )
-        if not isinstance(params, dict):
-            raise TypeError("params must be a dict")
         # A generated id is unique in the whole store, so it serves as the run's key too; an
         # id the caller chose is unique only within this agent and gets a key of its own.
         key = f"run_{uuid.uuid4().hex}"
@@ -304,6 +295,21 @@ class Agent:
         )
         self.engine.notify()
         return Run.of(self.engine, row, bound=True)
+
+    def checked_start(self, params: dict[str, Any] | None, run_id: str | None) -> dict[str, Any]:
+        """The params of a run to start, as checkpointable plain data; raises on a bad run id
+        (`LimitExceeded`) or params that are not a JSON object within the event size limit."""
+        if run_id is not None and not RUN_ID_PATTERN.match(run_id):
+            raise LimitExceeded(
+                f"run id {run_id!r} must be 1-128 letters, digits or ._:@- "
+                "and start with a letter or digit"
+            )
+        checked = checkpointable(
+            params or {}, self.engine.limits.max_event_bytes, "the run's params"
+        )
+        if not isinstance(checked, dict):
+            raise TypeError("params must be a dict")
+        return checked
 
     def runs(self, status: str | None = None) -> list[Run]:
         """This agent's runs, newest first, as handles bound to this agent."""

@@ -235,7 +235,10 @@ def _store_and_launch(
     run_id: str | None,
 ) -> PlanAndRunResult:
     chosen_id = run_id or f"run_{uuid.uuid4().hex}"
-    queued = {"params": dict(params or {}), "run_id": chosen_id}
+    queued = {
+        "params": request.agent.checked_start(dict(params or {}), chosen_id),
+        "run_id": chosen_id,
+    }
     pending = False
     if generated is None:
         assert request.reused is not None

@@ -28,7 +28,9 @@ class Reviews:
         Raises:
             RunStateError: the version was already approved or rejected (a decision is final).
         """
+        # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, "approved", reviewer, comment)
+        self._engine.notify()
         row = self._engine.store.get_plan(plan_id)
         if row.start_on_approval:
             request: dict[str, Any] = dict(row.start_on_approval)

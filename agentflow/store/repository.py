@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -511,6 +512,8 @@ class Store:
             )
             if decision == "rejected":
                 self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
+            else:
+                self._start_queued_on_approval(conn, plan_id, now)
         return self.get_plan(plan_id)
 
     def _settle_rejected_runs(
@@ -559,28 +562,62 @@ class Store:
         first. Another agent's run with the same id is a different run. `key` is the run's
         store-wide key (default: `run_id`, for ids agentflow generated itself).
         """
-        now = time.time()
         try:
             with self._tx() as conn:
-                conn.execute(
-                    insert(_runs).values(
-                        id=key or run_id,
-                        run_id=run_id,
-                        agent_id=agent_id,
-                        plan_id=plan_id,
-                        params=params,
-                        status="queued",
-                        created_at=now,
-                        updated_at=now,
-                        wake_at=now,
-                        log="",
-                    )
-                )
-                self._signal_due(conn)
+                self._insert_queued_run(conn, run_id, agent_id, plan_id, params, key, time.time())
             created = True
         except IntegrityError:
             created = False
         return self.find_run(agent_id, run_id), created
+
+    def _insert_queued_run(
+        self,
+        conn: Connection,
+        run_id: str,
+        agent_id: str,
+        plan_id: int,
+        params: dict[str, Any],
+        key: str | None,
+        now: float,
+    ) -> None:
+        conn.execute(
+            insert(_runs).values(
+                id=key or run_id,
+                run_id=run_id,
+                agent_id=agent_id,
+                plan_id=plan_id,
+                params=params,
+                status="queued",
+                created_at=now,
+                updated_at=now,
+                wake_at=now,
+                log="",
+            )
+        )
+        self._signal_due(conn)
+
+    def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
+        """Start the run a pending version was queued with, in its approval's transaction, so
+        that no crash can leave an approved plan whose run never starts. A repaired version's
+        restart of its failed run is left to `Reviews.approve`."""
+        row = conn.execute(
+            select(_plans.c.agent_id, _plans.c.start_on_approval).where(_plans.c.id == plan_id)
+        ).first()
+        if row is None or not row.start_on_approval:
+            return
+        request = dict(row.start_on_approval)
+        run_id = request.get("run_id")
+        if not run_id or request.get("restart_run_id"):
+            return
+        exists = conn.execute(
+            select(_runs.c.id).where(_runs.c.agent_id == row.agent_id, _runs.c.run_id == run_id)
+        ).first()
+        if exists is None:
+            key = f"run_{uuid.uuid4().hex}"
+            self._insert_queued_run(
+                conn, run_id, row.agent_id, plan_id, dict(request.get("params") or {}), key, now
+            )
+        conn.execute(update(_plans).where(_plans.c.id == plan_id).values(start_on_approval=None))
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""

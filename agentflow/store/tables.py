@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
@@ -17,10 +18,16 @@ from sqlmodel import Field, SQLModel
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
 SCHEMA_VERSION = 4
 
-metadata = SQLModel.metadata
+
+class AgentflowTable(SQLModel, registry=registry()):
+    """The base of agentflow's tables: their own `MetaData`, so that opening a store never
+    creates (or inspects) the tables a host application declares on `SQLModel.metadata`."""
 
 
-class MetaRow(SQLModel, table=True):
+metadata = AgentflowTable.metadata
+
+
+class MetaRow(AgentflowTable, table=True):
     """Key/value facts about the store itself, such as the schema version."""
 
     __tablename__ = "agentflow_meta"
@@ -29,7 +36,7 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
-class AgentRow(SQLModel, table=True):
+class AgentRow(AgentflowTable, table=True):
     """An agent: a tenant whose plans and runs are kept apart from every other agent's."""
 
     __tablename__ = "agents"
@@ -45,7 +52,7 @@ class AgentRow(SQLModel, table=True):
     updated_by: str | None = None
 
 
-class AgentChangeRow(SQLModel, table=True):
+class AgentChangeRow(AgentflowTable, table=True):
     """An append-only record of one explicit change to an agent's tools, policy or model."""
 
     __tablename__ = "agent_changes"
@@ -62,7 +69,7 @@ class AgentChangeRow(SQLModel, table=True):
     created_at: float
 
 
-class ToolRow(SQLModel, table=True):
+class ToolRow(AgentflowTable, table=True):
     """A tool some host registered: where a worker without it can import it from."""
 
     __tablename__ = "tools"
@@ -73,7 +80,7 @@ class ToolRow(SQLModel, table=True):
     updated_at: float
 
 
-class PlanVersionRow(SQLModel, table=True):
+class PlanVersionRow(AgentflowTable, table=True):
     """One immutable version of an agent's plan, numbered per agent."""
 
     __tablename__ = "plan_versions"
@@ -110,7 +117,7 @@ class PlanVersionRow(SQLModel, table=True):
     decision_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class ReviewDecisionRow(SQLModel, table=True):
+class ReviewDecisionRow(AgentflowTable, table=True):
     """Every review decision ever taken, with who, when and why."""
 
     __tablename__ = "review_decisions"
@@ -123,7 +130,7 @@ class ReviewDecisionRow(SQLModel, table=True):
     created_at: float
 
 
-class RunRow(SQLModel, table=True):
+class RunRow(AgentflowTable, table=True):
     """One run of an agent's plan version: its state, its lease and when it is next due.
 
     `run_id` is the id the caller gave (or one agentflow generated), unique per agent, so two
@@ -163,7 +170,7 @@ class RunRow(SQLModel, table=True):
     log: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
-class StepRow(SQLModel, table=True):
+class StepRow(AgentflowTable, table=True):
     """The checkpoint of one step: identity (name + occurrence), status, output, attempts."""
 
     __tablename__ = "steps"
@@ -187,7 +194,7 @@ class StepRow(SQLModel, table=True):
     wake_at: float | None = None
 
 
-class EventRow(SQLModel, table=True):
+class EventRow(AgentflowTable, table=True):
     """An event sent to a run; `consumed_by` names the wait that received it."""
 
     __tablename__ = "events"
