@@ -10,7 +10,7 @@ import pytest
 
 from agentflow import PlanLimits
 from agentflow.runtime.sandbox.pool import SandboxSettings
-from tests.support.host import make_engine
+from tests.support.host import make_engine, read_ledger
 
 BENIGN = """
 def run(event, step):
@@ -159,4 +159,38 @@ def test_a_fresh_process_per_activation_also_works(tmp_path, reuse):
     pool = engine.sandboxes
     assert pool is not None
     assert len(pool.served) == (1 if reuse else 3)
+    engine.close()
+
+
+PAUSES_ITSELF = """
+def run(event, step):
+    asked = step.do("ask", tools.pause_me, event.params["me"])
+    orders = step.do("after", tools.list_orders)
+    return [asked, len(orders)]
+"""
+
+
+@pytest.mark.parametrize("isolation", ["process", "inline"])
+def test_a_pause_asked_during_a_step_stops_the_run_before_the_next(tmp_path, ledger, isolation):
+    # In a sandbox the tool's reply goes out before its checkpoint is written; the pause that
+    # write reads back must still stop the run before the next step does anything.
+    engine = make_engine(f"sqlite:///{tmp_path / 'pause.db'}", isolation=isolation)
+
+    @engine.tool(side_effects=True)
+    def pause_me(run_id: str) -> str:
+        engine.get_run(run_id).pause()
+        return "asked"
+
+    agent = engine.agent("pauser", tools=["pause_me", "list_orders"], review="auto")
+    agent.submit_plan(PAUSES_ITSELF)
+    run = agent.start(params={"me": "r1"}, run_id="r1")
+    engine.work()
+    status = run.status()
+    assert status.status == "paused"
+    assert [(s.name, s.status) for s in status.steps] == [("ask", "complete")]
+    assert read_ledger(ledger) == []
+    run.resume()
+    engine.work()
+    assert run.result(timeout=10) == ["asked", 2]
+    assert [call["tool"] for call in read_ledger(ledger)] == ["list_orders"]
     engine.close()

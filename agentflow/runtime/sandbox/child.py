@@ -21,11 +21,13 @@ from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
 from agentflow.runtime.activation import ActivationResult, RunIdentity, execute_activation
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel, ChannelClosed
 from agentflow.runtime.sandbox.confine import ConfinementReport
+from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.runtime.tools import current_scope
 from agentflow.store.tables import StepRecord
 
 _PLAN_CACHE_SIZE = 64
+_HALTS = {"pause": "paused", "terminate": "terminated"}
 
 
 class RemoteToolError(AgentflowError):
@@ -131,6 +133,9 @@ class HostLink:
         reply = self._reply_for(number)
         if reply.get("lost"):
             raise LeaseLost(str(reply.get("run_id", "")))
+        halt = reply.get("halt")
+        if halt in _HALTS:
+            raise Suspend(Suspension(_HALTS[halt]))
         if "refused" in reply:
             raise ValueError(str(reply["refused"]))
         return reply

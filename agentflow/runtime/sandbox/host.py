@@ -136,6 +136,11 @@ class _Session:
         self.pending: dict[int, tuple[float, StepScope, list[bool]]] = {}
         self.pending_lock = threading.Lock()
         self.stored_bytes = 0
+        # Written by a tool thread after its reply went out (under `store_lock`), read by the
+        # next request: a pause or terminate the checkpoint read back, or why it failed.
+        self.halt: str | None = None
+        self.checkpoint_lost = False
+        self.checkpoint_error: BaseException | None = None
 
     # --- the activation ------------------------------------------------------------------
 
@@ -163,8 +168,11 @@ class _Session:
         try:
             self.channel.send(request)
             # Read after the send: the sandbox starts on the plan while the worker reads /proc.
-            return self._serve(self.sandbox.cpu_seconds())
+            result, reusable = self._serve(self.sandbox.cpu_seconds())
+            self._after_last_checkpoint()
+            return result, reusable
         except ChannelClosed:
+            self._after_last_checkpoint()
             return self._died(), False
         except SandboxViolation as exc:
             self.sandbox.kill("protocol")
@@ -245,8 +253,21 @@ class _Session:
 
     # --- requests ----------------------------------------------------------------------
 
+    def _after_last_checkpoint(self) -> None:
+        """Wait for a checkpoint still being written; raise what its write raised."""
+        with self.store_lock:
+            if self.checkpoint_lost:
+                raise LeaseLost(self.run.key)
+            if self.checkpoint_error is not None:
+                raise self.checkpoint_error
+
     def _answer(self, op: Any, message: dict[str, Any]) -> dict[str, Any] | None:
         try:
+            self._after_last_checkpoint()
+            if self.halt is not None and (op != "save_steps" or message.get("records")):
+                # The previous step's checkpoint read back a pause or terminate: no new work
+                # starts, so the records this request carries are not stored either.
+                return {"halt": self.halt}
             before = message.get("before")
             if before is not None:
                 self._save_steps(before)
@@ -286,25 +307,47 @@ class _Session:
                 self.in_flight.pop(record["key"], None)
         return control
 
-    def _checkpoint_on_host(self, key: str, value: Any) -> dict[str, Any]:
-        """Checkpoint a tool that is a whole step as soon as it returns, before the reply: the
-        result is stored even if the sandbox dies before it reads it."""
+    def _reply_then_checkpoint(self, number: int, key: str, reply: dict[str, Any]) -> None:
+        """Reply with a whole-step tool's result, then checkpoint it, under `store_lock`.
+
+        The sandbox goes on to its next step while the result is written; the lock keeps its
+        next request (and the `running` record that step's tool call needs first) waiting for
+        the write. So the checkpoint is stored before any later step does anything, even if the
+        sandbox dies meanwhile, and the round trip costs no time over the write.
+        """
         with self.store_lock:
-            running = self.in_flight.get(key)
-            if running is None:
-                return {}
-            record = {
-                **running,
-                "status": "complete",
-                "output": value,
-                "ended_at": time.time(),
-                "fresh": False,
-            }
+            record = self._complete_record(key, reply["value"])
+            if record is not None:
+                reply["saved"] = True
+            with contextlib.suppress(ChannelClosed):
+                self.channel.send({"op": "reply", "id": number, **reply})
+            if record is None:
+                return
             try:
-                self._clean_record(record)
-            except (PlainDataError, ValueError):
-                return {}  # the sandbox saves the record itself and is told what is wrong
-            return {"saved": True, "control": self._store_records([record])}
+                control = self._store_records([record])
+            except LeaseLost:
+                self.checkpoint_lost = True
+            except BaseException as exc:  # raised in the session's thread by its next request
+                self.checkpoint_error = exc
+            else:
+                if control in ("pause", "terminate"):
+                    self.halt = control
+
+    def _complete_record(self, key: str, value: Any) -> dict[str, Any] | None:
+        running = self.in_flight.get(key)
+        if running is None:
+            return None
+        record = {
+            **running,
+            "status": "complete",
+            "output": value,
+            "ended_at": time.time(),
+            "fresh": False,
+        }
+        try:
+            return self._clean_record(record)
+        except (PlainDataError, ValueError):
+            return None  # the sandbox saves the record itself and is told what is wrong
 
     def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
         event_type = message.get("type")
@@ -426,10 +469,8 @@ class _Session:
             if not self._claim_reply(number):
                 return  # the call timed out; its late result is dropped
             if whole_step and "value" in reply:
-                try:
-                    reply.update(self._checkpoint_on_host(step, reply["value"]))
-                except LeaseLost:
-                    reply = {"lost": True, "run_id": self.run.key}
+                self._reply_then_checkpoint(number, step, reply)
+                return
             with contextlib.suppress(ChannelClosed):
                 self.channel.send({"op": "reply", "id": number, **reply})
 
