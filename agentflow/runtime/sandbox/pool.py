@@ -20,7 +20,6 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from agentflow.errors import ConfigurationError
@@ -75,14 +74,19 @@ class Sandbox:
     missing: list[str] = field(default_factory=list)
     activations: int = 0
     killed_because: str | None = None
+    stat_fd: int | None = None
 
     def cpu_seconds(self) -> float:
         """CPU time this process has used (0 once it is gone)."""
         try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if self.stat_fd is None:
+                # Kept open: a read is then one pread, not an open, a read and a close.
+                self.stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            stat = os.pread(self.stat_fd, 4096, 0)
+            fields = stat.rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
             return 0.0
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def kill(self, reason: str | None = None) -> None:
         """SIGKILL the process (through its pidfd: never another process that reused the pid)."""
@@ -98,10 +102,11 @@ class Sandbox:
     def close(self) -> None:
         """Release the worker's handles on the process."""
         self.channel.close()
-        if self.pidfd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.pidfd)
-            self.pidfd = None
+        for fd in (self.pidfd, self.stat_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.pidfd = self.stat_fd = None
 
 
 class Zygote:
