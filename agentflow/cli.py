@@ -7,13 +7,14 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.terminal import short, timeline_table, when
+from agentflow.terminal import duration_text, short, simulation_table, timeline_table, when
 
 app = typer.Typer(
     help="agentflow: AI agents write their own durable workflows.",
@@ -353,6 +354,63 @@ def review_reject(
 ) -> None:
     """Reject a plan version; it never runs."""
     _decide("reject", plan_id, reviewer, comment, db)
+
+
+def _json_file(path: Path | None, what: str) -> Any:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{what} file {path}: {exc}") from None
+
+
+@review_app.command("simulate")
+def review_simulate(
+    plan_id: int,
+    fixtures: Annotated[
+        Path | None,
+        typer.Option(help="JSON file: {tool: the value every call of it returns}."),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="JSON file: {event type: example payload, or a list, one per wait}."),
+    ] = None,
+    params: Annotated[
+        Path | None, typer.Option(help="JSON file: the run's params (default: the queued run's).")
+    ] = None,
+    waits: Annotated[
+        str, typer.Option(help="answer: waits get example events; timeout: they time out.")
+    ] = "answer",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the simulation as JSON.")] = False,
+    db: DbOption = None,
+    app_path: AppOption = None,
+) -> None:
+    """Dry-run a plan version against fake tools on a virtual clock; no real tool is called."""
+    from agentflow.errors import AgentflowError
+
+    engine = _engine(db, app_path)
+    try:
+        simulation = engine.reviews.simulate(
+            plan_id,
+            _json_file(fixtures, "--fixtures"),
+            _json_file(events, "--events"),
+            params=_json_file(params, "--params"),
+            waits=waits,
+        )
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        print(simulation.model_dump_json(indent=2))
+        return
+    console.print(simulation_table(simulation))
+    ending = simulation.reason or simulation.status
+    console.print(
+        f"plan {simulation.plan_id} ({simulation.agent_id} v{simulation.version}): {ending}; "
+        f"the run would take {duration_text(simulation.virtual_seconds)} "
+        f"(simulated in {simulation.wall_seconds:.2f} s)"
+    )
 
 
 @review_app.command("serve")

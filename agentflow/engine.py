@@ -128,6 +128,11 @@ class Engine:
         """This engine's sandbox processes (None until a sandboxed activation ran)."""
         return self._sandboxes.pool if self._sandboxes is not None else None
 
+    @property
+    def sandbox_settings(self) -> SandboxSettings | None:
+        """The limits this engine's sandbox processes were given (None: the defaults)."""
+        return self._sandbox_settings
+
     def _runner(self) -> PlanRunner:
         if self.isolation == "inline":
             return run_inline

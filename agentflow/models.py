@@ -168,3 +168,52 @@ class AgentChange(BaseModel):
     before: dict[str, Any]
     after: dict[str, Any]
     created_at: datetime
+
+
+class TraceEntry(BaseModel):
+    """One thing a simulated run did, `at_seconds` after it started on the virtual clock.
+
+    `kind` is "tool" (a call, with its arguments and the value the fake returned), "sleep" or
+    "retry_delay" (skipped, `seconds` long), "event" (an example event answering a wait),
+    "wait_timeout" (a wait left to time out, after `seconds`), "output" or "error".
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    at_seconds: float
+    kind: str
+    step: str | None = None
+    tool: str | None = None
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    value: Any = None
+    value_from: str | None = None
+    seconds: float | None = None
+    event_type: str | None = None
+
+
+class Simulation(BaseModel):
+    """A dry run of a plan version: fake tools, a throw-away store and a virtual clock.
+
+    `status` is the simulated run's end ("complete", "errored", "terminated"), or "stuck" when
+    it could go no further (it waited on nothing the simulation could answer, or ran past the
+    simulation's wall-clock limit). `virtual_seconds` is how long the run would take in real
+    time; `wall_seconds` how long the simulation took.
+    """
+
+    plan_id: int
+    agent_id: str
+    version: int
+    params: dict[str, Any] = Field(default_factory=dict)
+    status: str
+    output: Any = None
+    error: dict[str, Any] | None = None
+    reason: str | None = None
+    trace: list[TraceEntry] = Field(default_factory=list)
+    virtual_seconds: float
+    wall_seconds: float
+
+    @property
+    def tool_calls(self) -> list[TraceEntry]:
+        """The tool calls, in the order the plan made them."""
+        return [entry for entry in self.trace if entry.kind == "tool"]

@@ -6,9 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
-from agentflow.models import RunStatus, StepState
+from agentflow.models import RunStatus, Simulation, StepState, TraceEntry
 
 WAKING = (StepState.SLEEPING, StepState.WAITING, StepState.RETRYING)
 
@@ -46,3 +47,50 @@ def timeline_table(status: RunStatus) -> Table:
             result,
         )
     return table
+
+
+_UNITS = (("d", 86400.0), ("h", 3600.0), ("m", 60.0))
+
+
+def duration_text(seconds: float) -> str:
+    """A length of time for people: "3d 4h", "2h 5m", "1m 30s", "0.25 s"."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    parts = []
+    left = seconds
+    for unit, size in _UNITS:
+        if left >= size:
+            parts.append(f"{int(left // size)}{unit}")
+            left %= size
+    if seconds < 3600 and left >= 1:
+        parts.append(f"{int(left)}s")
+    return " ".join(parts[:2])
+
+
+def simulation_table(simulation: Simulation) -> Table:
+    """A dry run's trace: when (virtual time), what, which step, and the detail."""
+    table = Table("at", "what", "step", "detail")
+    for entry in simulation.trace:
+        # Step names, arguments and payloads come from a model and a plan: never markup.
+        table.add_row(
+            duration_text(entry.at_seconds),
+            entry.kind,
+            escape(entry.step or ""),
+            escape(_trace_detail(entry)),
+        )
+    return table
+
+
+def _trace_detail(entry: TraceEntry) -> str:
+    if entry.kind == "tool":
+        arguments = [short(a, 24) for a in entry.args]
+        arguments += [f"{k}={short(v, 24)}" for k, v in entry.kwargs.items()]
+        returned = short(entry.value, 32)
+        return f"{entry.tool}({', '.join(arguments)}) -> {returned} [{entry.value_from}]"
+    if entry.kind in ("sleep", "retry_delay"):
+        return duration_text(entry.seconds or 0.0)
+    if entry.kind == "wait_timeout":
+        return f"no {entry.event_type!r} event: timed out after {duration_text(entry.seconds or 0)}"
+    if entry.kind == "event":
+        return f"{entry.event_type}: {short(entry.value, 48)}"
+    return short(entry.value, 64)

@@ -25,6 +25,9 @@ class Recipe:
         folder: the recipe's folder under `cookbook/`.
         params: example params for a run.
         events: the events a run waits for, in order, as (type, payload).
+        fixtures: example results per tool, for a dry run (`engine.reviews.simulate` and
+            `agentflow review simulate --fixtures`) of the plan; tools not listed return an
+            example of their return annotation.
     """
 
     name: str
@@ -33,6 +36,7 @@ class Recipe:
     folder: str
     params: dict[str, Any] = field(default_factory=dict)
     events: tuple[tuple[str, Any], ...] = ()
+    fixtures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -53,6 +57,7 @@ RECIPES: dict[str, Recipe] = {
             tools=("list_unpaid_invoices", "send_payment_reminder"),
             folder="01_multi_tenant",
             params={"grace": "1 day"},
+            fixtures={"list_unpaid_invoices": [{"id": "INV-7", "customer": "ada@example.com"}]},
         ),
         Recipe(
             name="globex_warehouse",
@@ -60,6 +65,12 @@ RECIPES: dict[str, Recipe] = {
             tools=("check_stock", "reorder"),
             folder="01_multi_tenant",
             params={"delay": "1 day"},
+            fixtures={
+                "check_stock": [
+                    {"sku": "BOLT-M4", "on_hand": 40, "minimum": 100},
+                    {"sku": "NUT-M4", "on_hand": 500, "minimum": 100},
+                ]
+            },
         ),
         Recipe(
             name="initech_analytics",
@@ -76,6 +87,10 @@ RECIPES: dict[str, Recipe] = {
             folder="02_ci_cd",
             params={"repo": "web-frontend", "commit": "a1b2c3d"},
             events=(("build-finished", {"passed": True}),),
+            fixtures={
+                "start_build": {"build_id": "b-1"},
+                "deploy": {"url": "https://preview.example.com/b-1"},
+            },
         ),
         Recipe(
             name="payments_api_ci",
@@ -85,6 +100,10 @@ RECIPES: dict[str, Recipe] = {
             folder="02_ci_cd",
             params={"repo": "payments-api", "commit": "9f8e7d6"},
             events=(("build-finished", {"passed": True}),),
+            fixtures={
+                "start_build": {"build_id": "b-2"},
+                "deploy": {"url": "https://staging.example.com/b-2"},
+            },
         ),
         Recipe(
             name="expense_approval",
@@ -110,6 +129,12 @@ RECIPES: dict[str, Recipe] = {
             folder="03_human_approval",
             params={"grace": "2 seconds"},
             events=(("refund-approval", {"approved": True}),),
+            fixtures={
+                "list_orders": [
+                    {"id": 1, "email": "ada@example.com", "status": "open"},
+                    {"id": 2, "email": "bob@example.com", "status": "open"},
+                ]
+            },
         ),
         Recipe(
             name="weekly_report",
@@ -117,6 +142,12 @@ RECIPES: dict[str, Recipe] = {
             tools=("list_orders", "send_email"),
             folder="04_drip_campaign",
             params={"weeks": 2, "interval": "1 second"},
+            fixtures={
+                "list_orders": [
+                    {"id": 1, "email": "ada@example.com", "status": "open"},
+                    {"id": 2, "email": "bob@example.com", "status": "open"},
+                ]
+            },
         ),
         Recipe(
             name="research_digest",
@@ -148,6 +179,10 @@ RECIPES: dict[str, Recipe] = {
             tools=("book_flight", "book_hotel", "charge_card", "cancel_flight", "cancel_hotel"),
             folder="06_saga",
             params={"traveller": "ada", "destination": "Lisbon", "nights": 3, "card": "4242"},
+            fixtures={
+                "book_flight": {"booking_id": "FL-1", "price": 240},
+                "book_hotel": {"booking_id": "HO-1", "price": 360},
+            },
         ),
         Recipe(
             name="shipment_watch",
@@ -156,6 +191,7 @@ RECIPES: dict[str, Recipe] = {
             tools=("check_shipment", "send_email"),
             folder="07_agent_frameworks",
             params={"order_id": 1001, "email": "ada@example.com"},
+            fixtures={"check_shipment": {"shipped": True, "tracking": "1Z999"}},
         ),
         Recipe(
             name="invoice_total",
@@ -163,6 +199,10 @@ RECIPES: dict[str, Recipe] = {
             "and return the total",
             tools=("list_invoices", "to_eur", "to_usd", "record_entry"),
             folder="08_repair",
+            fixtures={
+                "list_invoices": [{"id": "INV-1", "amount": 100.0, "currency": "USD"}],
+                "to_eur": {"eur": 92.5},
+            },
         ),
     )
 }

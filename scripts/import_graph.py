@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent / "agentflow"
 # Lowest first; a module imports only from its own layer or from lower ones.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # `agentflow.cookbook` is package data (the recipes' index) kept in cookbook/, outside ROOT.
-    ("core", ("errors", "durations", "models", "plain", "cookbook")),
+    ("core", ("errors", "durations", "models", "plain", "examples", "cookbook")),
     ("plan/store", ("plan", "store")),
     ("runtime", ("runtime",)),
-    ("facade", ("engine", "agent", "run", "reviews", "review.service")),
+    ("facade", ("engine", "agent", "run", "reviews", "review.service", "simulation")),
     ("planner", ("planner",)),
     ("edges", ("review", "cli", "demo", "testing", "integrations", "terminal", "")),
 ]

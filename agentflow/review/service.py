@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from agentflow.models import Simulation
 from agentflow.runtime import PlanVersion
+from agentflow.simulation import simulate
 from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:
@@ -43,6 +46,42 @@ class Reviews:
                 agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
             self._engine.store.update_plan(plan_id, start_on_approval=None)
         return plan
+
+    def simulate(
+        self,
+        plan_id: int,
+        fixtures: Mapping[str, Any] | None = None,
+        events: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        waits: str = "answer",
+        max_seconds: float = 60.0,
+    ) -> Simulation:
+        """Dry-run a plan version (pending or not) and return its trace; no real tool is called.
+
+        The plan runs against fake tools on a throw-away store with a virtual clock: sleeps,
+        retry delays and wait timeouts take no real time, and the result says how long the run
+        would take. Each fake returns `fixtures[tool]` (a value, or a callable given the call's
+        arguments), else an example of the real tool's return annotation, else None.
+
+        Args:
+            plan_id: the plan version to simulate.
+            fixtures: return values per tool name.
+            events: example payloads per event type that answer the plan's waits (a list gives
+                one payload per wait, in order; a type with no example is answered with `{}`).
+            params: the run's params (default: those of the run queued for the version).
+            waits: "answer" (waits get example events) or "timeout" (waits time out).
+            max_seconds: the most real time the simulation may take.
+        """
+        return simulate(
+            self._engine,
+            plan_id,
+            fixtures,
+            events,
+            params=params,
+            waits=waits,
+            max_seconds=max_seconds,
+        )
 
     def reject(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
         """Reject a pending plan version; it will never run.
