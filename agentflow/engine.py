@@ -68,6 +68,10 @@ class Engine:
             and database connections. `"inline"`: in this process, for trusted plans and tests.
         sandbox: limits of the sandbox processes (memory, CPU, how many).
         plan_limits: the compute budget of each execution of plan code.
+        durability: what a committed checkpoint survives. `"normal"` (the default): a crash of
+            any process (SQLite `synchronous=NORMAL` in WAL mode, PostgreSQL
+            `synchronous_commit=off`); `"full"`: a power loss or an operating-system crash too,
+            at the price of an fsync per commit (`synchronous=FULL`, `synchronous_commit=on`).
         lease_seconds: how long a worker's claim on a run lasts without a heartbeat.
         poll_interval: how often an idle worker looks for runs made due by other processes.
 
@@ -86,6 +90,7 @@ class Engine:
         isolation: str = "process",
         sandbox: SandboxSettings | None = None,
         plan_limits: PlanLimits | None = None,
+        durability: str = "normal",
         lease_seconds: float = 5.0,
         poll_interval: float = 0.5,
     ) -> None:
@@ -94,7 +99,7 @@ class Engine:
                 f"isolation {isolation!r} is not one of {', '.join(ISOLATION_MODES)}"
             )
         self.url = database_url(url)
-        self.store = Store(self.url)
+        self.store = Store(self.url, durability)
         self.tools = ToolRegistry()
         self.limits = limits or RuntimeLimits()
         self.isolation = isolation

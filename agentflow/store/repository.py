@@ -176,8 +176,19 @@ def _add_missing_indexes(conn: Connection) -> None:
                 index.create(conn)
 
 
-def _make_engine(url: str) -> SAEngine:
+DURABILITY_MODES = ("normal", "full")
+"""`normal`: a commit survives a crash of the process (SQLite `synchronous=NORMAL` in WAL mode,
+PostgreSQL `synchronous_commit=off`); `full`: it survives a power loss too (fsync at every
+commit: SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`)."""
+
+
+def _make_engine(url: str, durability: str = "normal") -> SAEngine:
+    if durability not in DURABILITY_MODES:
+        raise ConfigurationError(
+            f"durability {durability!r} is not one of {', '.join(DURABILITY_MODES)}"
+        )
     if url.startswith("sqlite"):
+        synchronous = "FULL" if durability == "full" else "NORMAL"
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -186,7 +197,7 @@ def _make_engine(url: str) -> SAEngine:
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -197,7 +208,14 @@ def _make_engine(url: str) -> SAEngine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        commit = "on" if durability == "full" else "off"
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={"options": f"-c synchronous_commit={commit}"},
+        )
     raise ConfigurationError(
         f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql+psycopg://..."
     )
@@ -208,12 +226,14 @@ class Store:
 
     Args:
         url: a SQLAlchemy URL, `sqlite:///agentflow.db` or `postgresql+psycopg://...`.
+        durability: "normal" or "full" (see `DURABILITY_MODES`).
     """
 
-    def __init__(self, url: str = DEFAULT_DATABASE_URL) -> None:
+    def __init__(self, url: str = DEFAULT_DATABASE_URL, durability: str = "normal") -> None:
         self.url = url
+        self.durability = durability
         self.is_postgres = url.startswith("postgresql")
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, durability)
         try:
             self._migrate()
         except BaseException:
