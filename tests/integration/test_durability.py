@@ -27,5 +27,7 @@ def test_each_connection_commits_as_durably_as_asked(db_url, durability):
 
 
 def test_an_unknown_durability_is_refused(tmp_path):
-    with pytest.raises(ConfigurationError, match="durability 'paranoid' is not one of normal, full"):
+    with pytest.raises(
+        ConfigurationError, match="durability 'paranoid' is not one of normal, full"
+    ):
         Engine(f"sqlite:///{tmp_path / 'x.db'}", durability="paranoid")
