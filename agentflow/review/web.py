@@ -15,6 +15,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -22,6 +23,7 @@ from agentflow.engine import Engine
 from agentflow.errors import NotFound
 from agentflow.review import views
 from agentflow.review.api import DecisionError, api_router, decide
+from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
@@ -155,7 +157,12 @@ def create_app(
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str, agent: str | None = None) -> HTMLResponse:
         status: RunStatus = engine.get_run(run_id, agent=agent or None).status()
-        context = {"run": status, "timeline": views.timeline(status.steps)}
+        context = {
+            "run": status,
+            "timeline": views.timeline(status.steps),
+            # Built from escaped text only (see waterfall.py), so it is marked safe.
+            "waterfall": Markup(waterfall_svg(status)),
+        }
         return page(request, "run.html", context)
 
     return app

@@ -314,3 +314,18 @@ def test_allowed_hosts_reject_other_host_headers(engine):
     with TestClient(create_app(engine, allowed_hosts=["127.0.0.1", "localhost"])) as client:
         assert client.get("/", headers={"Host": "rebound.example"}).status_code == 400
         assert client.get("/", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
+def test_the_run_page_draws_an_escaped_waterfall(engine, agent, client):
+    plan = agent.submit_plan(
+        'def run(event, step):\n    step.do("<script>alert(1)</script>", tools.echo, "a")\n'
+        '    return step.do("second", tools.echo, "b")\n'
+    )
+    engine.reviews.approve(plan.id, reviewer="dana")
+    run = agent.start({}, plan=plan.id, run_id="drawn")
+    engine.work(until_idle=True)
+    page = client.get(f"/runs/{run.id}").text
+    svg = page.split('<figure class="waterfall-figure">', 1)[1].split("</figure>", 1)[0]
+    assert svg.startswith('<svg class="waterfall"') and svg.count('<g class="wf-step') == 2
+    assert SCRIPT not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
