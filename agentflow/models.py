@@ -36,6 +36,13 @@ SUSPENDED: frozenset[RunState] = frozenset(
 """How an activation can end without settling its run for good (terminated ends it)."""
 
 
+class RunControl(StrEnum):
+    """A request a running run's activation honours at its next step boundary."""
+
+    PAUSE = "pause"
+    TERMINATE = "terminate"
+
+
 class StepState(StrEnum):
     """Where one step (or one attempt of it) is."""
 

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError, RunTimeout
-from agentflow.models import StepState, to_datetime
+from agentflow.models import PlanState, RunControl, RunState, StepState, to_datetime
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
 from agentflow.runtime.step_api import checkpointable
 from agentflow.store import CLAIMABLE, TERMINAL, RunRow, StepRecord
@@ -53,7 +53,9 @@ def run_status_of(row: RunRow, steps: list[StepRecord]) -> RunStatus:
         updated_at=to_datetime(row.updated_at),  # type: ignore[arg-type]
         started_at=to_datetime(row.started_at),
         ended_at=to_datetime(row.ended_at),
-        wake_at=to_datetime(row.wake_at) if row.status in ("sleeping", "waiting") else None,
+        wake_at=to_datetime(row.wake_at)
+        if row.status in (RunState.SLEEPING, RunState.WAITING)
+        else None,
         waiting_for=row.waiting_for,
         activations=row.activations,
         log=row.log,
@@ -159,7 +161,7 @@ class Run:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             row = self._row()
-            if row.status == "complete":
+            if row.status == RunState.COMPLETE:
                 return row.output
             if row.status in TERMINAL:
                 raise RunFailed(self.id, row.status, row.error)
@@ -176,7 +178,11 @@ class Run:
                 self.engine.activate(claimed)
                 continue
             pause = _POLL_SECONDS
-            if row.status == "sleeping" and row.wake_at is not None and row.lease_owner is None:
+            if (
+                row.status == RunState.SLEEPING
+                and row.wake_at is not None
+                and row.lease_owner is None
+            ):
                 pause = max(0.0, min(row.wake_at - now, 1.0))
             if deadline is not None:
                 left = deadline - time.monotonic()
@@ -190,13 +196,13 @@ class Run:
 
     def pause(self) -> None:
         """Stop the run at its next step boundary until `resume()`."""
-        self._control("pause", "paused")
+        self._control(RunControl.PAUSE, RunState.PAUSED)
 
     def terminate(self) -> None:
         """End the run for good at its next step boundary."""
-        self._control("terminate", "terminated")
+        self._control(RunControl.TERMINATE, RunState.TERMINATED)
 
-    def _control(self, request: str, status: str) -> None:
+    def _control(self, request: RunControl, status: RunState) -> None:
         store = self.engine.store
         c = store.run_columns()
         now = time.time()
@@ -204,7 +210,7 @@ class Run:
         if row.status in TERMINAL:
             raise RunStateError(f"run {self.id} is already {row.status}")
         extra: dict[str, Any] = {"wake_at": None, "waiting_for": None, "control": None}
-        if status == "terminated":
+        if status == RunState.TERMINATED:
             extra.update(
                 ended_at=now, error={"type": "Terminated", "message": "terminated on request"}
             )
@@ -212,7 +218,7 @@ class Run:
         settled = store.update_run(
             self._key,
             when=[
-                c.status.in_(("queued", "sleeping", "waiting", "paused", "running")),
+                c.status.not_in(TERMINAL),
                 idle,
                 *self._scope(),
             ],
@@ -223,7 +229,7 @@ class Run:
         )
         if not settled:
             store.update_run(
-                self._key, when=[c.status == "running", *self._scope()], control=request
+                self._key, when=[c.status == RunState.RUNNING, *self._scope()], control=request
             )
         self.engine.notify()
 
@@ -233,13 +239,13 @@ class Run:
         c = store.run_columns()
         if not store.update_run(
             self._key,
-            when=[c.status == "paused", *self._scope()],
-            status="queued",
+            when=[c.status == RunState.PAUSED, *self._scope()],
+            status=RunState.QUEUED,
             wake_at=time.time(),
             control=None,
         ):
             row = self._row()
-            if row.control == "pause":
+            if row.control == RunControl.PAUSE:
                 store.update_run(self._key, when=self._scope(), control=None)
             else:
                 raise RunStateError(f"run {self.id} is {row.status}, not paused")
@@ -257,7 +263,7 @@ class Run:
         store = self.engine.store
         row = self._row()
         now = time.time()
-        if row.status == "running" and (row.lease_expires_at or 0) > now:
+        if row.status == RunState.RUNNING and (row.lease_expires_at or 0) > now:
             raise RunStateError(
                 f"run {self.id} is running in {row.lease_owner}: pause or terminate it first"
             )
@@ -267,13 +273,14 @@ class Run:
             target = store.get_plan(plan if isinstance(plan, int) else plan.id)
             if target.agent_id != row.agent_id:
                 raise NotFound(f"plan version {target.id} belongs to another agent")
-            if target.status != "approved":
+            if target.status != PlanState.APPROVED:
                 raise PlanNotApproved(target.id or 0, target.status)
             fields.update(plan_id=target.id, rebase=True)
             unfinished = [
                 s.seq
                 for s in steps
-                if s.parent_key is None and s.status != "complete" and s.status != "timed_out"
+                if s.parent_key is None
+                and s.status not in (StepState.COMPLETE, StepState.TIMED_OUT)
             ]
             if unfinished:
                 store.delete_steps(self._key, min(unfinished))
@@ -291,7 +298,7 @@ class Run:
         store.update_run(
             self._key,
             when=self._scope(),
-            status="queued",
+            status=RunState.QUEUED,
             wake_at=now,
             waiting_for=None,
             output=None,

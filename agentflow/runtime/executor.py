@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, LeaseLost
+from agentflow.models import RunState
 from agentflow.plain import error_message, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import (
     ActivationResult,
+    ResultKind,
     RunIdentity,
     describe_error,
     execute_activation,
@@ -64,7 +66,7 @@ class Outcome:
     """How an activation left its run."""
 
     run_id: str
-    status: str
+    status: RunState | ResultKind  # the run's new state, or LOST when this worker lost it
     wake_at: float | None = None
 
 
@@ -85,13 +87,13 @@ def run_activation(
     except ToolsUnavailable as exc:
         retry_at = time.time() + limits.missing_tools_retry
         fields: dict[str, Any] = {
-            "status": "queued",
+            "status": RunState.QUEUED,
             "wake_at": retry_at,
             "error": describe_error(exc),
         }
         return _settle(store, run, owner, "", limits, fields)
     except LeaseLost:
-        return Outcome(run.id, "lost")
+        return Outcome(run.id, ResultKind.LOST)
     except (AgentflowError, Exception) as exc:
         return _settle(store, run, owner, "", limits, _errored(describe_error(exc)))
     identity = RunIdentity(
@@ -111,18 +113,18 @@ def settle_result(
     store: Store, run: RunRow, owner: str, limits: RuntimeLimits, result: ActivationResult
 ) -> Outcome:
     """Store how an activation ended (the caller has checked the result is well formed)."""
-    if result.kind == "lost":
-        return Outcome(run.id, "lost")
-    if result.kind == "crashed":
+    if result.kind == ResultKind.LOST:
+        return Outcome(run.id, ResultKind.LOST)
+    if result.kind == ResultKind.CRASHED:
         error = result.error or {"type": "SandboxDied", "message": "the sandbox died"}
         retry_at = time.time() + limits.crashed_retry
         try:
             requeued = store.requeue_unsettled(run.id, owner, retry_at, error)
         except (LeaseLost, Exception):
             log.exception("could not requeue run %s", run.id)
-            return Outcome(run.id, "lost")
-        return Outcome(run.id, "queued" if requeued else "lost", retry_at)
-    if result.kind == "suspended" and result.suspension is not None:
+            return Outcome(run.id, ResultKind.LOST)
+        return Outcome(run.id, RunState.QUEUED if requeued else ResultKind.LOST, retry_at)
+    if result.kind == ResultKind.SUSPENDED and result.suspension is not None:
         suspension = result.suspension
         fields: dict[str, Any] = {
             "status": suspension.status,
@@ -131,15 +133,15 @@ def settle_result(
             "control": None,
             "rebase": False,
         }
-        if suspension.status == "terminated":
+        if suspension.status == RunState.TERMINATED:
             fields.update(
                 ended_at=time.time(),
                 error={"type": "Terminated", "message": "terminated on request"},
             )
         return _settle(store, run, owner, result.printed, limits, fields)
-    if result.kind == "complete":
+    if result.kind == ResultKind.COMPLETE:
         fields = {
-            "status": "complete",
+            "status": RunState.COMPLETE,
             "output": result.output,
             "error": None,
             "ended_at": time.time(),
@@ -155,7 +157,7 @@ def settle_result(
 
 def _errored(error: dict[str, Any]) -> dict[str, Any]:
     return {
-        "status": "errored",
+        "status": RunState.ERRORED,
         "error": error,
         "ended_at": time.time(),
         "wake_at": None,
@@ -180,7 +182,7 @@ def _settle(
             store.append_log(run.id, safe_text(printed), limits.max_log_chars)
         settled = store.finish_activation(run.id, owner, **fields)
     except LeaseLost:
-        return Outcome(run.id, "lost")
+        return Outcome(run.id, ResultKind.LOST)
     except Exception as exc:
         log.exception("could not store the end of an activation of run %s", run.id)
         error = {
@@ -190,7 +192,7 @@ def _settle(
         }
         return _settle_errored(store, run, owner, error)
     if not settled:
-        return Outcome(run.id, "lost")
+        return Outcome(run.id, ResultKind.LOST)
     return Outcome(run.id, fields["status"], fields.get("wake_at"))
 
 
@@ -201,8 +203,8 @@ def _settle_errored(store: Store, run: RunRow, owner: str, error: dict[str, Any]
     except (LeaseLost, Exception):
         # Left `running`: the lease lapses and the next claim counts the lost activation.
         log.exception("could not settle run %s as errored", run.id)
-        return Outcome(run.id, "lost")
-    return Outcome(run.id, "errored" if settled else "lost")
+        return Outcome(run.id, ResultKind.LOST)
+    return Outcome(run.id, RunState.ERRORED if settled else ResultKind.LOST)
 
 
 def _give_up(store: Store, run: RunRow, owner: str, limits: RuntimeLimits) -> Outcome:

@@ -37,6 +37,7 @@ from agentflow.errors import (
     RunStateError,
     SchemaVersionError,
 )
+from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState, StepState
 from agentflow.plain import safe_text
 from agentflow.store.tables import (
     SCHEMA_VERSION,
@@ -54,10 +55,8 @@ from agentflow.store.tables import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
-CLAIMABLE = ("queued", "sleeping", "waiting", "running")
-TERMINAL = ("complete", "errored", "terminated")
 DUE_CHANNEL = "agentflow_due"
-_SUSPENDED = ("sleeping", "waiting")
+_SUSPENDED = (RunState.SLEEPING, RunState.WAITING)
 
 _agents = AgentRow.__table__  # type: ignore[attr-defined]
 _agent_changes = AgentChangeRow.__table__  # type: ignore[attr-defined]
@@ -93,18 +92,18 @@ _FENCE = (
 _UPDATE_STEP = update(_steps).where(
     _steps.c.run_id == bindparam("w_run_id"),
     _steps.c.key == bindparam("w_key"),
-    _steps.c.status != "complete",
+    _steps.c.status != StepState.COMPLETE,
 )
 _INSERT_STEP = insert(_steps)
 # A run claimed while still `running` lost its last activation before it settled.
 _UNSETTLED_ON_CLAIM = case(
-    (_runs.c.status == "running", _runs.c.unsettled + 1), else_=_runs.c.unsettled
+    (_runs.c.status == RunState.RUNNING, _runs.c.unsettled + 1), else_=_runs.c.unsettled
 )
 # Checked inside every claim's own statement: a run whose plan version is not approved (any
 # more) is never leased, whatever a reader saw a moment before.
 _PLAN_APPROVED = (
     select(_plans.c.id)
-    .where(_plans.c.id == _runs.c.plan_id, _plans.c.status == "approved")
+    .where(_plans.c.id == _runs.c.plan_id, _plans.c.status == PlanState.APPROVED)
     .exists()
 )
 
@@ -430,7 +429,7 @@ class Store:
         with self._tx() as conn:
             return [PlanVersionRow(**r._mapping) for r in conn.execute(query)]
 
-    def latest_plan(self, agent_id: str, status: str = "approved") -> PlanVersionRow | None:
+    def latest_plan(self, agent_id: str, status: str = PlanState.APPROVED) -> PlanVersionRow | None:
         """The agent's newest plan version with that status."""
         query = (
             select(_plans)
@@ -452,7 +451,7 @@ class Store:
                 _plans.c.agent_id == agent_id,
                 _plans.c.goal_key == goal_key,
                 _plans.c.catalogue_hash == catalogue_hash,
-                _plans.c.status == "approved",
+                _plans.c.status == PlanState.APPROVED,
             )
             .order_by(_plans.c.version.desc())
             .limit(1)
@@ -485,7 +484,7 @@ class Store:
         with self._tx() as conn:
             found = conn.execute(
                 update(_plans)
-                .where(_plans.c.id == plan_id, _plans.c.status == "pending")
+                .where(_plans.c.id == plan_id, _plans.c.status == PlanState.PENDING)
                 .values(
                     status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
                 )
@@ -510,7 +509,7 @@ class Store:
                     created_at=now,
                 )
             )
-            if decision == "rejected":
+            if decision == PlanState.REJECTED:
                 self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
             else:
                 self._start_queued_on_approval(conn, plan_id, now)
@@ -525,7 +524,7 @@ class Store:
             update(_runs)
             .where(_runs.c.plan_id == plan_id, _runs.c.status.not_in(TERMINAL))
             .values(
-                status="errored",
+                status=RunState.ERRORED,
                 error={
                     "type": "PlanRejected",
                     "message": reason + (f": {comment}" if comment else ""),
@@ -587,7 +586,7 @@ class Store:
                 agent_id=agent_id,
                 plan_id=plan_id,
                 params=params,
-                status="queued",
+                status=RunState.QUEUED,
                 created_at=now,
                 updated_at=now,
                 wake_at=now,
@@ -680,7 +679,7 @@ class Store:
                 .values(
                     lease_owner=owner,
                     lease_expires_at=self._lease_clock() + lease_seconds,
-                    status="running",
+                    status=RunState.RUNNING,
                     wake_at=now,
                     started_at=func.coalesce(_runs.c.started_at, now),
                     activations=_runs.c.activations + 1,
@@ -715,7 +714,7 @@ class Store:
                         .values(
                             lease_owner=owner,
                             lease_expires_at=self._lease_clock() + lease_seconds,
-                            status="running",
+                            status=RunState.RUNNING,
                             wake_at=now,
                             started_at=func.coalesce(_runs.c.started_at, now),
                             activations=_runs.c.activations + 1,
@@ -741,13 +740,13 @@ class Store:
         with self._tx() as conn:
             due = conn.execute(
                 select(func.min(_runs.c.wake_at)).where(
-                    _runs.c.status.in_(("queued", "sleeping", "waiting")),
+                    _runs.c.status.in_((RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)),
                     _runs.c.lease_owner.is_(None),
                     _PLAN_APPROVED,
                 )
             ).scalar()
             expiry = conn.execute(
-                select(func.min(_runs.c.lease_expires_at)).where(_runs.c.status == "running")
+                select(func.min(_runs.c.lease_expires_at)).where(_runs.c.status == RunState.RUNNING)
             ).scalar()
         times = [t for t in (due, expiry) if t is not None]
         return min(times) if times else None
@@ -788,7 +787,7 @@ class Store:
                 return False
             if fields.get("wake_at") is not None:
                 self._signal_due(conn)
-            if fields.get("status") == "waiting" and fields.get("waiting_for"):
+            if fields.get("status") == RunState.WAITING and fields.get("waiting_for"):
                 pending = conn.execute(
                     select(_events.c.id)
                     .where(
@@ -815,7 +814,7 @@ class Store:
                 .values(
                     lease_owner=None,
                     lease_expires_at=None,
-                    status="queued",
+                    status=RunState.QUEUED,
                     wake_at=wake_at,
                     error=error,
                     unsettled=_runs.c.unsettled + 1,
@@ -860,7 +859,7 @@ class Store:
         A record already `complete` is never overwritten: a step's result is written once.
 
         Returns:
-            The run's pending control request ("pause", "terminate" or None).
+            The run's pending control request (a `RunControl`, or None).
 
         Raises:
             LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
@@ -939,7 +938,7 @@ class Store:
                 update(_runs)
                 .where(
                     _runs.c.id == run_id,
-                    _runs.c.status == "waiting",
+                    _runs.c.status == RunState.WAITING,
                     _runs.c.waiting_for == event_type,
                 )
                 .values(wake_at=now)
@@ -998,7 +997,8 @@ class Store:
         """
         runs = update(_runs).where(_runs.c.status.in_(_SUSPENDED), _runs.c.wake_at.is_not(None))
         steps = update(_steps).where(
-            _steps.c.status.in_(("sleeping", "waiting", "retrying")), _steps.c.wake_at.is_not(None)
+            _steps.c.status.in_((StepState.SLEEPING, StepState.WAITING, StepState.RETRYING)),
+            _steps.c.wake_at.is_not(None),
         )
         if run_id is not None:
             runs = runs.where(_runs.c.id == run_id)

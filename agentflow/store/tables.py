@@ -13,6 +13,8 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from agentflow.models import PlanState, RunState
+
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
@@ -101,7 +103,7 @@ class PlanVersionRow(AgentflowTable, table=True):
     goal_key: str | None = Field(default=None, index=True, max_length=64)
     catalogue_hash: str | None = Field(default=None, max_length=64)
     origin: str = "submitted"
-    status: str = Field(default="pending", index=True)
+    status: str = Field(default=PlanState.PENDING, index=True)
     parent_id: int | None = None
     model: str | None = None
     prompt_hash: str | None = None
@@ -152,7 +154,7 @@ class RunRow(AgentflowTable, table=True):
     params: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
     )
-    status: str = "queued"
+    status: str = RunState.QUEUED
     output: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: float
