@@ -19,6 +19,7 @@ from agentflow.models import AgentChange, PlanState, PlanVersion
 from agentflow.plan import CompiledPlan, PlanSummary
 from agentflow.run import Run, no_such_run
 from agentflow.runtime.step_api import checkpointable
+from agentflow.store import NewPlanVersion
 from agentflow.store.mappers import agent_change_of, plan_version_of
 
 if TYPE_CHECKING:
@@ -217,14 +218,15 @@ class Agent:
         """
         compiled = self.compile(source)
         row = self.engine.store.add_plan_version(
-            agent_id=self.id,
-            sha256=compiled.sha256,
-            source=source,
-            summary=compiled.summary.model_dump(mode="json"),
-            warnings=[w.model_dump() for w in compiled.warnings],
-            goal=goal,
-            status=PlanState.PENDING,
-            **provenance,
+            NewPlanVersion(
+                agent_id=self.id,
+                sha256=compiled.sha256,
+                source=source,
+                summary=compiled.summary.model_dump(mode="json"),
+                warnings=[w.model_dump() for w in compiled.warnings],
+                goal=goal,
+                **provenance,
+            )
         )
         decision = self._policy_decision(compiled.summary)
         if decision is not None:

@@ -55,6 +55,11 @@ class StepState(StrEnum):
     TIMED_OUT = "timed_out"
 
 
+STEP_OUTCOMES: frozenset[StepState] = frozenset({StepState.COMPLETE, StepState.TIMED_OUT})
+"""Steps whose outcome replays as recorded (a result, or a wait that timed out): a run moved to
+a new plan version keeps them when the new plan asks for the same steps."""
+
+
 class PlanState(StrEnum):
     """A plan version's review state."""
 

@@ -58,7 +58,9 @@ class Reviews:
         """
         return self._decide(plan_id, PlanState.REJECTED, reviewer, comment)
 
-    def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
+    def _decide(
+        self, plan_id: int, decision: PlanState, reviewer: str, comment: str | None
+    ) -> PlanVersion:
         if not reviewer or not reviewer.strip():
             raise ValueError("a review decision needs the reviewer's name")
         # The store decides only a pending version, in one statement: of two reviewers acting

@@ -20,10 +20,12 @@ from agentflow.runtime.activation import (
     execute_activation,
 )
 from agentflow.runtime.step_api import RuntimeLimits
-from agentflow.store import RunRow, Store
+from agentflow.store import RunRow, Settlement, Store, Transition
 from agentflow.store.tables import StepRecord
 
 log = logging.getLogger("agentflow.executor")
+
+_TERMINATED = {"type": "Terminated", "message": "terminated on request"}
 
 
 class ToolsUnavailable(AgentflowError):
@@ -86,12 +88,8 @@ def run_activation(
         records = store.load_steps(run.id)
     except ToolsUnavailable as exc:
         retry_at = time.time() + limits.missing_tools_retry
-        fields: dict[str, Any] = {
-            "status": RunState.QUEUED,
-            "wake_at": retry_at,
-            "error": describe_error(exc),
-        }
-        return _settle(store, run, owner, "", limits, fields)
+        queued = Settlement(RunState.QUEUED, wake_at=retry_at, error=describe_error(exc))
+        return _settle(store, run, owner, "", limits, queued)
     except LeaseLost:
         return Outcome(run.id, ResultKind.LOST)
     except (AgentflowError, Exception) as exc:
@@ -123,48 +121,27 @@ def settle_result(
         except (LeaseLost, Exception):
             log.exception("could not requeue run %s", run.id)
             return Outcome(run.id, ResultKind.LOST)
-        return Outcome(run.id, RunState.QUEUED if requeued else ResultKind.LOST, retry_at)
+        if requeued is Transition.LOST:
+            return Outcome(run.id, ResultKind.LOST)
+        return Outcome(run.id, RunState.QUEUED, retry_at)
     if result.kind == ResultKind.SUSPENDED and result.suspension is not None:
         suspension = result.suspension
-        fields: dict[str, Any] = {
-            "status": suspension.status,
-            "wake_at": suspension.wake_at,
-            "waiting_for": suspension.waiting_for,
-            "control": None,
-            "rebase": False,
-        }
-        if suspension.status == RunState.TERMINATED:
-            fields.update(
-                ended_at=time.time(),
-                error={"type": "Terminated", "message": "terminated on request"},
-            )
-        return _settle(store, run, owner, result.printed, limits, fields)
+        suspended = Settlement(
+            suspension.status,
+            wake_at=suspension.wake_at,
+            waiting_for=suspension.waiting_for,
+            error=_TERMINATED if suspension.status == RunState.TERMINATED else None,
+        )
+        return _settle(store, run, owner, result.printed, limits, suspended)
     if result.kind == ResultKind.COMPLETE:
-        fields = {
-            "status": RunState.COMPLETE,
-            "output": result.output,
-            "error": None,
-            "ended_at": time.time(),
-            "wake_at": None,
-            "waiting_for": None,
-            "control": None,
-            "rebase": False,
-        }
-        return _settle(store, run, owner, result.printed, limits, fields)
+        complete = Settlement(RunState.COMPLETE, output=result.output)
+        return _settle(store, run, owner, result.printed, limits, complete)
     error = result.error or {"type": "Error", "message": "the activation failed"}
     return _settle(store, run, owner, result.printed, limits, _errored(error))
 
 
-def _errored(error: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "status": RunState.ERRORED,
-        "error": error,
-        "ended_at": time.time(),
-        "wake_at": None,
-        "waiting_for": None,
-        "control": None,
-        "rebase": False,
-    }
+def _errored(error: dict[str, Any]) -> Settlement:
+    return Settlement(RunState.ERRORED, error=error)
 
 
 def _settle(
@@ -173,14 +150,13 @@ def _settle(
     owner: str,
     printed: str,
     limits: RuntimeLimits,
-    fields: dict[str, Any],
+    settlement: Settlement,
 ) -> Outcome:
     """Store the log and the run's new state; whatever the plan produced, the worker goes on."""
-    fields = {**fields, "unsettled": 0}
     try:
         if printed:
             store.append_log(run.id, safe_text(printed), limits.max_log_chars)
-        settled = store.finish_activation(run.id, owner, **fields)
+        settled = store.settle(run.id, owner, settlement)
     except LeaseLost:
         return Outcome(run.id, ResultKind.LOST)
     except Exception as exc:
@@ -191,20 +167,21 @@ def _settle(
             f"{type(exc).__name__}: {error_message(exc, 500)}",
         }
         return _settle_errored(store, run, owner, error)
-    if not settled:
+    if settled is Transition.LOST:
         return Outcome(run.id, ResultKind.LOST)
-    return Outcome(run.id, fields["status"], fields.get("wake_at"))
+    return Outcome(run.id, settlement.status, settlement.wake_at)
 
 
 def _settle_errored(store: Store, run: RunRow, owner: str, error: dict[str, Any]) -> Outcome:
-    fields = {**_errored(error), "unsettled": 0}
     try:
-        settled = store.finish_activation(run.id, owner, **fields)
+        settled = store.settle(run.id, owner, _errored(error))
     except (LeaseLost, Exception):
         # Left `running`: the lease lapses and the next claim counts the lost activation.
         log.exception("could not settle run %s as errored", run.id)
         return Outcome(run.id, ResultKind.LOST)
-    return Outcome(run.id, RunState.ERRORED if settled else ResultKind.LOST)
+    if settled is Transition.LOST:
+        return Outcome(run.id, ResultKind.LOST)
+    return Outcome(run.id, RunState.ERRORED)
 
 
 def _give_up(store: Store, run: RunRow, owner: str, limits: RuntimeLimits) -> Outcome:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -230,3 +230,15 @@ class StepRecord:
     started_at: float | None
     ended_at: float | None
     wake_at: float | None
+
+
+# The tables themselves, for SQLAlchemy Core statements.
+AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
+AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
+TOOLS: Table = ToolRow.__table__  # type: ignore[attr-defined]
+PLANS: Table = PlanVersionRow.__table__  # type: ignore[attr-defined]
+DECISIONS: Table = ReviewDecisionRow.__table__  # type: ignore[attr-defined]
+RUNS: Table = RunRow.__table__  # type: ignore[attr-defined]
+STEPS: Table = StepRow.__table__  # type: ignore[attr-defined]
+EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+META: Table = MetaRow.__table__  # type: ignore[attr-defined]
