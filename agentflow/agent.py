@@ -15,10 +15,11 @@ from agentflow.errors import (
     PlanNotApproved,
     ToolNotAllowed,
 )
-from agentflow.models import AgentChange, PlanVersion
+from agentflow.models import AgentChange, PlanState, PlanVersion
 from agentflow.plan import CompiledPlan, PlanSummary
 from agentflow.run import Run, no_such_run
 from agentflow.runtime.step_api import checkpointable
+from agentflow.store import NewPlanVersion
 from agentflow.store.mappers import agent_change_of, plan_version_of
 
 if TYPE_CHECKING:
@@ -217,19 +218,20 @@ class Agent:
         """
         compiled = self.compile(source)
         row = self.engine.store.add_plan_version(
-            agent_id=self.id,
-            sha256=compiled.sha256,
-            source=source,
-            summary=compiled.summary.model_dump(mode="json"),
-            warnings=[w.model_dump() for w in compiled.warnings],
-            goal=goal,
-            status="pending",
-            **provenance,
+            NewPlanVersion(
+                agent_id=self.id,
+                sha256=compiled.sha256,
+                source=source,
+                summary=compiled.summary.model_dump(mode="json"),
+                warnings=[w.model_dump() for w in compiled.warnings],
+                goal=goal,
+                **provenance,
+            )
         )
         decision = self._policy_decision(compiled.summary)
         if decision is not None:
             row = self.engine.store.decide_plan(
-                row.id or 0, "approved", "policy:" + self.review, decision
+                row.id or 0, PlanState.APPROVED, "policy:" + self.review, decision
             )
         return plan_version_of(row)
 
@@ -285,7 +287,7 @@ class Agent:
                 )
         else:
             chosen = self.get_plan(plan if isinstance(plan, int) else plan.id)
-        if chosen.status != "approved":
+        if chosen.status != PlanState.APPROVED:
             raise PlanNotApproved(chosen.id, chosen.status)
         # A generated id is unique in the whole store, so it serves as the run's key too; an
         # id the caller chose is unique only within this agent and gets a key of its own.

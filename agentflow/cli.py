@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentflow.models import PlanState
 from agentflow.terminal import duration_text, short, simulation_table, timeline_table, when
 
 app = typer.Typer(
@@ -259,7 +260,7 @@ def review_list(
     """List plans awaiting review (or all plans)."""
     engine = _engine(db)
     table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
-    for row in engine.store.list_plans(None, None if all_plans else "pending"):
+    for row in engine.store.list_plans(None, None if all_plans else PlanState.PENDING):
         table.add_row(
             str(row.id),
             row.agent_id,

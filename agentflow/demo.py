@@ -10,6 +10,7 @@ from rich.console import Console
 from agentflow.cookbook import RECIPES, SHOP_RECIPES
 from agentflow.cookbook.shop import register_shop_tools
 from agentflow.engine import Engine
+from agentflow.models import PlanState, RunState
 from agentflow.planner import plan_and_run
 from agentflow.terminal import timeline_table
 
@@ -40,7 +41,7 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     )
     for reason in summary.get("risk_reasons", []):
         console.print(f"  - {reason}")
-    if plan.status == "pending":
+    if plan.status == PlanState.PENDING:
         engine.reviews.approve(plan.id, reviewer="demo", comment="reviewed in the demo")
         console.print("approved by reviewer 'demo': the queued run starts by itself")
     if planned.run_id is None:
@@ -55,11 +56,11 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
         status = run.status()
         if status.done:
             break
-        if status.status == "waiting" and pending_events:
+        if status.status == RunState.WAITING and pending_events:
             event_type, payload = pending_events.pop(0)
             console.print(f"run is waiting for {event_type!r}: sending {payload}")
             run.send_event(event_type, payload)
-        elif status.status == "sleeping" and status.wake_at is not None:
+        elif status.status == RunState.SLEEPING and status.wake_at is not None:
             pause = max(0.0, status.wake_at.timestamp() - time.time())
             console.print(f"run is sleeping (no thread held) for {pause:.1f} s")
             time.sleep(min(pause, 5.0))
@@ -71,4 +72,4 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
         console.print(f"  email to {mail['to']}: {mail['subject']}")
     console.print(f"status: [bold]{status.status}[/bold]  output: {status.output}")
     engine.close()
-    return 0 if status.status == "complete" else 1
+    return 0 if status.status == RunState.COMPLETE else 1

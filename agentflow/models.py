@@ -36,6 +36,13 @@ SUSPENDED: frozenset[RunState] = frozenset(
 """How an activation can end without settling its run for good (terminated ends it)."""
 
 
+class RunControl(StrEnum):
+    """A request a running run's activation honours at its next step boundary."""
+
+    PAUSE = "pause"
+    TERMINATE = "terminate"
+
+
 class StepState(StrEnum):
     """Where one step (or one attempt of it) is."""
 
@@ -46,6 +53,11 @@ class StepState(StrEnum):
     SLEEPING = "sleeping"
     WAITING = "waiting"
     TIMED_OUT = "timed_out"
+
+
+STEP_OUTCOMES: frozenset[StepState] = frozenset({StepState.COMPLETE, StepState.TIMED_OUT})
+"""Steps whose outcome replays as recorded (a result, or a wait that timed out): a run moved to
+a new plan version keeps them when the new plan asks for the same steps."""
 
 
 class PlanState(StrEnum):

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError, RunTimeout
-from agentflow.models import StepState, to_datetime
+from agentflow.models import (
+    CLAIMABLE,
+    STEP_OUTCOMES,
+    TERMINAL,
+    PlanState,
+    RunState,
+    StepState,
+    to_datetime,
+)
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
 from agentflow.runtime.step_api import checkpointable
-from agentflow.store import CLAIMABLE, TERMINAL, RunRow, StepRecord
+from agentflow.store import RunRow, StepRecord, Transition
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -53,7 +62,9 @@ def run_status_of(row: RunRow, steps: list[StepRecord]) -> RunStatus:
         updated_at=to_datetime(row.updated_at),  # type: ignore[arg-type]
         started_at=to_datetime(row.started_at),
         ended_at=to_datetime(row.ended_at),
-        wake_at=to_datetime(row.wake_at) if row.status in ("sleeping", "waiting") else None,
+        wake_at=to_datetime(row.wake_at)
+        if row.status in (RunState.SLEEPING, RunState.WAITING)
+        else None,
         waiting_for=row.waiting_for,
         activations=row.activations,
         log=row.log,
@@ -120,11 +131,10 @@ class Run:
             raise NotFound(no_such_run(self.agent_id, self.id))
         return row
 
-    def _scope(self) -> list[Any]:
-        """Conditions that keep a bound handle's writes on its own agent's run."""
-        if not self._bound:
-            return []
-        return [self.engine.store.run_columns().agent_id == self.agent_id]
+    @property
+    def _scope(self) -> str | None:
+        """The agent a bound handle's writes are kept to (None: the operator's handle)."""
+        return self.agent_id if self._bound else None
 
     def status(self) -> RunStatus:
         """The run's state, output or error, and its step timeline."""
@@ -159,7 +169,7 @@ class Run:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             row = self._row()
-            if row.status == "complete":
+            if row.status == RunState.COMPLETE:
                 return row.output
             if row.status in TERMINAL:
                 raise RunFailed(self.id, row.status, row.error)
@@ -176,7 +186,11 @@ class Run:
                 self.engine.activate(claimed)
                 continue
             pause = _POLL_SECONDS
-            if row.status == "sleeping" and row.wake_at is not None and row.lease_owner is None:
+            if (
+                row.status == RunState.SLEEPING
+                and row.wake_at is not None
+                and row.lease_owner is None
+            ):
                 pause = max(0.0, min(row.wake_at - now, 1.0))
             if deadline is not None:
                 left = deadline - time.monotonic()
@@ -189,60 +203,35 @@ class Run:
     # --- control -------------------------------------------------------------------------
 
     def pause(self) -> None:
-        """Stop the run at its next step boundary until `resume()`."""
-        self._control("pause", "paused")
+        """Stop the run at its next step boundary until `resume()`.
+
+        Raises:
+            RunStateError: the run has already ended.
+        """
+        self._control(self.engine.store.request_pause)
 
     def terminate(self) -> None:
-        """End the run for good at its next step boundary."""
-        self._control("terminate", "terminated")
+        """End the run for good at its next step boundary.
 
-    def _control(self, request: str, status: str) -> None:
-        store = self.engine.store
-        c = store.run_columns()
-        now = time.time()
-        row = self._row()
-        if row.status in TERMINAL:
-            raise RunStateError(f"run {self.id} is already {row.status}")
-        extra: dict[str, Any] = {"wake_at": None, "waiting_for": None, "control": None}
-        if status == "terminated":
-            extra.update(
-                ended_at=now, error={"type": "Terminated", "message": "terminated on request"}
-            )
-        idle = (c.lease_owner.is_(None)) | (c.lease_expires_at < now)
-        settled = store.update_run(
-            self._key,
-            when=[
-                c.status.in_(("queued", "sleeping", "waiting", "paused", "running")),
-                idle,
-                *self._scope(),
-            ],
-            status=status,
-            lease_owner=None,
-            lease_expires_at=None,
-            **extra,
-        )
-        if not settled:
-            store.update_run(
-                self._key, when=[c.status == "running", *self._scope()], control=request
-            )
+        Raises:
+            RunStateError: the run has already ended.
+        """
+        self._control(self.engine.store.request_terminate)
+
+    def _control(self, transition: Callable[[str, str | None], Transition]) -> None:
+        if self._row().status in TERMINAL or transition(self._key, self._scope) is Transition.ENDED:
+            raise RunStateError(f"run {self.id} is already {self._row().status}")
         self.engine.notify()
 
     def resume(self) -> None:
-        """Let a paused run go on from where it stopped."""
-        store = self.engine.store
-        c = store.run_columns()
-        if not store.update_run(
-            self._key,
-            when=[c.status == "paused", *self._scope()],
-            status="queued",
-            wake_at=time.time(),
-            control=None,
-        ):
-            row = self._row()
-            if row.control == "pause":
-                store.update_run(self._key, when=self._scope(), control=None)
-            else:
-                raise RunStateError(f"run {self.id} is {row.status}, not paused")
+        """Let a paused run go on from where it stopped.
+
+        Raises:
+            RunStateError: the run is not paused (nor about to pause).
+        """
+        self._row()
+        if self.engine.store.resume(self._key, self._scope) is Transition.REFUSED:
+            raise RunStateError(f"run {self.id} is {self._row().status}, not paused")
         self.engine.notify()
 
     def restart(self, from_step: str | None = None, plan: PlanVersion | int | None = None) -> None:
@@ -253,56 +242,47 @@ class Run:
         - `restart(plan=v)` moves the run to version `v` of the same agent and keeps every
           checkpoint whose step key and inputs still match, which is how a failed run goes on
           with a repaired plan.
+
+        Raises:
+            RunStateError: a worker is running the run now: pause or terminate it first.
+            NotFound: no such step, or the plan version is another agent's.
+            PlanNotApproved: the plan version is not approved.
         """
         store = self.engine.store
         row = self._row()
-        now = time.time()
-        if row.status == "running" and (row.lease_expires_at or 0) > now:
-            raise RunStateError(
-                f"run {self.id} is running in {row.lease_owner}: pause or terminate it first"
-            )
-        fields: dict[str, Any] = {}
+        if self._leased(row):
+            raise self._running_elsewhere(row)
         steps = store.load_steps(self._key)
+        top = [s for s in steps if s.parent_key is None]
+        plan_id: int | None = None
+        from_seq: int | None = 0
         if plan is not None:
             target = store.get_plan(plan if isinstance(plan, int) else plan.id)
             if target.agent_id != row.agent_id:
                 raise NotFound(f"plan version {target.id} belongs to another agent")
-            if target.status != "approved":
+            if target.status != PlanState.APPROVED:
                 raise PlanNotApproved(target.id or 0, target.status)
-            fields.update(plan_id=target.id, rebase=True)
-            unfinished = [
-                s.seq
-                for s in steps
-                if s.parent_key is None and s.status != "complete" and s.status != "timed_out"
-            ]
-            if unfinished:
-                store.delete_steps(self._key, min(unfinished))
+            plan_id = target.id
+            unfinished = [s.seq for s in top if s.status not in STEP_OUTCOMES]
+            from_seq = min(unfinished) if unfinished else None
         elif from_step is not None:
-            matches = [
-                s.seq
-                for s in steps
-                if s.parent_key is None and (s.name == from_step or s.key == from_step)
-            ]
+            matches = [s.seq for s in top if from_step in (s.name, s.key)]
             if not matches:
                 raise NotFound(f"run {self.id} has no step named {from_step!r}")
-            store.delete_steps(self._key, min(matches))
-        else:
-            store.delete_steps(self._key, 0)
-        store.update_run(
-            self._key,
-            when=self._scope(),
-            status="queued",
-            wake_at=now,
-            waiting_for=None,
-            output=None,
-            error=None,
-            ended_at=None,
-            control=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            **fields,
-        )
+            from_seq = min(matches)
+        restarted = store.restart(self._key, self._scope, from_seq=from_seq, plan_id=plan_id)
+        if restarted is Transition.REFUSED:
+            raise self._running_elsewhere(self._row())
         self.engine.notify()
+
+    @staticmethod
+    def _leased(row: RunRow) -> bool:
+        return row.status == RunState.RUNNING and (row.lease_expires_at or 0) > time.time()
+
+    def _running_elsewhere(self, row: RunRow) -> RunStateError:
+        return RunStateError(
+            f"run {self.id} is running in {row.lease_owner}: pause or terminate it first"
+        )
 
     async def result_async(self, timeout: float | None = None) -> Any:
         """`result` for async code: drives and awaits the run in a worker thread, so the event

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentflow.engine import Engine, database_url
 from agentflow.errors import RunFailed, RunTimeout
+from agentflow.models import RunState
 from agentflow.planner.model import PlannerModel
 from agentflow.planner.planner import (
     GeneratedPlan,
@@ -281,7 +282,7 @@ def _await_run(result: PlanAndRunResult, timeout: float | None) -> PlanAndRunRes
     except RunTimeout as exc:
         return replace(result, status=exc.status, message=f"{result.message}; {exc}")
     return replace(
-        result, output=output, status="complete", message=f"{result.message} and completed"
+        result, output=output, status=RunState.COMPLETE, message=f"{result.message} and completed"
     )
 
 

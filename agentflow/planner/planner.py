@@ -21,6 +21,7 @@ from agentflow.errors import (
     PlanValidationError,
     RunStateError,
 )
+from agentflow.models import RunState
 from agentflow.planner.catalogue import ToolCatalogue, build_catalogue
 from agentflow.planner.extraction import extract_code
 from agentflow.planner.goals import goal_key
@@ -338,7 +339,7 @@ def prepare_repair(
         ModelUnavailable: no model is configured (recorded replies cover only cookbook goals).
     """
     status = engine.get_run(run_id).status()
-    if status.status != "errored":
+    if status.status != RunState.ERRORED:
         raise RunStateError(f"run {run_id} is {status.status}; only an errored run can be repaired")
     row = engine.store.get_plan(status.plan_id)
     agent = engine.get_agent(status.agent_id)

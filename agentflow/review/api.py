@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from agentflow.errors import RunStateError
-from agentflow.models import RunState
+from agentflow.models import PlanState, RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
 from agentflow.store.mappers import plan_version_of
@@ -56,7 +56,7 @@ def decide(
     plan = engine.get_plan(plan_id)
     if not reviewer.strip():
         raise DecisionError(400, "a review decision needs the reviewer's name")
-    if plan.status != "pending":
+    if plan.status != PlanState.PENDING:
         raise DecisionError(
             409, f"plan version {plan_id} is already {plan.status}; nothing was changed"
         )

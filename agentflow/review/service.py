@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentflow.models import Simulation
+from agentflow.models import PlanState, Simulation
 from agentflow.runtime import PlanVersion
 from agentflow.simulation import simulate
 from agentflow.store.mappers import plan_version_of
@@ -23,7 +23,9 @@ class Reviews:
 
     def pending(self, agent_id: str | None = None) -> list[PlanVersion]:
         """Plan versions that await a reviewer, newest first."""
-        return [plan_version_of(r) for r in self._engine.store.list_plans(agent_id, "pending")]
+        return [
+            plan_version_of(r) for r in self._engine.store.list_plans(agent_id, PlanState.PENDING)
+        ]
 
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
         """Approve a pending plan version; a run the planner queued for it starts (or restarts).
@@ -32,7 +34,7 @@ class Reviews:
             RunStateError: the version was already approved or rejected (a decision is final).
         """
         # The store starts a queued fresh run in the decision's own transaction.
-        plan = self._decide(plan_id, "approved", reviewer, comment)
+        plan = self._decide(plan_id, PlanState.APPROVED, reviewer, comment)
         self._engine.notify()
         row = self._engine.store.get_plan(plan_id)
         if row.start_on_approval:
@@ -92,9 +94,11 @@ class Reviews:
         Raises:
             RunStateError: the version was already approved or rejected (a decision is final).
         """
-        return self._decide(plan_id, "rejected", reviewer, comment)
+        return self._decide(plan_id, PlanState.REJECTED, reviewer, comment)
 
-    def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
+    def _decide(
+        self, plan_id: int, decision: PlanState, reviewer: str, comment: str | None
+    ) -> PlanVersion:
         if not reviewer or not reviewer.strip():
             raise ValueError("a review decision needs the reviewer's name")
         # The store decides only a pending version, in one statement: of two reviewers acting
@@ -110,7 +114,9 @@ class Reviews:
         store = self._engine.store
         plan = store.get_plan(plan_id)
         earlier = [
-            p for p in store.list_plans(plan.agent_id, "approved") if p.version < plan.version
+            p
+            for p in store.list_plans(plan.agent_id, PlanState.APPROVED)
+            if p.version < plan.version
         ]
         base = earlier[0] if earlier else None
         base_name = f"{plan.agent_id} v{base.version}" if base else "(no approved plan)"

@@ -21,6 +21,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agentflow.engine import Engine
 from agentflow.errors import NotFound
+from agentflow.models import PlanState, RunState
 from agentflow.review import views
 from agentflow.review.api import DecisionError, api_router, decide
 from agentflow.review.waterfall import waterfall_svg
@@ -29,9 +30,9 @@ from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
 
 PlanFilter = Literal["pending", "approved", "rejected", "all"]
-RUN_STATES = ("queued", "running", "sleeping", "waiting", "paused", "complete", "errored")
-RUN_STATES_ALL = (*RUN_STATES, "terminated")
-_DONE_MESSAGES = {"approved": "approved", "rejected": "rejected"}
+RUN_STATES_ALL = tuple(RunState)
+RUN_STATES = tuple(s for s in RUN_STATES_ALL if s != RunState.TERMINATED)
+_DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED})
 
 
 def create_app(
@@ -78,7 +79,9 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
         plans = engine.reviews.pending()
-        return page(request, "plans.html", {"plans": plans, "status": "pending", "home": True})
+        return page(
+            request, "plans.html", {"plans": plans, "status": PlanState.PENDING, "home": True}
+        )
 
     @app.get("/plans", response_class=HTMLResponse)
     def plans(
@@ -109,7 +112,7 @@ def create_app(
             "runs": [run_status_of(r, []) for r in runs],
             "error": error,
             "form": form or {},
-            "done": _DONE_MESSAGES.get(done or ""),
+            "done": PlanState(done) if done in _DECIDED else None,
         }
         return page(request, "plan.html", context, status_code)
 

@@ -11,7 +11,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, LeaseLost, PlanValidationError
 from agentflow.plain import error_message
@@ -53,9 +54,18 @@ class RunIdentity:
     control: str | None = None
 
 
-#: `crashed`: the plan's sandbox died of something other than a limit; the run is offered again
-#: and the lost activation counts against it.
-ResultKind = Literal["complete", "suspended", "errored", "lost", "crashed"]
+class ResultKind(StrEnum):
+    """How an activation ended.
+
+    `crashed`: the plan's sandbox died of something other than a limit; the run is offered
+    again and the lost activation counts against it.
+    """
+
+    COMPLETE = "complete"
+    SUSPENDED = "suspended"
+    ERRORED = "errored"
+    LOST = "lost"
+    CRASHED = "crashed"
 
 
 @dataclass
@@ -128,16 +138,18 @@ def execute_activation(
         value = plan.execute(event, step, tools, print_sink=print_sink)
         output = checkpointable(value, limits.max_output_bytes, f"the output of run {run.run_id}")
     except Suspend as signal:
-        return ActivationResult("suspended", suspension=signal.suspension, printed="".join(printed))
+        return ActivationResult(
+            ResultKind.SUSPENDED, suspension=signal.suspension, printed="".join(printed)
+        )
     except LeaseLost:
-        return ActivationResult("lost")
+        return ActivationResult(ResultKind.LOST)
     except MemoryError:
         message = describe_memory_error() if describe_memory_error else "the plan ran out of memory"
         error = {"type": "MemoryError", "message": message}
-        return ActivationResult("errored", error=error, printed="".join(printed))
+        return ActivationResult(ResultKind.ERRORED, error=error, printed="".join(printed))
     except (AgentflowError, Exception) as exc:
         error = describe_error(exc, plan.filename)
-        return ActivationResult("errored", error=error, printed="".join(printed))
+        return ActivationResult(ResultKind.ERRORED, error=error, printed="".join(printed))
     finally:
         step.close()
-    return ActivationResult("complete", output=output, printed="".join(printed))
+    return ActivationResult(ResultKind.COMPLETE, output=output, printed="".join(printed))

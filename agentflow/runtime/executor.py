@@ -9,19 +9,23 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, LeaseLost
+from agentflow.models import RunState
 from agentflow.plain import error_message, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import (
     ActivationResult,
+    ResultKind,
     RunIdentity,
     describe_error,
     execute_activation,
 )
 from agentflow.runtime.step_api import RuntimeLimits
-from agentflow.store import RunRow, Store
+from agentflow.store import RunRow, Settlement, Store, Transition
 from agentflow.store.tables import StepRecord
 
 log = logging.getLogger("agentflow.executor")
+
+_TERMINATED = {"type": "Terminated", "message": "terminated on request"}
 
 
 class ToolsUnavailable(AgentflowError):
@@ -64,7 +68,7 @@ class Outcome:
     """How an activation left its run."""
 
     run_id: str
-    status: str
+    status: RunState | ResultKind  # the run's new state, or LOST when this worker lost it
     wake_at: float | None = None
 
 
@@ -84,14 +88,10 @@ def run_activation(
         records = store.load_steps(run.id)
     except ToolsUnavailable as exc:
         retry_at = time.time() + limits.missing_tools_retry
-        fields: dict[str, Any] = {
-            "status": "queued",
-            "wake_at": retry_at,
-            "error": describe_error(exc),
-        }
-        return _settle(store, run, owner, "", limits, fields)
+        queued = Settlement(RunState.QUEUED, wake_at=retry_at, error=describe_error(exc))
+        return _settle(store, run, owner, "", limits, queued)
     except LeaseLost:
-        return Outcome(run.id, "lost")
+        return Outcome(run.id, ResultKind.LOST)
     except (AgentflowError, Exception) as exc:
         return _settle(store, run, owner, "", limits, _errored(describe_error(exc)))
     identity = RunIdentity(
@@ -111,58 +111,37 @@ def settle_result(
     store: Store, run: RunRow, owner: str, limits: RuntimeLimits, result: ActivationResult
 ) -> Outcome:
     """Store how an activation ended (the caller has checked the result is well formed)."""
-    if result.kind == "lost":
-        return Outcome(run.id, "lost")
-    if result.kind == "crashed":
+    if result.kind == ResultKind.LOST:
+        return Outcome(run.id, ResultKind.LOST)
+    if result.kind == ResultKind.CRASHED:
         error = result.error or {"type": "SandboxDied", "message": "the sandbox died"}
         retry_at = time.time() + limits.crashed_retry
         try:
             requeued = store.requeue_unsettled(run.id, owner, retry_at, error)
         except (LeaseLost, Exception):
             log.exception("could not requeue run %s", run.id)
-            return Outcome(run.id, "lost")
-        return Outcome(run.id, "queued" if requeued else "lost", retry_at)
-    if result.kind == "suspended" and result.suspension is not None:
+            return Outcome(run.id, ResultKind.LOST)
+        if requeued is Transition.LOST:
+            return Outcome(run.id, ResultKind.LOST)
+        return Outcome(run.id, RunState.QUEUED, retry_at)
+    if result.kind == ResultKind.SUSPENDED and result.suspension is not None:
         suspension = result.suspension
-        fields: dict[str, Any] = {
-            "status": suspension.status,
-            "wake_at": suspension.wake_at,
-            "waiting_for": suspension.waiting_for,
-            "control": None,
-            "rebase": False,
-        }
-        if suspension.status == "terminated":
-            fields.update(
-                ended_at=time.time(),
-                error={"type": "Terminated", "message": "terminated on request"},
-            )
-        return _settle(store, run, owner, result.printed, limits, fields)
-    if result.kind == "complete":
-        fields = {
-            "status": "complete",
-            "output": result.output,
-            "error": None,
-            "ended_at": time.time(),
-            "wake_at": None,
-            "waiting_for": None,
-            "control": None,
-            "rebase": False,
-        }
-        return _settle(store, run, owner, result.printed, limits, fields)
+        suspended = Settlement(
+            suspension.status,
+            wake_at=suspension.wake_at,
+            waiting_for=suspension.waiting_for,
+            error=_TERMINATED if suspension.status == RunState.TERMINATED else None,
+        )
+        return _settle(store, run, owner, result.printed, limits, suspended)
+    if result.kind == ResultKind.COMPLETE:
+        complete = Settlement(RunState.COMPLETE, output=result.output)
+        return _settle(store, run, owner, result.printed, limits, complete)
     error = result.error or {"type": "Error", "message": "the activation failed"}
     return _settle(store, run, owner, result.printed, limits, _errored(error))
 
 
-def _errored(error: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "status": "errored",
-        "error": error,
-        "ended_at": time.time(),
-        "wake_at": None,
-        "waiting_for": None,
-        "control": None,
-        "rebase": False,
-    }
+def _errored(error: dict[str, Any]) -> Settlement:
+    return Settlement(RunState.ERRORED, error=error)
 
 
 def _settle(
@@ -171,16 +150,15 @@ def _settle(
     owner: str,
     printed: str,
     limits: RuntimeLimits,
-    fields: dict[str, Any],
+    settlement: Settlement,
 ) -> Outcome:
     """Store the log and the run's new state; whatever the plan produced, the worker goes on."""
-    fields = {**fields, "unsettled": 0}
     try:
         if printed:
             store.append_log(run.id, safe_text(printed), limits.max_log_chars)
-        settled = store.finish_activation(run.id, owner, **fields)
+        settled = store.settle(run.id, owner, settlement)
     except LeaseLost:
-        return Outcome(run.id, "lost")
+        return Outcome(run.id, ResultKind.LOST)
     except Exception as exc:
         log.exception("could not store the end of an activation of run %s", run.id)
         error = {
@@ -189,20 +167,21 @@ def _settle(
             f"{type(exc).__name__}: {error_message(exc, 500)}",
         }
         return _settle_errored(store, run, owner, error)
-    if not settled:
-        return Outcome(run.id, "lost")
-    return Outcome(run.id, fields["status"], fields.get("wake_at"))
+    if settled is Transition.LOST:
+        return Outcome(run.id, ResultKind.LOST)
+    return Outcome(run.id, settlement.status, settlement.wake_at)
 
 
 def _settle_errored(store: Store, run: RunRow, owner: str, error: dict[str, Any]) -> Outcome:
-    fields = {**_errored(error), "unsettled": 0}
     try:
-        settled = store.finish_activation(run.id, owner, **fields)
+        settled = store.settle(run.id, owner, _errored(error))
     except (LeaseLost, Exception):
         # Left `running`: the lease lapses and the next claim counts the lost activation.
         log.exception("could not settle run %s as errored", run.id)
-        return Outcome(run.id, "lost")
-    return Outcome(run.id, "errored" if settled else "lost")
+        return Outcome(run.id, ResultKind.LOST)
+    if settled is Transition.LOST:
+        return Outcome(run.id, ResultKind.LOST)
+    return Outcome(run.id, RunState.ERRORED)
 
 
 def _give_up(store: Store, run: RunRow, owner: str, limits: RuntimeLimits) -> Outcome:

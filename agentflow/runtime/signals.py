@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentflow.models import RunState
+
 
 @dataclass
 class Suspension:
     """Why and until when a run stops holding a worker."""
 
-    status: str  # "sleeping", "waiting", "paused" or "terminated"
+    status: RunState  # one of SUSPENDED
     wake_at: float | None = None
     waiting_for: str | None = None
 

@@ -32,6 +32,7 @@ from agentflow.errors import (
     ToolNotAllowed,
     WaitTimeout,
 )
+from agentflow.models import RunControl, RunState, StepState
 from agentflow.plain import PlainDataError, error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
@@ -237,10 +238,10 @@ class StepContext:
 
     def _before_new_work(self) -> None:
         # Every checkpoint write reads the run's control request back, so this costs no query.
-        if self._control == "pause":
-            raise Suspend(Suspension("paused"))
-        if self._control == "terminate":
-            raise Suspend(Suspension("terminated"))
+        if self._control == RunControl.PAUSE:
+            raise Suspend(Suspension(RunState.PAUSED))
+        if self._control == RunControl.TERMINATE:
+            raise Suspend(Suspension(RunState.TERMINATED))
 
     def _record(
         self, seq: int, key: str, name: str, occurrence: int, kind: str, **fields: Any
@@ -290,9 +291,9 @@ class StepContext:
         if record is not None and self._rebase and record.input_hash != input_hash:
             self._truncate(seq)
             record = None
-        if record is not None and record.status == "complete":
+        if record is not None and record.status == StepState.COMPLETE:
             return record.output
-        if record is not None and record.status == "failed":
+        if record is not None and record.status == StepState.FAILED:
             raise _step_failed(name, record)
         _hold_until_retry(record)
         policy = RetryPolicy.parse(retries, name)
@@ -303,7 +304,7 @@ class StepContext:
         base = self._record(
             seq, key, name, occurrence, "do", input_hash=input_hash, started_at=started
         )
-        if record is not None and record.status == "running" and attempts > policy.limit:
+        if record is not None and record.status == StepState.RUNNING and attempts > policy.limit:
             # Every attempt so far took its worker down (killed, out of memory, ...): stop
             # retrying a step that would crash workers forever.
             lost = WorkerLost(
@@ -312,7 +313,7 @@ class StepContext:
             self._save(
                 {
                     **base,
-                    "status": "failed",
+                    "status": StepState.FAILED,
                     "error": _error_of(lost),
                     "attempts": attempts,
                     "ended_at": time.time(),
@@ -330,14 +331,14 @@ class StepContext:
             attempts += 1
             # Recorded before the call, so the timeline shows the step in flight and an attempt
             # cut short by a crash still counts.
-            self._save({**base, "status": "running", "attempts": attempts})
+            self._save({**base, "status": StepState.RUNNING, "attempts": attempts})
             ok, value = self._attempt(task, limit)
             now = time.time()
             if ok:
                 self._save(
                     {
                         **base,
-                        "status": "complete",
+                        "status": StepState.COMPLETE,
                         "output": value,
                         "attempts": attempts,
                         "ended_at": now,
@@ -348,7 +349,7 @@ class StepContext:
             if final:
                 failed = {
                     **base,
-                    "status": "failed",
+                    "status": StepState.FAILED,
                     "error": _error_of(value),
                     "attempts": attempts,
                     "ended_at": now,
@@ -360,14 +361,14 @@ class StepContext:
             self._save(
                 {
                     **base,
-                    "status": "retrying",
+                    "status": StepState.RETRYING,
                     "error": _error_of(value),
                     "attempts": attempts,
                     "wake_at": wake,
                 }
             )
             if delay > self._limits.inline_retry_max:
-                raise Suspend(Suspension("sleeping", wake_at=wake))
+                raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
             time.sleep(delay)
 
     def _timeout(self, timeout: Any, name: str) -> float:
@@ -418,7 +419,7 @@ class StepContext:
 
     def _sleep(self, name: str, kind: str, wake_time: Callable[[float], float]) -> None:
         seq, key, occurrence, record = self._identify(name, kind)
-        if record is not None and record.status == "complete":
+        if record is not None and record.status == StepState.COMPLETE:
             return
         now = time.time()
         if record is None:
@@ -440,11 +441,11 @@ class StepContext:
                 wake_at=wake,
             )
         if now >= wake:
-            self._save({**record_fields, "status": "complete", "ended_at": now})
+            self._save({**record_fields, "status": StepState.COMPLETE, "ended_at": now})
             return
         if record is None:
-            self._save({**record_fields, "status": "sleeping"})
-        raise Suspend(Suspension("sleeping", wake_at=wake))
+            self._save({**record_fields, "status": StepState.SLEEPING})
+        raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
 
     def wait_for_event(self, name: str, type: str, timeout: Any = "24 hours") -> Event:
         """Suspend until an event of `type` arrives; raise WaitTimeout after `timeout`."""
@@ -455,9 +456,9 @@ class StepContext:
         _check_text(type, f"step {name!r}: the event type")
         seconds = _read(parse_duration, timeout, name)
         seq, key, occurrence, record = self._identify(name, "wait_for_event")
-        if record is not None and record.status == "complete":
+        if record is not None and record.status == StepState.COMPLETE:
             return _event_of(record.output)
-        if record is not None and record.status == "timed_out":
+        if record is not None and record.status == StepState.TIMED_OUT:
             raise WaitTimeout(name, type, seconds)
         now = time.time()
         if record is None:
@@ -477,7 +478,7 @@ class StepContext:
             attempts=1,
             wake_at=deadline,
         )
-        done = {**fields, "status": "complete", "ended_at": now}
+        done = {**fields, "status": StepState.COMPLETE, "ended_at": now}
         taken = self._store.take_event(
             self._owner, self._run_id, type, {**done, "fresh": record is None}
         )
@@ -491,22 +492,22 @@ class StepContext:
             self._save(
                 {
                     **fields,
-                    "status": "timed_out",
+                    "status": StepState.TIMED_OUT,
                     "ended_at": now,
                     "error": {"type": "WaitTimeout", "message": f"no {type!r} event came"},
                 }
             )
             raise WaitTimeout(name, type, seconds)
         if record is None:
-            self._save({**fields, "status": "waiting"})
-        raise Suspend(Suspension("waiting", wake_at=deadline, waiting_for=type))
+            self._save({**fields, "status": StepState.WAITING})
+        raise Suspend(Suspension(RunState.WAITING, wake_at=deadline, waiting_for=type))
 
     # --- now ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
         """The current time, recorded so that replays see the same value."""
         seq, key, occurrence, record = self._identify("now", "now")
-        if record is not None and record.status == "complete":
+        if record is not None and record.status == StepState.COMPLETE:
             return datetime.fromtimestamp(record.output, tz=UTC)
         moment = time.time()
         self._save(
@@ -516,7 +517,7 @@ class StepContext:
                 "now",
                 occurrence,
                 "now",
-                status="complete",
+                status=StepState.COMPLETE,
                 output=moment,
                 attempts=1,
                 started_at=moment,
@@ -577,9 +578,9 @@ class StepContext:
         retries: Any,
         timeout: Any,
     ) -> dict[str, Any]:
-        if record is not None and record.status == "complete":
+        if record is not None and record.status == StepState.COMPLETE:
             return dict(zip([t.key for t in tasks], _outputs_in_order(record.output), strict=False))
-        if record is not None and record.status == "failed":
+        if record is not None and record.status == StepState.FAILED:
             raise _step_failed(name, record)
         _hold_until_retry(record)
         if seq + len(tasks) > self._limits.max_steps:
@@ -592,23 +593,28 @@ class StepContext:
         policy = RetryPolicy.parse(retries, name)
         limit = self._timeout(timeout, name)
         children = self._children.get(key, {})
-        if record is None or any(c.status != "complete" for c in children.values()):
+        if record is None or any(c.status != StepState.COMPLETE for c in children.values()):
             self._before_new_work()
         started = record.started_at if record is not None and record.started_at else time.time()
         group = self._record(seq, key, name, occurrence, kind, started_at=started)
         if record is None:
-            self._save({**group, "status": "running", "attempts": 1})
+            self._save({**group, "status": StepState.RUNNING, "attempts": 1})
         outputs: dict[str, Any] = {}
         attempts: dict[str, int] = {}
         pending: list[_Task] = []
         for task in tasks:
             child = children.get(task.key)
             attempts[task.key] = child.attempts if child is not None else 0
-            if child is not None and child.status == "complete":
+            if child is not None and child.status == StepState.COMPLETE:
                 outputs[task.key] = child.output
-            elif child is not None and child.status == "failed":
+            elif child is not None and child.status == StepState.FAILED:
                 self._save(
-                    {**group, "status": "failed", "error": child.error, "ended_at": time.time()}
+                    {
+                        **group,
+                        "status": StepState.FAILED,
+                        "error": child.error,
+                        "ended_at": time.time(),
+                    }
                 )
                 raise _step_failed(task.name, child)
             else:
@@ -629,7 +635,7 @@ class StepContext:
         while pending:
             for task in pending:
                 attempts[task.key] += 1
-            running = [{**child_record(task), "status": "running"} for task in pending]
+            running = [{**child_record(task), "status": StepState.RUNNING} for task in pending]
             self._control = self._store.save_steps(
                 self._owner, self._run_id, [self._fresh(row) for row in running]
             )
@@ -641,13 +647,18 @@ class StepContext:
                 if ok:
                     outputs[task.key] = value
                     rows.append(
-                        {**child_row, "status": "complete", "output": value, "ended_at": now}
+                        {
+                            **child_row,
+                            "status": StepState.COMPLETE,
+                            "output": value,
+                            "ended_at": now,
+                        }
                     )
                 elif _is_final(value) or attempts[task.key] > policy.limit:
                     rows.append(
                         {
                             **child_row,
-                            "status": "failed",
+                            "status": StepState.FAILED,
                             "error": _error_of(value),
                             "ended_at": now,
                         }
@@ -659,7 +670,7 @@ class StepContext:
                     rows.append(
                         {
                             **child_row,
-                            "status": "retrying",
+                            "status": StepState.RETRYING,
                             "error": _error_of(value),
                             "wake_at": wake,
                         }
@@ -672,7 +683,7 @@ class StepContext:
                 self._save(
                     {
                         **group,
-                        "status": "failed",
+                        "status": StepState.FAILED,
                         "error": _error_of(exc),
                         "attempts": 1,
                         "ended_at": now,
@@ -683,14 +694,16 @@ class StepContext:
             if pending:
                 wake = min(retry_at)
                 if wake - now > self._limits.inline_retry_max:
-                    self._save({**group, "status": "retrying", "wake_at": wake, "attempts": 1})
-                    raise Suspend(Suspension("sleeping", wake_at=wake))
+                    self._save(
+                        {**group, "status": StepState.RETRYING, "wake_at": wake, "attempts": 1}
+                    )
+                    raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
                 time.sleep(max(0.0, wake - now))
         ordered = [outputs[t.key] for t in tasks]
         self._save(
             {
                 **group,
-                "status": "complete",
+                "status": StepState.COMPLETE,
                 "output": ordered,
                 "attempts": 1,
                 "ended_at": time.time(),
@@ -721,11 +734,11 @@ def _hold_until_retry(record: StepRecord | None) -> None:
     """A run woken before its retry delay is over (an event, a resume) goes back to sleep."""
     if (
         record is not None
-        and record.status == "retrying"
+        and record.status == StepState.RETRYING
         and record.wake_at is not None
         and record.wake_at > time.time()
     ):
-        raise Suspend(Suspension("sleeping", wake_at=record.wake_at))
+        raise Suspend(Suspension(RunState.SLEEPING, wake_at=record.wake_at))
 
 
 def _step_failed(name: str, record: StepRecord) -> StepFailed:

@@ -1,6 +1,9 @@
 """Storage: SQLModel tables and the `Store` repository (SQLite by default, or PostgreSQL)."""
 
-from agentflow.store.repository import CLAIMABLE, DEFAULT_DATABASE_URL, TERMINAL, LeaseLost, Store
+from agentflow.errors import LeaseLost
+from agentflow.models import CLAIMABLE, TERMINAL
+from agentflow.store.database import DEFAULT_DATABASE_URL
+from agentflow.store.repository import Store
 from agentflow.store.tables import (
     SCHEMA_VERSION,
     AgentChangeRow,
@@ -12,6 +15,7 @@ from agentflow.store.tables import (
     StepRecord,
     StepRow,
 )
+from agentflow.store.transitions import NewPlanVersion, Settlement, Transition
 
 __all__ = [
     "CLAIMABLE",
@@ -22,10 +26,13 @@ __all__ = [
     "AgentRow",
     "EventRow",
     "LeaseLost",
+    "NewPlanVersion",
     "PlanVersionRow",
     "ReviewDecisionRow",
     "RunRow",
+    "Settlement",
     "StepRecord",
     "StepRow",
     "Store",
+    "Transition",
 ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from agentflow.models import PlanState, RunState
 
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
@@ -101,7 +103,7 @@ class PlanVersionRow(AgentflowTable, table=True):
     goal_key: str | None = Field(default=None, index=True, max_length=64)
     catalogue_hash: str | None = Field(default=None, max_length=64)
     origin: str = "submitted"
-    status: str = Field(default="pending", index=True)
+    status: str = Field(default=PlanState.PENDING, index=True)
     parent_id: int | None = None
     model: str | None = None
     prompt_hash: str | None = None
@@ -152,7 +154,7 @@ class RunRow(AgentflowTable, table=True):
     params: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
     )
-    status: str = "queued"
+    status: str = RunState.QUEUED
     output: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: float
@@ -228,3 +230,15 @@ class StepRecord:
     started_at: float | None
     ended_at: float | None
     wake_at: float | None
+
+
+# The tables themselves, for SQLAlchemy Core statements.
+AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
+AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
+TOOLS: Table = ToolRow.__table__  # type: ignore[attr-defined]
+PLANS: Table = PlanVersionRow.__table__  # type: ignore[attr-defined]
+DECISIONS: Table = ReviewDecisionRow.__table__  # type: ignore[attr-defined]
+RUNS: Table = RunRow.__table__  # type: ignore[attr-defined]
+STEPS: Table = StepRow.__table__  # type: ignore[attr-defined]
+EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+META: Table = MetaRow.__table__  # type: ignore[attr-defined]

@@ -525,7 +525,7 @@ def test_postgres_leases_follow_the_database_clock(engine, db_url, monkeypatch):
     assert engine.store.claim_run(run.id, "worker-a", 30) is not None
     # Another machine whose clock runs an hour ahead must still see worker-a's lease as live.
     real_time = time.time
-    monkeypatch.setattr("agentflow.store.repository.time.time", lambda: real_time() + 3600)
+    monkeypatch.setattr("agentflow.store.leases.time.time", lambda: real_time() + 3600)
     assert engine.store.claim_run(run.id, "worker-b", 30) is None
     assert engine.store.claim_due_runs("worker-b", 30) == []
     assert engine.store.renew_leases("worker-a", [run.id], 30) == set()

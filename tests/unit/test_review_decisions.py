@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import update
 
 from agentflow import RunFailed, RunStateError
 from agentflow.store import LeaseLost
+from agentflow.store.tables import RUNS
 from tests.support.host import make_engine
 
 PLAN = """
@@ -15,6 +17,16 @@ def run(event, step):
     step.sleep("nap", 0)
     return step.do("orders", tools.list_orders)
 """
+
+
+def lease_elsewhere(engine, key: str) -> None:
+    """Mark a run as running under another worker's live lease, as a claim would leave it."""
+    with engine.store.engine.begin() as conn:
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == key)
+            .values(status="running", lease_owner="elsewhere", lease_expires_at=9e12)
+        )
 
 
 def pending_plan(engine, name: str = "acme"):
@@ -58,9 +70,7 @@ def test_rejecting_a_plan_settles_its_unfinished_runs_as_errored(engine):
     agent, plan = pending_plan(engine)
     queued = queue_run(engine, agent, plan, "queued-one")
     leased = queue_run(engine, agent, plan, "leased-one")
-    engine.store.update_run(
-        leased, status="running", lease_owner="elsewhere", lease_expires_at=9e12
-    )
+    lease_elsewhere(engine, leased)
 
     engine.reviews.reject(plan.id, reviewer="dana", comment="refunds need a limit")
 

@@ -17,8 +17,14 @@ from dataclasses import asdict
 from typing import Any
 
 from agentflow.errors import AgentflowError, LeaseLost, ToolNotAllowed
+from agentflow.models import RunControl, RunState, StepState
 from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
-from agentflow.runtime.activation import ActivationResult, RunIdentity, execute_activation
+from agentflow.runtime.activation import (
+    ActivationResult,
+    ResultKind,
+    RunIdentity,
+    execute_activation,
+)
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel, ChannelClosed
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.signals import Suspend, Suspension
@@ -27,7 +33,7 @@ from agentflow.runtime.tools import current_scope
 from agentflow.store.tables import StepRecord
 
 _PLAN_CACHE_SIZE = 64
-_HALTS = {"pause": "paused", "terminate": "terminated"}
+_HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}
 
 
 class RemoteToolError(AgentflowError):
@@ -163,10 +169,10 @@ class ChannelJournal:
 
     def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
         key = record["key"]
-        if record["status"] == "complete" and key in self._saved_by_host:
+        if record["status"] == StepState.COMPLETE and key in self._saved_by_host:
             self._control = self._saved_by_host.pop(key)
             return self._control
-        if record["status"] == "running" and record["kind"] in ATTEMPT_KINDS:
+        if record["status"] == StepState.RUNNING and record["kind"] in ATTEMPT_KINDS:
             with self._held_lock:
                 self._held.append(record)
             return self._control
@@ -306,7 +312,7 @@ class PlanSide:
             # Never: the host dedicates a sandbox to one agent. Refuse rather than mix tenants.
             self._finish(
                 ActivationResult(
-                    "errored", error={"type": "SandboxMisuse", "message": "wrong agent"}
+                    ResultKind.ERRORED, error={"type": "SandboxMisuse", "message": "wrong agent"}
                 ),
                 reusable=False,
             )
@@ -322,7 +328,7 @@ class PlanSide:
             records = [StepRecord(**record) for record in request["records"]]
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": f"the sandbox could not load: {exc}"}
-            self._finish(ActivationResult("errored", error=error), reusable=False)
+            self._finish(ActivationResult(ResultKind.ERRORED, error=error), reusable=False)
             return False
         memory = [False]
 
@@ -343,11 +349,11 @@ class PlanSide:
             limits,
             describe_memory_error=out_of_memory,
         )
-        if result.kind != "lost":
+        if result.kind != ResultKind.LOST:
             try:
                 journal.flush()
             except LeaseLost:
-                result = ActivationResult("lost")
+                result = ActivationResult(ResultKind.LOST)
         # A timed-out attempt may still run in a thread: no later activation may share it.
         reusable = not memory[0] and threading.active_count() <= 1
         self._finish(result, reusable)
@@ -378,4 +384,6 @@ class PlanSide:
             self._link.send(message)
         except (TypeError, ValueError) as exc:
             error = {"type": "SandboxError", "message": f"the result could not be sent: {exc}"}
-            self._link.send({"op": "done", "kind": "errored", "error": error, "reusable": False})
+            self._link.send(
+                {"op": "done", "kind": ResultKind.ERRORED, "error": error, "reusable": False}
+            )

@@ -25,9 +25,10 @@ from typing import Any
 
 from agentflow.durations import MAX_DURATION_SECONDS, MAX_INSTANT
 from agentflow.errors import LeaseLost, StepTimeout
+from agentflow.models import SUSPENDED, RunControl, RunState, StepState
 from agentflow.plain import PlainDataError, error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
-from agentflow.runtime.activation import ActivationResult, RunIdentity
+from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, ChannelClosed
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
@@ -40,10 +41,7 @@ _STEP_KINDS = frozenset(
     {"do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"}
     | {"map_child", "parallel_child"}
 )
-_STEP_STATES = frozenset(
-    {"running", "complete", "failed", "retrying", "sleeping", "waiting", "timed_out"}
-)
-_SUSPENDED_STATES = frozenset({"sleeping", "waiting", "paused", "terminated"})
+_STEP_STATES = frozenset(StepState)
 _RECORD_FIELDS = frozenset(
     {
         "run_id",
@@ -177,10 +175,10 @@ class _Session:
         except SandboxViolation as exc:
             self.sandbox.kill("protocol")
             error = {"type": "SandboxViolation", "message": f"the plan's sandbox misbehaved: {exc}"}
-            return ActivationResult("errored", error=error), False
+            return ActivationResult(ResultKind.ERRORED, error=error), False
         except LeaseLost:
             self.sandbox.kill("lease lost")
-            return ActivationResult("lost"), False
+            return ActivationResult(ResultKind.LOST), False
 
     def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
         last_word = time.monotonic()
@@ -221,7 +219,7 @@ class _Session:
     def _killed(self, reason: str, message: str) -> tuple[ActivationResult, bool]:
         self.sandbox.kill(reason)
         error = {"type": "SandboxLimitExceeded", "message": message}
-        return ActivationResult("errored", error=error), False
+        return ActivationResult(ResultKind.ERRORED, error=error), False
 
     def _died(self) -> ActivationResult:
         status = self.runner.pool.exit_status(self.sandbox, wait=1.0)
@@ -234,7 +232,7 @@ class _Session:
                     f"({self.settings.lifetime_cpu_seconds} s, RLIMIT_CPU); it was killed"
                 )
                 error = {"type": "SandboxLimitExceeded", "message": message}
-                return ActivationResult("errored", error=error)
+                return ActivationResult(ResultKind.ERRORED, error=error)
             if number == signal.SIGKILL and reason is None:
                 reason = "killed by SIGKILL"
         how = (
@@ -249,7 +247,7 @@ class _Session:
             "message": f"the plan's sandbox process ended ({reason or how}) before the "
             "activation finished",
         }
-        return ActivationResult("crashed", error=error)
+        return ActivationResult(ResultKind.CRASHED, error=error)
 
     # --- requests ----------------------------------------------------------------------
 
@@ -301,7 +299,7 @@ class _Session:
         else:
             control = self.store.save_steps(self.owner, self.run.key, records)
         for record in records:
-            if record["status"] == "running" and record["kind"] in ATTEMPT_KINDS:
+            if record["status"] == StepState.RUNNING and record["kind"] in ATTEMPT_KINDS:
                 self.in_flight[record["key"]] = record
             else:
                 self.in_flight.pop(record["key"], None)
@@ -330,7 +328,7 @@ class _Session:
             except BaseException as exc:  # raised in the session's thread by its next request
                 self.checkpoint_error = exc
             else:
-                if control in ("pause", "terminate"):
+                if control in (RunControl.PAUSE, RunControl.TERMINATE):
                     self.halt = control
 
     def _complete_record(self, key: str, value: Any) -> dict[str, Any] | None:
@@ -339,7 +337,7 @@ class _Session:
             return None
         record = {
             **running,
-            "status": "complete",
+            "status": StepState.COMPLETE.value,  # exact str, as _clean_record requires
             "output": value,
             "ended_at": time.time(),
             "fresh": False,
@@ -400,7 +398,7 @@ class _Session:
             record["error"], _ = plain(
                 record["error"], max_bytes=_MAX_ERROR_BYTES, what="a step's error"
             )
-        if record.get("status") == "complete":
+        if record.get("status") == StepState.COMPLETE:
             self.stored_bytes += size
             if self.stored_bytes > self.limits.max_run_bytes:
                 raise ValueError(
@@ -511,7 +509,7 @@ class _Session:
         if not isinstance(printed, str):
             raise SandboxViolation("printed output that is not text")
         printed = safe_text(printed, self.limits.max_log_chars)
-        if kind == "complete":
+        if kind == ResultKind.COMPLETE:
             try:
                 output = checkpointable(
                     message.get("output"),
@@ -520,16 +518,20 @@ class _Session:
                 )
             except ValueError as exc:
                 error = {"type": "LimitExceeded", "message": str(exc)}
-                return ActivationResult("errored", error=error, printed=printed)
-            return ActivationResult("complete", output=output, printed=printed)
-        if kind == "suspended":
+                return ActivationResult(ResultKind.ERRORED, error=error, printed=printed)
+            return ActivationResult(ResultKind.COMPLETE, output=output, printed=printed)
+        if kind == ResultKind.SUSPENDED:
             return ActivationResult(
-                "suspended", suspension=_suspension(message.get("suspension")), printed=printed
+                ResultKind.SUSPENDED,
+                suspension=_suspension(message.get("suspension")),
+                printed=printed,
             )
-        if kind == "errored":
-            return ActivationResult("errored", error=_error(message.get("error")), printed=printed)
-        if kind == "lost":
-            return ActivationResult("lost")
+        if kind == ResultKind.ERRORED:
+            return ActivationResult(
+                ResultKind.ERRORED, error=_error(message.get("error")), printed=printed
+            )
+        if kind == ResultKind.LOST:
+            return ActivationResult(ResultKind.LOST)
         raise SandboxViolation("a result of no known kind")
 
 
@@ -540,7 +542,7 @@ def _require(record: dict[str, Any], name: str, kind: type, ok: Callable[[Any], 
 
 
 def _suspension(raw: Any) -> Suspension:
-    if not isinstance(raw, dict) or raw.get("status") not in _SUSPENDED_STATES:
+    if not isinstance(raw, dict) or raw.get("status") not in SUSPENDED:
         raise SandboxViolation("a suspension of no known kind")
     wake_at = raw.get("wake_at")
     if wake_at is not None and (
@@ -552,7 +554,7 @@ def _suspension(raw: Any) -> Suspension:
     waiting_for = raw.get("waiting_for")
     if waiting_for is not None and (not isinstance(waiting_for, str) or len(waiting_for) > 256):
         raise SandboxViolation("a suspension waiting for an impossible event type")
-    return Suspension(str(raw["status"]), wake_at, waiting_for)
+    return Suspension(RunState(raw["status"]), wake_at, waiting_for)
 
 
 def _error(raw: Any) -> dict[str, Any]:

@@ -1,0 +1,43 @@
+"""`Database`: the connection pool, dialect and transactions every part of the store shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
+
+from agentflow.store.dialect import dialect_for
+from agentflow.store.migrations import migrate
+
+DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
+
+
+class Database:
+    """An open, migrated agentflow database; the base of each of the store's subjects.
+
+    Args:
+        url: a SQLAlchemy URL, `sqlite:///agentflow.db` or `postgresql+psycopg://...`.
+        durability: "normal" or "full" (see `DURABILITY_MODES`).
+    """
+
+    def __init__(self, url: str = DEFAULT_DATABASE_URL, durability: str = "normal") -> None:
+        self.url = url
+        self.durability = durability
+        self.dialect = dialect_for(url)
+        self.engine = self.dialect.make_engine(url, durability)
+        try:
+            with self._tx() as conn:
+                migrate(conn, self.dialect, url)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn

@@ -1,0 +1,165 @@
+"""Every difference between SQLite and PostgreSQL the store knows of, and nowhere else.
+
+The rest of the store writes one SQLAlchemy statement for both databases and asks its `Dialect`
+for what cannot be the same: how to connect, whose clock leases follow, how to lock rows, and
+how to tell other processes that a run became due.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Float, Select, cast, create_engine, event, extract, func, select
+from sqlalchemy.engine import Engine as SAEngine
+
+from agentflow.errors import ConfigurationError
+
+DUE_CHANNEL = "agentflow_due"
+_MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
+
+_Query = TypeVar("_Query", bound=Select[Any])
+
+DURABILITY_MODES = ("normal", "full")
+"""`normal`: a commit survives a crash of the process (SQLite `synchronous=NORMAL` in WAL mode,
+PostgreSQL `synchronous_commit=off`); `full`: it survives a power loss too (fsync at every
+commit: SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`)."""
+
+
+def check_durability(durability: str) -> None:
+    """Raise ConfigurationError unless `durability` is one of `DURABILITY_MODES`."""
+    if durability not in DURABILITY_MODES:
+        raise ConfigurationError(
+            f"durability {durability!r} is not one of {', '.join(DURABILITY_MODES)}"
+        )
+
+
+class Dialect:
+    """What the store asks of its database. These answers are SQLite's: one file on one
+    machine, whose transactions take the write lock at BEGIN."""
+
+    def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
+        """A connection pool for `url`, set up for agentflow's transactions."""
+        check_durability(durability)
+        synchronous = "FULL" if durability == "full" else "NORMAL"
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Take the write lock at BEGIN so that read-then-write transactions never deadlock.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def lock_for_migration(self, conn: Connection) -> None:
+        """Keep other processes from migrating the same database at once (BEGIN IMMEDIATE
+        already does on SQLite)."""
+
+    def lock_rows(self, query: _Query, *, skip_locked: bool = False) -> _Query:
+        """`query` reading rows the transaction will write (every transaction holds the whole
+        file on SQLite, so there is nothing to add)."""
+        return query
+
+    def lease_clock(self) -> Any:
+        """The clock leases are measured by: this machine's, the only one a SQLite file has."""
+        return time.time()
+
+    def bool_literal(self, value: bool) -> str:
+        """A boolean as a DDL default."""
+        return str(int(value))
+
+    def signal_due(self, conn: Connection) -> None:
+        """Tell other processes a run became due (on one machine, polling suffices)."""
+
+    def listen_for_due(
+        self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
+    ) -> threading.Thread | None:
+        """Call `callback` whenever another process makes a run due; None if nobody can."""
+        return None
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: many workers on many machines, whose clocks may disagree."""
+
+    def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
+        """A connection pool for `url` that checks its connections before use."""
+        check_durability(durability)
+        commit = "on" if durability == "full" else "off"
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={"options": f"-c synchronous_commit={commit}"},
+        )
+
+    def lock_for_migration(self, conn: Connection) -> None:
+        """Two processes starting on a fresh or old database must not both migrate."""
+        conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+
+    def lock_rows(self, query: _Query, *, skip_locked: bool = False) -> _Query:
+        """`query ... FOR UPDATE`, optionally skipping rows another transaction holds."""
+        return query.with_for_update(skip_locked=skip_locked)
+
+    def lease_clock(self) -> Any:
+        """The database server's clock, so that workers on machines whose clocks disagree
+        never see a live lease as expired."""
+        return cast(extract("epoch", func.clock_timestamp()), Float)
+
+    def bool_literal(self, value: bool) -> str:
+        """A boolean as a DDL default."""
+        return "true" if value else "false"
+
+    def signal_due(self, conn: Connection) -> None:
+        """NOTIFY at commit: idle workers on other machines wake at once instead of polling."""
+        conn.exec_driver_sql(f"NOTIFY {DUE_CHANNEL}")
+
+    def listen_for_due(
+        self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
+    ) -> threading.Thread | None:
+        """LISTEN on a connection of its own, in a daemon thread; reconnects after errors."""
+        import psycopg
+
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(dsn, autocommit=True) as conn:
+                        conn.execute(f"LISTEN {DUE_CHANNEL}")
+                        while not stop.is_set():
+                            for _notice in conn.notifies(timeout=0.5, stop_after=1):
+                                callback()
+                except psycopg.Error:
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=listen, name="agentflow-listen", daemon=True)
+        thread.start()
+        return thread
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a database URL.
+
+    Raises:
+        ConfigurationError: the URL names neither SQLite nor PostgreSQL.
+    """
+    if url.startswith("sqlite"):
+        return Dialect()
+    if url.startswith("postgresql"):
+        return PostgresDialect()
+    raise ConfigurationError(
+        f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql+psycopg://..."
+    )

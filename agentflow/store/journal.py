@@ -1,0 +1,171 @@
+"""A run's journal: its step checkpoints and its inbox of events, every write fenced by the
+run's lease."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from agentflow.errors import LeaseLost
+from agentflow.models import RunState, StepState
+from agentflow.store.database import Database
+from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord
+
+# Statements on the hot path of every checkpoint, built once.
+_FENCE = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("fence_id"), RUNS.c.lease_owner == bindparam("fence_owner"))
+    .values(updated_at=bindparam("fence_now"), unsettled=0)
+    .returning(RUNS.c.control)
+)
+_UPDATE_STEP = update(STEPS).where(
+    STEPS.c.run_id == bindparam("w_run_id"),
+    STEPS.c.key == bindparam("w_key"),
+    STEPS.c.status != StepState.COMPLETE,
+)
+_INSERT_STEP = insert(STEPS)
+
+
+def fence(conn: Connection, key: str, owner: str) -> str | None:
+    """Check, in the caller's transaction, that `owner` still holds the run's lease, and mark
+    the activation as alive; returns the run's pending control request.
+
+    Raises:
+        LeaseLost: another worker holds the run now, or nobody does.
+    """
+    held = conn.execute(
+        _FENCE, {"fence_id": key, "fence_owner": owner, "fence_now": time.time()}
+    ).first()
+    if held is None:
+        raise LeaseLost(key)
+    return held[0]
+
+
+def delete_steps(conn: Connection, key: str, from_seq: int) -> None:
+    """Drop a run's step records from `from_seq` on, re-opening the events they consumed."""
+    doomed = [
+        r[0]
+        for r in conn.execute(
+            select(STEPS.c.key).where(STEPS.c.run_id == key, STEPS.c.seq >= from_seq)
+        )
+    ]
+    if doomed:
+        conn.execute(
+            update(EVENTS)
+            .where(EVENTS.c.run_id == key, EVENTS.c.consumed_by.in_(doomed))
+            .values(consumed_by=None)
+        )
+    conn.execute(delete(STEPS).where(STEPS.c.run_id == key, STEPS.c.seq >= from_seq))
+
+
+def _write_step(conn: Connection, record: dict[str, Any]) -> None:
+    # A record this activation has not seen is inserted; a clash means another worker
+    # wrote it, and the whole transaction rolls back.
+    if not record.pop("fresh", False):
+        where = {"w_run_id": record["run_id"], "w_key": record["key"]}
+        if conn.execute(_UPDATE_STEP, {**record, **where}).rowcount:
+            return
+    try:
+        conn.execute(_INSERT_STEP, record)
+    except IntegrityError as exc:
+        raise LeaseLost(record["run_id"]) from exc
+
+
+class JournalStore(Database):
+    """The store's step checkpoints and events."""
+
+    def load_steps(self, key: str) -> list[StepRecord]:
+        """Every step record of a run, in order, in one query."""
+        query = select(STEPS).where(STEPS.c.run_id == key).order_by(STEPS.c.seq, STEPS.c.id)
+        with self._tx() as conn:
+            return [StepRecord(**row._mapping) for row in conn.execute(query)]
+
+    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+        """Insert or update a step record, fenced by the run's lease.
+
+        A record already `complete` is never overwritten: a step's result is written once.
+
+        Returns:
+            The run's pending control request (a `RunControl`, or None).
+
+        Raises:
+            LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
+        """
+        with self._tx() as conn:
+            control = fence(conn, record["run_id"], owner)
+            _write_step(conn, record)
+        return control
+
+    def save_steps(self, owner: str, key: str, records: Sequence[dict[str, Any]]) -> str | None:
+        """Write several step records of one run in one transaction, in the order given."""
+        with self._tx() as conn:
+            control = fence(conn, key, owner)
+            for record in records:
+                _write_step(conn, record)
+        return control
+
+    def delete_steps(self, key: str, from_seq: int = 0) -> None:
+        """Drop a run's step records from `from_seq` on, re-opening the events they consumed."""
+        with self._tx() as conn:
+            delete_steps(conn, key, from_seq)
+
+    def truncate_steps_in_activation(self, owner: str, key: str, from_seq: int) -> None:
+        """Like `delete_steps`, fenced by the lease (used when a run moves to a new plan)."""
+        with self._tx() as conn:
+            fence(conn, key, owner)
+            delete_steps(conn, key, from_seq)
+
+    def add_event(self, key: str, event_type: str, payload: Any) -> EventRow:
+        """Buffer an event for a run, and make the run due if it waits for that type."""
+        now = time.time()
+        with self._tx() as conn:
+            result = conn.execute(
+                insert(EVENTS).values(run_id=key, type=event_type, payload=payload, created_at=now)
+            )
+            conn.execute(
+                update(RUNS)
+                .where(
+                    RUNS.c.id == key,
+                    RUNS.c.status == RunState.WAITING,
+                    RUNS.c.waiting_for == event_type,
+                )
+                .values(wake_at=now)
+            )
+            event_id = result.inserted_primary_key[0]  # type: ignore[index]
+            self.dialect.signal_due(conn)
+        return EventRow(id=event_id, run_id=key, type=event_type, payload=payload, created_at=now)
+
+    def take_event(
+        self, owner: str, key: str, event_type: str, step_record: dict[str, Any]
+    ) -> EventRow | None:
+        """Consume the oldest undelivered event of a type and complete the wait step with it."""
+        with self._tx() as conn:
+            fence(conn, key, owner)
+            row = conn.execute(
+                select(EVENTS)
+                .where(
+                    EVENTS.c.run_id == key,
+                    EVENTS.c.type == event_type,
+                    EVENTS.c.consumed_by.is_(None),
+                )
+                .order_by(EVENTS.c.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            conn.execute(
+                update(EVENTS).where(EVENTS.c.id == row.id).values(consumed_by=step_record["key"])
+            )
+            taken = EventRow(**row._mapping)
+            record = dict(step_record)
+            record["output"] = {
+                "type": taken.type,
+                "payload": taken.payload,
+                "timestamp": taken.created_at,
+            }
+            _write_step(conn, record)
+        return taken

@@ -1,0 +1,210 @@
+"""Leases: which worker runs which run, until when, and how an activation gives its run back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, or_, select, update
+
+from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
+from agentflow.store.database import Database
+from agentflow.store.tables import EVENTS, PLANS, RUNS, RunRow
+from agentflow.store.transitions import Settlement, Transition
+
+# A run claimed while still `running` lost its last activation before it settled.
+_UNSETTLED_ON_CLAIM = case(
+    (RUNS.c.status == RunState.RUNNING, RUNS.c.unsettled + 1), else_=RUNS.c.unsettled
+)
+# Checked inside every claim's own statement: a run whose plan version is not approved (any
+# more) is never leased, whatever a reader saw a moment before.
+_PLAN_APPROVED = (
+    select(PLANS.c.id)
+    .where(PLANS.c.id == RUNS.c.plan_id, PLANS.c.status == PlanState.APPROVED)
+    .exists()
+)
+_DUE_UNLEASED = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
+
+
+class LeaseStore(Database):
+    """Claiming due runs, keeping their leases, and settling them."""
+
+    def _claimable(self, now: float) -> list[ColumnElement[bool]]:
+        return [
+            RUNS.c.status.in_(CLAIMABLE),
+            RUNS.c.wake_at <= now,
+            or_(RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()),
+            _PLAN_APPROVED,
+        ]
+
+    def _lease(self, owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
+        return {
+            "lease_owner": owner,
+            "lease_expires_at": self.dialect.lease_clock() + lease_seconds,
+            "status": RunState.RUNNING,
+            "wake_at": now,
+            "started_at": func.coalesce(RUNS.c.started_at, now),
+            "activations": RUNS.c.activations + 1,
+            "unsettled": _UNSETTLED_ON_CLAIM,
+            "updated_at": now,
+        }
+
+    def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
+        """Lease one run to `owner` if it is due, nobody else holds it, and its plan version
+        is approved (checked in the same statement, so a rejection can never be raced)."""
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == key, *self._claimable(now))
+                .values(**self._lease(owner, lease_seconds, now))
+            )
+            if found.rowcount == 0:
+                return None
+            row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
+        return RunRow(**row._mapping) if row else None
+
+    def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
+        """Lease up to `limit` due runs of approved plan versions to `owner`, earliest first.
+
+        The due runs are read and leased in one transaction, whose locks keep other workers
+        off them (on PostgreSQL they skip the rows, and take the next ones).
+        """
+        now = time.time()
+        query = select(RUNS.c.id).where(*self._claimable(now)).order_by(RUNS.c.wake_at)
+        query = self.dialect.lock_rows(query.limit(limit), skip_locked=True)
+        with self._tx() as conn:
+            keys = [r[0] for r in conn.execute(query)]
+            if not keys:
+                return []
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(keys))
+                .values(**self._lease(owner, lease_seconds, now))
+            )
+            rows = {
+                r.id: RunRow(**r._mapping)
+                for r in conn.execute(select(RUNS).where(RUNS.c.id.in_(keys)))
+            }
+        return [rows[key] for key in keys]
+
+    def next_wake_at(self) -> float | None:
+        """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
+        with self._tx() as conn:
+            due = conn.execute(
+                select(func.min(RUNS.c.wake_at)).where(
+                    RUNS.c.status.in_(_DUE_UNLEASED),
+                    RUNS.c.lease_owner.is_(None),
+                    _PLAN_APPROVED,
+                )
+            ).scalar()
+            expiry = conn.execute(
+                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.status == RunState.RUNNING)
+            ).scalar()
+        times = [t for t in (due, expiry) if t is not None]
+        return min(times) if times else None
+
+    def renew_leases(self, owner: str, keys: Iterable[str], lease_seconds: float) -> set[str]:
+        """Extend the leases `owner` still holds; returns the keys it holds no longer."""
+        ids = list(keys)
+        if not ids:
+            return set()
+        with self._tx() as conn:
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(ids), RUNS.c.lease_owner == owner)
+                .values(lease_expires_at=self.dialect.lease_clock() + lease_seconds)
+            )
+            held = {
+                r[0]
+                for r in conn.execute(
+                    select(RUNS.c.id).where(RUNS.c.id.in_(ids), RUNS.c.lease_owner == owner)
+                )
+            }
+        return set(ids) - held
+
+    def settle(self, key: str, owner: str, settlement: Settlement) -> Transition:
+        """Write the run's new state and release its lease, if `owner` still holds it.
+
+        A run that suspends to wait for an event type it already has in its inbox is made due
+        at once, so an event sent during the activation is never missed.
+
+        Returns:
+            DONE, or LOST when `owner` no longer holds the lease (nothing is written).
+        """
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == key, RUNS.c.lease_owner == owner)
+                .values(_settled(settlement, now))
+            )
+            if found.rowcount == 0:
+                return Transition.LOST
+            if settlement.wake_at is not None:
+                self.dialect.signal_due(conn)
+            if settlement.status == RunState.WAITING and settlement.waiting_for:
+                pending = conn.execute(
+                    select(EVENTS.c.id)
+                    .where(
+                        EVENTS.c.run_id == key,
+                        EVENTS.c.type == settlement.waiting_for,
+                        EVENTS.c.consumed_by.is_(None),
+                    )
+                    .limit(1)
+                ).first()
+                if pending is not None:
+                    conn.execute(update(RUNS).where(RUNS.c.id == key).values(wake_at=now))
+        return Transition.DONE
+
+    def requeue_unsettled(
+        self, key: str, owner: str, wake_at: float, error: dict[str, Any]
+    ) -> Transition:
+        """Give the run back to the queue after an activation that could not settle it (its
+        sandbox died), counting that against the run.
+
+        Returns:
+            DONE, or LOST when `owner` no longer holds the lease.
+        """
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == key, RUNS.c.lease_owner == owner)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    status=RunState.QUEUED,
+                    wake_at=wake_at,
+                    error=error,
+                    unsettled=RUNS.c.unsettled + 1,
+                    updated_at=now,
+                )
+            )
+            if found.rowcount == 0:
+                return Transition.LOST
+            self.dialect.signal_due(conn)
+        return Transition.DONE
+
+
+def _settled(settlement: Settlement, now: float) -> dict[str, Any]:
+    """The run's columns after `settlement`: the one place that says what settling means."""
+    values: dict[str, Any] = {
+        "status": settlement.status,
+        "wake_at": settlement.wake_at,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "unsettled": 0,
+        "updated_at": now,
+    }
+    if settlement.status == RunState.QUEUED:
+        # The plan did not run: its pending control request and rebase wait for one that does.
+        values["error"] = settlement.error
+        return values
+    values.update(waiting_for=settlement.waiting_for, control=None, rebase=False)
+    if settlement.status in TERMINAL:
+        values.update(ended_at=now, error=settlement.error, wake_at=None, waiting_for=None)
+    if settlement.status == RunState.COMPLETE:
+        values["output"] = settlement.output
+    return values

@@ -1,0 +1,203 @@
+"""Plan versions and the review decisions on them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from agentflow.errors import ConfigurationError, NotFound, RunStateError
+from agentflow.models import TERMINAL, PlanState, RunState
+from agentflow.store.database import Database
+from agentflow.store.runs import insert_queued_run
+from agentflow.store.tables import DECISIONS, PLANS, RUNS, PlanVersionRow, ReviewDecisionRow
+from agentflow.store.transitions import NewPlanVersion
+
+
+class PlanStore(Database):
+    """The store's plan versions and review decisions."""
+
+    def add_plan_version(self, plan: NewPlanVersion) -> PlanVersionRow:
+        """Store a new plan version, pending review, numbered after the agent's last one."""
+        for _ in range(20):
+            with self._tx() as conn:
+                last = conn.execute(
+                    select(func.max(PLANS.c.version)).where(PLANS.c.agent_id == plan.agent_id)
+                ).scalar()
+                try:
+                    with conn.begin_nested():
+                        result = conn.execute(
+                            insert(PLANS).values(
+                                version=(last or 0) + 1,
+                                created_at=time.time(),
+                                status=PlanState.PENDING,
+                                **asdict(plan),
+                            )
+                        )
+                except IntegrityError:
+                    continue
+                plan_id = result.inserted_primary_key[0]  # type: ignore[index]
+            return self.get_plan(plan_id)
+        raise ConfigurationError(f"could not number a new plan version for agent {plan.agent_id!r}")
+
+    def get_plan(self, plan_id: int) -> PlanVersionRow:
+        """The plan version with this id; raises NotFound."""
+        with self._tx() as conn:
+            row = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).first()
+        if row is None:
+            raise NotFound(f"no plan version with id {plan_id}")
+        return PlanVersionRow(**row._mapping)
+
+    def list_plans(
+        self, agent_id: str | None = None, status: str | None = None
+    ) -> list[PlanVersionRow]:
+        """Plan versions, newest first, filtered by agent and status."""
+        query = select(PLANS).order_by(PLANS.c.id.desc())
+        if agent_id is not None:
+            query = query.where(PLANS.c.agent_id == agent_id)
+        if status is not None:
+            query = query.where(PLANS.c.status == status)
+        with self._tx() as conn:
+            return [PlanVersionRow(**r._mapping) for r in conn.execute(query)]
+
+    def latest_plan(self, agent_id: str, status: str = PlanState.APPROVED) -> PlanVersionRow | None:
+        """The agent's newest plan version with that status."""
+        query = (
+            select(PLANS)
+            .where(PLANS.c.agent_id == agent_id, PLANS.c.status == status)
+            .order_by(PLANS.c.version.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return PlanVersionRow(**row._mapping) if row else None
+
+    def find_reusable_plan(
+        self, agent_id: str, goal_key: str, catalogue_hash: str
+    ) -> PlanVersionRow | None:
+        """The newest approved plan for the same normalised goal and tool catalogue."""
+        query = (
+            select(PLANS)
+            .where(
+                PLANS.c.agent_id == agent_id,
+                PLANS.c.goal_key == goal_key,
+                PLANS.c.catalogue_hash == catalogue_hash,
+                PLANS.c.status == PlanState.APPROVED,
+            )
+            .order_by(PLANS.c.version.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return PlanVersionRow(**row._mapping) if row else None
+
+    def update_plan(self, plan_id: int, **fields: Any) -> None:
+        """Set mutable bookkeeping fields of a plan version (never its source)."""
+        assert "source" not in fields and "sha256" not in fields
+        with self._tx() as conn:
+            conn.execute(update(PLANS).where(PLANS.c.id == plan_id).values(**fields))
+
+    def decide_plan(
+        self, plan_id: int, decision: PlanState, reviewer: str, comment: str | None
+    ) -> PlanVersionRow:
+        """Record a review decision on a pending plan version, in one conditional write.
+
+        Only a `pending` version can be decided, so of two reviewers deciding at once exactly
+        one wins. Rejecting a version also settles every run still pinned to it that has not
+        ended (queued, sleeping, waiting, paused, or running under a lease, which the rejection
+        revokes) as `errored` with the reason, so a rejected plan never runs another step.
+
+        Raises:
+            NotFound: there is no plan version with this id.
+            RunStateError: the version was already decided (by another reviewer, perhaps).
+        """
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(PLANS)
+                .where(PLANS.c.id == plan_id, PLANS.c.status == PlanState.PENDING)
+                .values(
+                    status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
+                )
+            )
+            if found.rowcount == 0:
+                current = conn.execute(
+                    select(PLANS.c.status, PLANS.c.decided_by).where(PLANS.c.id == plan_id)
+                ).first()
+                if current is None:
+                    raise NotFound(f"no plan version with id {plan_id}")
+                by = f" by {current.decided_by}" if current.decided_by else ""
+                raise RunStateError(
+                    f"plan version {plan_id} is already {current.status}{by}; "
+                    "a decision is final: submit a new version instead"
+                )
+            conn.execute(
+                insert(DECISIONS).values(
+                    plan_id=plan_id,
+                    decision=decision,
+                    reviewer=reviewer,
+                    comment=comment,
+                    created_at=now,
+                )
+            )
+            if decision == PlanState.REJECTED:
+                self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
+            else:
+                self._start_queued_on_approval(conn, plan_id, now)
+        return self.get_plan(plan_id)
+
+    def _settle_rejected_runs(
+        self, conn: Connection, plan_id: int, reviewer: str, comment: str | None, now: float
+    ) -> None:
+        version = conn.execute(select(PLANS.c.version).where(PLANS.c.id == plan_id)).scalar()
+        reason = f"plan version {version} was rejected by {reviewer}"
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.plan_id == plan_id, RUNS.c.status.not_in(TERMINAL))
+            .values(
+                status=RunState.ERRORED,
+                error={
+                    "type": "PlanRejected",
+                    "message": reason + (f": {comment}" if comment else ""),
+                },
+                ended_at=now,
+                updated_at=now,
+                wake_at=None,
+                waiting_for=None,
+                control=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+
+    def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
+        """Start the run a pending version was queued with, in its approval's transaction, so
+        that no crash can leave an approved plan whose run never starts. A repaired version's
+        restart of its failed run is left to `Reviews.approve`."""
+        row = conn.execute(
+            select(PLANS.c.agent_id, PLANS.c.start_on_approval).where(PLANS.c.id == plan_id)
+        ).first()
+        if row is None or not row.start_on_approval:
+            return
+        request = dict(row.start_on_approval)
+        run_id = request.get("run_id")
+        if not run_id or request.get("restart_run_id"):
+            return
+        exists = conn.execute(
+            select(RUNS.c.id).where(RUNS.c.agent_id == row.agent_id, RUNS.c.run_id == run_id)
+        ).first()
+        if exists is None:
+            key = f"run_{uuid.uuid4().hex}"
+            params = dict(request.get("params") or {})
+            insert_queued_run(conn, self.dialect, run_id, row.agent_id, plan_id, params, key, now)
+        conn.execute(update(PLANS).where(PLANS.c.id == plan_id).values(start_on_approval=None))
+
+    def list_decisions(self, plan_id: int) -> list[ReviewDecisionRow]:
+        """Every review decision on a plan version, oldest first."""
+        query = select(DECISIONS).where(DECISIONS.c.plan_id == plan_id).order_by(DECISIONS.c.id)
+        with self._tx() as conn:
+            return [ReviewDecisionRow(**r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,276 @@
+"""Runs: creating and reading them, and the transitions a host asks for (pause, terminate,
+resume, restart)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from agentflow.errors import NotFound
+from agentflow.models import TERMINAL, RunControl, RunState
+from agentflow.plain import safe_text
+from agentflow.store.database import Database
+from agentflow.store.dialect import Dialect
+from agentflow.store.journal import delete_steps
+from agentflow.store.tables import RUNS, RunRow
+from agentflow.store.transitions import Transition
+
+_TERMINATED_ON_REQUEST = {"type": "Terminated", "message": "terminated on request"}
+
+
+def insert_queued_run(
+    conn: Connection,
+    dialect: Dialect,
+    run_id: str,
+    agent_id: str,
+    plan_id: int,
+    params: dict[str, Any],
+    key: str | None,
+    now: float,
+) -> None:
+    """Insert a run, queued and due now, in the caller's transaction."""
+    conn.execute(
+        insert(RUNS).values(
+            id=key or run_id,
+            run_id=run_id,
+            agent_id=agent_id,
+            plan_id=plan_id,
+            params=params,
+            status=RunState.QUEUED,
+            created_at=now,
+            updated_at=now,
+            wake_at=now,
+            log="",
+        )
+    )
+    dialect.signal_due(conn)
+
+
+def _the_run(key: str, agent_id: str | None) -> list[ColumnElement[bool]]:
+    """The run with this key, and only if it is that agent's (when one is named)."""
+    conditions = [RUNS.c.id == key]
+    if agent_id is not None:
+        conditions.append(RUNS.c.agent_id == agent_id)
+    return conditions
+
+
+class RunStore(Database):
+    """The store's runs. The transitions take the run's store-wide key and, for a handle bound
+    to an agent, that agent's id: a run of another agent is not found."""
+
+    def create_run(
+        self,
+        run_id: str,
+        agent_id: str,
+        plan_id: int,
+        params: dict[str, Any],
+        key: str | None = None,
+    ) -> tuple[RunRow, bool]:
+        """Insert a queued run; returns (row, created).
+
+        The same `run_id` never makes two runs of one agent: the second call returns the
+        first. Another agent's run with the same id is a different run. `key` is the run's
+        store-wide key (default: `run_id`, for ids agentflow generated itself).
+        """
+        try:
+            with self._tx() as conn:
+                insert_queued_run(
+                    conn, self.dialect, run_id, agent_id, plan_id, params, key, time.time()
+                )
+            created = True
+        except IntegrityError:
+            created = False
+        return self.find_run(agent_id, run_id), created
+
+    def get_run(self, key: str) -> RunRow:
+        """The run with this store-wide key; raises NotFound."""
+        with self._tx() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
+        if row is None:
+            raise NotFound(f"no run with id {key!r}")
+        return RunRow(**row._mapping)
+
+    def find_run(self, agent_id: str, run_id: str) -> RunRow:
+        """The agent's run with this id; raises NotFound."""
+        query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
+        return RunRow(**row._mapping)
+
+    def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
+        """Every agent's run with this id (for the operator's lookups), oldest first."""
+        query = select(RUNS).where(RUNS.c.run_id == run_id).order_by(RUNS.c.created_at)
+        with self._tx() as conn:
+            return [RunRow(**r._mapping) for r in conn.execute(query.limit(limit))]
+
+    def list_runs(
+        self, agent_id: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[RunRow]:
+        """Runs, newest first, filtered by agent and status."""
+        query = select(RUNS).order_by(RUNS.c.created_at.desc()).limit(limit)
+        if agent_id is not None:
+            query = query.where(RUNS.c.agent_id == agent_id)
+        if status is not None:
+            query = query.where(RUNS.c.status == status)
+        with self._tx() as conn:
+            return [RunRow(**r._mapping) for r in conn.execute(query)]
+
+    def append_log(self, key: str, text: str, limit: int) -> None:
+        """Append to a run's captured `print` output, keeping at most `limit` characters."""
+        with self._tx() as conn:
+            current = conn.execute(select(RUNS.c.log).where(RUNS.c.id == key)).scalar() or ""
+            combined = safe_text((current + text)[-limit:])
+            conn.execute(update(RUNS).where(RUNS.c.id == key).values(log=combined))
+
+    # --- a host's transitions ------------------------------------------------------------
+
+    def request_pause(self, key: str, agent_id: str | None = None) -> Transition:
+        """Pause a run: at once when no worker holds it, else at its next step boundary.
+
+        Returns:
+            DONE (paused now), REQUESTED (its worker pauses it) or ENDED.
+
+        Raises:
+            NotFound: there is no such run (of that agent).
+        """
+        return self._control(key, agent_id, RunControl.PAUSE, {"status": RunState.PAUSED})
+
+    def request_terminate(self, key: str, agent_id: str | None = None) -> Transition:
+        """End a run for good: at once when no worker holds it, else at its next step boundary.
+
+        Returns:
+            DONE (terminated now), REQUESTED (its worker ends it) or ENDED.
+
+        Raises:
+            NotFound: there is no such run (of that agent).
+        """
+        ended = {
+            "status": RunState.TERMINATED,
+            "ended_at": time.time(),
+            "error": _TERMINATED_ON_REQUEST,
+        }
+        return self._control(key, agent_id, RunControl.TERMINATE, ended)
+
+    def _control(
+        self, key: str, agent_id: str | None, request: RunControl, settled: dict[str, Any]
+    ) -> Transition:
+        now = time.time()
+        run = _the_run(key, agent_id)
+        idle = or_(
+            RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()
+        )
+        with self._tx() as conn:
+            done = conn.execute(
+                update(RUNS)
+                .where(*run, RUNS.c.status.not_in(TERMINAL), idle)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    wake_at=None,
+                    waiting_for=None,
+                    control=None,
+                    updated_at=now,
+                    **settled,
+                )
+            )
+            if done.rowcount:
+                return Transition.DONE
+            requested = conn.execute(
+                update(RUNS)
+                .where(*run, RUNS.c.status == RunState.RUNNING)
+                .values(control=request, updated_at=now)
+            )
+            if requested.rowcount:
+                return Transition.REQUESTED
+            self._require(conn, key, agent_id)
+        return Transition.ENDED
+
+    def resume(self, key: str, agent_id: str | None = None) -> Transition:
+        """Queue a paused run again, or withdraw a pause its worker has not honoured yet.
+
+        Returns:
+            DONE (queued), WITHDRAWN (the pause request is gone) or REFUSED (not paused).
+
+        Raises:
+            NotFound: there is no such run (of that agent).
+        """
+        now = time.time()
+        run = _the_run(key, agent_id)
+        with self._tx() as conn:
+            resumed = conn.execute(
+                update(RUNS)
+                .where(*run, RUNS.c.status == RunState.PAUSED)
+                .values(status=RunState.QUEUED, wake_at=now, control=None, updated_at=now)
+            )
+            if resumed.rowcount:
+                self.dialect.signal_due(conn)
+                return Transition.DONE
+            withdrawn = conn.execute(
+                update(RUNS)
+                .where(*run, RUNS.c.control == RunControl.PAUSE)
+                .values(control=None, updated_at=now)
+            )
+            if withdrawn.rowcount:
+                return Transition.WITHDRAWN
+            self._require(conn, key, agent_id)
+        return Transition.REFUSED
+
+    def restart(
+        self,
+        key: str,
+        agent_id: str | None = None,
+        *,
+        from_seq: int | None = 0,
+        plan_id: int | None = None,
+    ) -> Transition:
+        """Queue a run again from step `from_seq` (its later checkpoints are dropped; None keeps
+        them all), optionally on another plan version, whose replay then rebases the run.
+
+        Returns:
+            DONE (queued) or REFUSED (a worker holds a live lease on it).
+
+        Raises:
+            NotFound: there is no such run (of that agent).
+        """
+        now = time.time()
+        run = _the_run(key, agent_id)
+        leased = and_(
+            RUNS.c.status == RunState.RUNNING,
+            RUNS.c.lease_expires_at > self.dialect.lease_clock(),
+        )
+        values: dict[str, Any] = {
+            "status": RunState.QUEUED,
+            "wake_at": now,
+            "waiting_for": None,
+            "output": None,
+            "error": None,
+            "ended_at": None,
+            "control": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if plan_id is not None:
+            values.update(plan_id=plan_id, rebase=True)
+        with self._tx() as conn:
+            row = conn.execute(
+                self.dialect.lock_rows(select(leased.label("leased")).where(*run))
+            ).first()
+            if row is None:
+                raise NotFound(f"no run with id {key!r}")
+            if row.leased:
+                return Transition.REFUSED
+            if from_seq is not None:
+                delete_steps(conn, key, from_seq)
+            conn.execute(update(RUNS).where(*run).values(**values))
+            self.dialect.signal_due(conn)
+        return Transition.DONE
+
+    def _require(self, conn: Connection, key: str, agent_id: str | None) -> None:
+        if conn.execute(select(RUNS.c.id).where(*_the_run(key, agent_id))).first() is None:
+            raise NotFound(f"no run with id {key!r}")
