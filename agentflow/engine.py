@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from agentflow.agent import Agent
-from agentflow.errors import AmbiguousRunId, ConfigurationError
+from agentflow.errors import AmbiguousRunId, ConfigurationError, ToolsUnavailable
 from agentflow.plan import CompiledPlan, PlanLimits, load_plan
 from agentflow.review.service import Reviews
 from agentflow.run import Run
@@ -25,7 +25,6 @@ from agentflow.runtime import (
     RuntimeLimits,
     ToolHandle,
     ToolRegistry,
-    ToolsUnavailable,
     WorkLoop,
     run_activation,
 )

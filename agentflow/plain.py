@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from agentflow.errors import PlainDataError
+
 #: Deepest nesting of lists and dicts a stored value may have (JSON readers recurse).
 MAX_DEPTH = 100
 #: Integers outside ±2**63 are refused: other languages' JSON readers cannot hold them.
@@ -23,10 +25,6 @@ MAX_INT = 2**63 - 1
 MAX_MESSAGE_CHARS = 4_000
 
 _SCALAR_COST = 8
-
-
-class PlainDataError(ValueError):
-    """A value cannot be stored as plain JSON data; the message says what and where."""
 
 
 def plain(

@@ -18,14 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentflow.errors import ScriptExhausted
 from agentflow.planner.model import Message, ModelReply, estimate_tokens
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
-
-
-class ScriptExhausted(RuntimeError):
-    """A `ScriptedModel` was asked more often than it has replies."""
 
 
 class ScriptedModel:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentflow.errors import BudgetSignal
 from agentflow.plan.policy import PlanTransformer
 
 
@@ -39,18 +40,6 @@ class PlanLimits(BaseModel):
     max_allocated_items: int = Field(
         default=20_000_000, ge=1, description="total items/characters built by guarded operations"
     )
-
-
-class BudgetSignal(BaseException):
-    """Raised by the meter; a BaseException so that plan code cannot catch it.
-
-    `CompiledPlan.execute` turns it into `PlanBudgetExceeded` at its boundary.
-    """
-
-    def __init__(self, message: str, line: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
 
 
 class Meter:

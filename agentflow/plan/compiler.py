@@ -8,8 +8,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentflow.errors import Diagnostic, PlanBudgetExceeded, PlanValidationError
-from agentflow.plan.budget import BudgetSignal, Meter, MeteredPlanTransformer, PlanLimits
+from agentflow.errors import BudgetSignal, Diagnostic, PlanBudgetExceeded, PlanValidationError
+from agentflow.plan.budget import Meter, MeteredPlanTransformer, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
+from agentflow.errors import MissingReviewer
 from agentflow.runtime import PlanVersion
 from agentflow.store.mappers import plan_version_of
 
@@ -26,7 +27,8 @@ class Reviews:
         """Approve a pending plan version; a run the planner queued for it starts (or restarts).
 
         Raises:
-            RunStateError: the version was already approved or rejected (a decision is final).
+            MissingReviewer: `reviewer` is blank.
+            PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
         """
         # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, "approved", reviewer, comment)
@@ -51,15 +53,16 @@ class Reviews:
         ("plan version N was rejected by REVIEWER"); their leases are revoked.
 
         Raises:
-            RunStateError: the version was already approved or rejected (a decision is final).
+            MissingReviewer: `reviewer` is blank.
+            PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
         """
         return self._decide(plan_id, "rejected", reviewer, comment)
 
     def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
         if not reviewer or not reviewer.strip():
-            raise ValueError("a review decision needs the reviewer's name")
+            raise MissingReviewer()
         # The store decides only a pending version, in one statement: of two reviewers acting
-        # at once exactly one wins, and the other gets RunStateError.
+        # at once exactly one wins, and the other gets PlanAlreadyDecided.
         return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
 
     def decisions(self, plan_id: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -19,9 +20,10 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agentflow.engine import Engine
-from agentflow.errors import NotFound
+from agentflow.errors import AgentflowError, NotFound, UsageError
 from agentflow.review import views
-from agentflow.review.api import DecisionError, api_router, decide
+from agentflow.review.api import api_router, decide
+from agentflow.review.statuses import http_status
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
@@ -66,12 +68,14 @@ def create_app(
             request, name, {"url": engine.url, **context}, status_code=status_code
         )
 
-    async def not_found(request: Request, exc: Exception) -> Response:
+    async def error_answer(request: Request, exc: Exception) -> Response:
+        status = http_status(exc)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return page(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        title = HTTPStatus(status).phrase.capitalize()
+        return page(request, "error.html", {"title": title, "message": str(exc)}, status)
 
-    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(AgentflowError, error_answer)
 
     @app.get("/", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
@@ -120,10 +124,12 @@ def create_app(
     ) -> Response:
         try:
             decided = decide(engine, plan_id, decision, reviewer, comment)
-        except DecisionError as exc:
+        except NotFound:
+            raise
+        except UsageError as exc:  # shown on the plan's page, above the form as it was filled
             form = {"reviewer": reviewer, "comment": comment}
             return plan_page(
-                request, plan_id, error=exc.message, status_code=exc.status_code, form=form
+                request, plan_id, error=str(exc), status_code=http_status(exc), form=form
             )
         return RedirectResponse(f"/plans/{plan_id}?done={decided.status}", status_code=303)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agentflow.errors import AgentflowError, LeaseLost
+from agentflow.errors import AgentflowError, LeaseLost, ToolsUnavailable
 from agentflow.plain import error_message, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import (
@@ -22,10 +22,6 @@ from agentflow.store import RunRow, Store
 from agentflow.store.tables import StepRecord
 
 log = logging.getLogger("agentflow.executor")
-
-
-class ToolsUnavailable(AgentflowError):
-    """This process lacks tools the run's agent needs; another worker that has them may run it."""
 
 
 PlanLoader = Callable[[RunRow], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]

@@ -27,16 +27,19 @@ from agentflow.errors import (
     LimitExceeded,
     NonDeterminismError,
     NonRetryableError,
+    PlainDataError,
     StepFailed,
     StepTimeout,
+    ToolArgumentsError,
     ToolNotAllowed,
     WaitTimeout,
+    WorkerLost,
 )
-from agentflow.plain import PlainDataError, error_message, plain
+from agentflow.plain import error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
-from agentflow.runtime.tools import StepScope, ToolArgumentsError, inside_step
+from agentflow.runtime.tools import StepScope, inside_step
 from agentflow.store.tables import StepRecord
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
@@ -711,10 +714,6 @@ class StepContext:
 
 def _outputs_in_order(output: Any) -> list[Any]:
     return list(output) if isinstance(output, list) else []
-
-
-class WorkerLost(RuntimeError):
-    """A step's attempt ended with its worker (SIGKILL, out of memory, power loss)."""
 
 
 def _hold_until_retry(record: StepRecord | None) -> None:

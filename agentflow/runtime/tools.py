@@ -12,13 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError, validate_call
 
-from agentflow.errors import AgentflowError, ToolNotAllowed
+from agentflow.errors import ToolArgumentsError, ToolNotAllowed
 
 _step_scope = threading.local()
-
-
-class ToolArgumentsError(AgentflowError):
-    """A tool was called with arguments that do not fit its signature."""
 
 
 class StepScope:

@@ -34,7 +34,7 @@ from agentflow.errors import (
     ConfigurationError,
     LeaseLost,
     NotFound,
-    RunStateError,
+    PlanAlreadyDecided,
     SchemaVersionError,
 )
 from agentflow.plain import safe_text
@@ -479,7 +479,7 @@ class Store:
 
         Raises:
             NotFound: there is no plan version with this id.
-            RunStateError: the version was already decided (by another reviewer, perhaps).
+            PlanAlreadyDecided: the version was already decided (by another reviewer, perhaps).
         """
         now = time.time()
         with self._tx() as conn:
@@ -496,11 +496,7 @@ class Store:
                 ).first()
                 if current is None:
                     raise NotFound(f"no plan version with id {plan_id}")
-                by = f" by {current.decided_by}" if current.decided_by else ""
-                raise RunStateError(
-                    f"plan version {plan_id} is already {current.status}{by}; "
-                    "a decision is final: submit a new version instead"
-                )
+                raise PlanAlreadyDecided(plan_id, current.status, current.decided_by)
             conn.execute(
                 insert(_decisions).values(
                     plan_id=plan_id,

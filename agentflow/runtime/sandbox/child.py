@@ -16,25 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from agentflow.errors import AgentflowError, LeaseLost, ToolNotAllowed
+from agentflow.errors import ChannelClosed, LeaseLost, RemoteToolError, ToolNotAllowed
 from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
 from agentflow.runtime.activation import ActivationResult, RunIdentity, execute_activation
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel, ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.runtime.tools import current_scope
 from agentflow.store.tables import StepRecord
 
 _PLAN_CACHE_SIZE = 64
-
-
-class RemoteToolError(AgentflowError):
-    """A tool failed in the host; keeps the tool's own error type and whether it is final."""
-
-    def __init__(self, remote_type: str, message: str, final: bool) -> None:
-        self.remote_type = remote_type
-        self.final = final
-        super().__init__(message)
 
 
 class ReceivedEvent:

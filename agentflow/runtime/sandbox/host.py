@@ -24,11 +24,17 @@ from dataclasses import asdict
 from typing import Any
 
 from agentflow.durations import MAX_DURATION_SECONDS, MAX_INSTANT
-from agentflow.errors import LeaseLost, StepTimeout
-from agentflow.plain import PlainDataError, error_message, plain, safe_text
+from agentflow.errors import (
+    ChannelClosed,
+    LeaseLost,
+    PlainDataError,
+    SandboxViolation,
+    StepTimeout,
+)
+from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, RunIdentity
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
@@ -66,10 +72,6 @@ _RECORD_FIELDS = frozenset(
 )
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
-
-
-class SandboxViolation(Exception):
-    """The sandbox sent something no honest plan side sends."""
 
 
 class SandboxRunner:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentflow.errors import ConfigurationError
-from agentflow.runtime.sandbox.channel import Channel, ChannelClosed
+from agentflow.errors import ChannelClosed, ConfigurationError
+from agentflow.runtime.sandbox.channel import Channel
 from agentflow.runtime.sandbox.zygote import MAX_CHANNEL_BYTES
 
 log = logging.getLogger("agentflow.sandbox")
