@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentflow.errors import BudgetSignal, Diagnostic, PlanBudgetExceeded, PlanValidationError
-from agentflow.plan.budget import Meter, MeteredPlanTransformer, PlanLimits
+from agentflow.plan.budget import Meter, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context
 from agentflow.plan.namespace import build_namespace
+from agentflow.plan.rewrite import MeteredPlanTransformer
 from agentflow.plan.steps import check_tools_and_steps
 from agentflow.plan.summary import PlanSummary, build_summary
 
