@@ -297,8 +297,11 @@ class Agent:
         return Run.of(self.engine, row, bound=True)
 
     def checked_start(self, params: dict[str, Any] | None, run_id: str | None) -> dict[str, Any]:
-        """The params of a run to start, as checkpointable plain data; raises on a bad run id
-        (`InvalidRunId`) or params that are not a JSON object within the event size limit."""
+        """The params of a run to start, as checkpointable plain data.
+
+        Raises `InvalidRunId` on a malformed run id, and refuses params that are not a JSON
+        object within the event size limit.
+        """
         if run_id is not None and not RUN_ID_PATTERN.match(run_id):
             raise InvalidRunId(run_id)
         checked = checkpointable(

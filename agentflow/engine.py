@@ -299,8 +299,11 @@ class Engine:
         return compiled, {name: self._handle(name) for name in allowed}
 
     def _import_tool(self, name: str) -> None:
-        """Find a tool this engine lacks: on another engine of this process on the same store
-        (e.g. the planner's default engine beside the host's), else at its recorded path."""
+        """Find a tool this engine lacks.
+
+        It is looked for on another engine of this process on the same store (e.g. the
+        planner's default engine beside the host's), else at its recorded path.
+        """
         for other in list(_ENGINES):
             if other is not self and other.url == self.url and name in other.tools:
                 tool = other.tools.get(name)

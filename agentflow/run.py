@@ -305,8 +305,9 @@ class Run:
         self.engine.notify()
 
     async def result_async(self, timeout: float | None = None) -> Any:
-        """`result` for async code: drives and awaits the run in a worker thread, so the event
-        loop never blocks.
+        """`result` for async code.
+
+        Drives and awaits the run in a worker thread, so the event loop never blocks.
 
         Raises:
             RunFailed: the run ended errored or terminated.

@@ -100,6 +100,10 @@ def check_contract(ctx: PlanContext) -> None:
         ctx.report(extra, "AF103", "`run` is defined more than once; keep a single `run`")
     if ctx.run is not None:
         _check_run_signature(ctx, ctx.run)
+    _check_top_level(ctx)
+
+
+def _check_top_level(ctx: PlanContext) -> None:
     seen_functions: set[str] = set()
     constants: set[str] = set()
     for index, stmt in enumerate(ctx.tree.body):

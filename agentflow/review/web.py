@@ -76,7 +76,16 @@ def create_app(
         return page(request, "error.html", {"title": title, "message": str(exc)}, status)
 
     app.add_exception_handler(AgentflowError, error_answer)
+    _add_plan_pages(app, engine, page)
+    _add_run_pages(app, engine, page)
+    return app
 
+
+Page = Callable[..., HTMLResponse]
+"""Renders a template: `page(request, name, context, status_code=200)`."""
+
+
+def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
         plans = engine.reviews.pending()
@@ -145,6 +154,8 @@ def create_app(
     ) -> Response:
         return decide_form(request, plan_id, "reject", reviewer, comment)
 
+
+def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, status: str | None = None, agent: str | None = None) -> HTMLResponse:
         status = status if status in RUN_STATES_ALL else None
@@ -163,8 +174,6 @@ def create_app(
         status: RunStatus = engine.get_run(run_id, agent=agent or None).status()
         context = {"run": status, "timeline": views.timeline(status.steps)}
         return page(request, "run.html", context)
-
-    return app
 
 
 def _environment() -> Environment:

@@ -39,7 +39,8 @@ class PlanRunner(Protocol):
         records: list[StepRecord],
         tools: Mapping[str, Callable[..., Any]],
         limits: RuntimeLimits,
-    ) -> ActivationResult: ...
+    ) -> ActivationResult:
+        """Run one activation of `run` on `plan`, replaying `records` first."""
 
 
 def run_inline(

@@ -56,17 +56,19 @@ class TakenEvent(Protocol):
 class Journal(Protocol):
     """Where a run's steps are recorded: the store in the worker, a channel in a sandbox."""
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> str | None: ...
+    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+        """Record one step; returns the run's control request, if any."""
 
-    def save_steps(
-        self, owner: str, run_id: str, records: Sequence[dict[str, Any]]
-    ) -> str | None: ...
+    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
+        """Record several steps at once; returns the run's control request, if any."""
 
     def take_event(
         self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
-    ) -> TakenEvent | None: ...
+    ) -> TakenEvent | None:
+        """Take the oldest event of `event_type` sent to the run, recording the wait's step."""
 
-    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None: ...
+    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
+        """Drop the steps recorded from `from_seq` on in this activation."""
 
 
 @dataclass(frozen=True)
@@ -568,7 +570,7 @@ class StepContext:
         )
         return {branch: outputs[task.key] for branch, task in zip(branches, tasks, strict=True)}
 
-    def _fan_out(
+    def _fan_out(  # noqa: C901 - one fan-out's replay, recording and retries, read as one
         self,
         seq: int,
         key: str,

@@ -85,6 +85,7 @@ class ToolHandle:
         self._validated = validate_call(tool.fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the tool inside the step attempt that may call it, with checked arguments."""
         current_scope(self.name)
         self.tool.check_arguments(args, kwargs)
 

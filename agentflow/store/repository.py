@@ -593,9 +593,11 @@ class Store:
         self._signal_due(conn)
 
     def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
-        """Start the run a pending version was queued with, in its approval's transaction, so
-        that no crash can leave an approved plan whose run never starts. A repaired version's
-        restart of its failed run is left to `Reviews.approve`."""
+        """Start the run a pending version was queued with, in its approval's transaction.
+
+        So no crash can leave an approved plan whose run never starts. A repaired version's
+        restart of its failed run is left to `Reviews.approve`.
+        """
         row = conn.execute(
             select(_plans.c.agent_id, _plans.c.start_on_approval).where(_plans.c.id == plan_id)
         ).first()
@@ -651,8 +653,11 @@ class Store:
             return [RunRow(**r._mapping) for r in conn.execute(query)]
 
     def _lease_clock(self) -> Any:
-        """The clock leases are measured by: the database server's on PostgreSQL, so workers
-        on machines whose clocks disagree never see a live lease as expired."""
+        """The clock leases are measured by.
+
+        The database server's on PostgreSQL, so workers on machines whose clocks disagree never
+        see a live lease as expired.
+        """
         if self.is_postgres:
             return cast(extract("epoch", func.clock_timestamp()), Float)
         return time.time()
@@ -666,8 +671,10 @@ class Store:
         )
 
     def claim_run(self, run_id: str, owner: str, lease_seconds: float) -> RunRow | None:
-        """Lease one run to `owner` if it is due, nobody else holds it, and its plan version
-        is approved (checked in the same statement, so a rejection can never be raced)."""
+        """Lease one run to `owner` if it is due, nobody else holds it, and its plan is approved.
+
+        All checked in the same statement, so a rejection can never be raced.
+        """
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(
@@ -801,8 +808,10 @@ class Store:
     def requeue_unsettled(
         self, run_id: str, owner: str, wake_at: float, error: dict[str, Any]
     ) -> bool:
-        """Give the run back to the queue after an activation that could not settle it (its
-        sandbox died), counting that against the run; False if `owner` lost the lease."""
+        """Give the run back to the queue after an activation that could not settle it.
+
+        Its sandbox died; that counts against the run. False if `owner` lost the lease.
+        """
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(

@@ -189,8 +189,7 @@ class Zygote:
 
 
 class SandboxPool:
-    """Sandbox processes of one worker, dedicated to agents, checked out one activation at a
-    time."""
+    """Sandbox processes of one worker, dedicated to agents, lent out one activation at a time."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()
