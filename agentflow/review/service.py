@@ -58,7 +58,9 @@ class Reviews:
         """
         return self._decide(plan_id, "rejected", reviewer, comment)
 
-    def _decide(self, plan_id: int, decision: str, reviewer: str, comment: str | None):
+    def _decide(
+        self, plan_id: int, decision: str, reviewer: str, comment: str | None
+    ) -> PlanVersion:
         if not reviewer or not reviewer.strip():
             raise MissingReviewer()
         # The store decides only a pending version, in one statement: of two reviewers acting

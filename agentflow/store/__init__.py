@@ -1,6 +1,7 @@
 """Storage: SQLModel tables and the `Store` repository (SQLite by default, or PostgreSQL)."""
 
-from agentflow.store.repository import CLAIMABLE, DEFAULT_DATABASE_URL, TERMINAL, LeaseLost, Store
+from agentflow.errors import LeaseLost
+from agentflow.store.repository import CLAIMABLE, DEFAULT_DATABASE_URL, TERMINAL, Store
 from agentflow.store.tables import (
     SCHEMA_VERSION,
     AgentChangeRow,

@@ -551,7 +551,7 @@ class Store:
         plan_id: int,
         params: dict[str, Any],
         key: str | None = None,
-    ):
+    ) -> tuple[RunRow, bool]:
         """Insert a queued run; returns (row, created).
 
         The same `run_id` never makes two runs of one agent: the second call returns the
@@ -889,7 +889,8 @@ class Store:
         ).first()
         if held is None:
             raise LeaseLost(run_id)
-        return held[0]
+        control: str | None = held[0]
+        return control
 
     def _write_step(self, conn: Connection, record: dict[str, Any]) -> None:
         # A record this activation has not seen is inserted; a clash means another worker
