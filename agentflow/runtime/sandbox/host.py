@@ -370,9 +370,12 @@ class _Session:
         if not isinstance(name, str) or not isinstance(step, str):
             raise SandboxViolation("a tool call without a tool or a step")
         handle = self.tools.get(name)
-        refusal = self._tool_refusal(name, step, handle is not None)
-        if refusal is not None or handle is None:
-            self._reply_error(number, "ToolNotAllowed", refusal or "", True)
+        if handle is None:
+            self._reply_error(number, "ToolNotAllowed", f"tool {name!r} is not allowed", True)
+            return
+        if not self._running(step):
+            refusal = f"tool {name!r} was called for step {step!r}, which is not running"
+            self._reply_error(number, "ToolNotAllowed", refusal, True)
             return
         args, kwargs = message.get("args"), message.get("kwargs")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -386,14 +389,9 @@ class _Session:
         call = functools.partial(handle, *args, **kwargs)
         self.runner._tools.submit(self._run_tool, number, step, scope, whole_step, call)
 
-    def _tool_refusal(self, name: str, step: str, known: bool) -> str | None:
-        if not known:
-            return f"tool {name!r} is not allowed"
+    def _running(self, step: str) -> bool:
         with self.store_lock:
-            running = step in self.in_flight
-        if not running:
-            return f"tool {name!r} was called for step {step!r}, which is not running"
-        return None
+            return step in self.in_flight
 
     def _tool_timeout(self, timeout: Any) -> float:
         if timeout is None:
