@@ -29,6 +29,8 @@ from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
 
 PlanFilter = Literal["pending", "approved", "rejected", "all"]
+#: Renders a template: `page(request, name, context, status_code=200)`.
+Page = Callable[..., HTMLResponse]
 RUN_STATES = ("queued", "running", "sleeping", "waiting", "paused", "complete", "errored")
 RUN_STATES_ALL = (*RUN_STATES, "terminated")
 _DONE_MESSAGES = {"approved": "approved", "rejected": "rejected"}
@@ -79,10 +81,6 @@ def create_app(
     _add_plan_pages(app, engine, page)
     _add_run_pages(app, engine, page)
     return app
-
-
-Page = Callable[..., HTMLResponse]
-"""Renders a template: `page(request, name, context, status_code=200)`."""
 
 
 def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
