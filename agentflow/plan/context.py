@@ -10,6 +10,7 @@ from typing import Any
 
 from agentflow.errors import Diagnostic
 from agentflow.plan.catalogue import ToolSpec
+from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
 
 _FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _LOOP_NODES = (
@@ -30,6 +31,7 @@ class PlanContext:
     Attributes:
         tree: the module as parsed (never transformed).
         tools: the tool catalogue, or None when any `tools.NAME` is accepted.
+        policy: what the plan may use.
         nodes: every node, depth-first (built without recursion), except the shared
             field-less markers (`Load`, `Store`, operators), which carry nothing to check.
         parents: each node's parent (markers aside).
@@ -45,6 +47,7 @@ class PlanContext:
 
     tree: ast.Module
     tools: Mapping[str, ToolSpec] | None
+    policy: PlanPolicy = DEFAULT_POLICY
     nodes: list[ast.AST] = field(default_factory=list)
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     run: ast.FunctionDef | None = None
@@ -149,9 +152,11 @@ def _is_marker(kind: type) -> bool:
 _MARKERS = frozenset(k for k in vars(ast).values() if isinstance(k, type) and _is_marker(k))
 
 
-def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> PlanContext:
+def build_context(
+    tree: ast.Module, tools: Mapping[str, ToolSpec] | None, policy: PlanPolicy = DEFAULT_POLICY
+) -> PlanContext:
     """Index `tree` once, without recursion (deeply nested input must not overflow)."""
-    ctx = PlanContext(tree=tree, tools=tools)
+    ctx = PlanContext(tree=tree, tools=tools, policy=policy)
     nodes = ctx.nodes
     parents = ctx.parents
     pending: list[ast.AST] = [tree]

@@ -10,6 +10,9 @@ import datetime
 import json
 import math
 import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
@@ -183,21 +186,78 @@ PREDEFINED_NAMES: frozenset[str] = frozenset(
 RESERVED_NAMES: frozenset[str] = PREDEFINED_NAMES | {"printed"}
 
 
-def plan_rules() -> list[str]:
+@dataclass(frozen=True)
+class PlanPolicy:
+    """What plan code may use: the allow-lists `compile_plan` enforces and `plan_rules` states.
+
+    The default, `DEFAULT_POLICY`, is the whole plan language. A policy may only narrow it (fewer
+    builtins, exceptions or modules); the compiler refuses what it leaves out, and so does the
+    plan's namespace when it runs:
+
+    ```python
+    no_json = PlanPolicy(modules=("math", "datetime"))
+    plan = compile_plan(source, tools, policy=no_json)   # `import json` is an error
+    prompt_rules = plan_rules(no_json)
+    ```
+
+    Attributes:
+        builtins: the builtins plans may call, a subset of `SAFE_BUILTINS`.
+        exceptions: the exception classes plans may raise and catch, a subset of
+            `ALLOWED_EXCEPTIONS`.
+        modules: the modules plans may import, a subset of `ALLOWED_MODULES`' names; each
+            exposes the attributes `ALLOWED_MODULES` lists for it.
+
+    Raises:
+        ValueError: a list names something outside the plan language.
+    """
+
+    builtins: tuple[str, ...] = SAFE_BUILTINS
+    exceptions: tuple[str, ...] = BUILTIN_EXCEPTIONS + AGENTFLOW_EXCEPTIONS
+    modules: tuple[str, ...] = tuple(ALLOWED_MODULES)
+
+    def __post_init__(self) -> None:
+        for what, chosen, allowed in (
+            ("builtins", self.builtins, SAFE_BUILTINS),
+            ("exceptions", self.exceptions, ALLOWED_EXCEPTIONS),
+            ("modules", self.modules, ALLOWED_MODULES),
+        ):
+            unknown = sorted(set(chosen) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"PlanPolicy.{what} may only narrow the plan language; not in it: "
+                    + ", ".join(unknown)
+                )
+
+    @cached_property
+    def predefined_names(self) -> frozenset[str]:
+        """Every name a plan can read without binding it itself."""
+        return frozenset(self.builtins + self.exceptions + PLAN_GLOBALS + ("True", "False", "None"))
+
+    def module_attributes(self, module: str) -> Mapping[str, Any] | None:
+        """The attributes `module` exposes to plans; None when plans may not import it."""
+        return ALLOWED_MODULES[module] if module in self.modules else None
+
+
+#: The whole plan language.
+DEFAULT_POLICY = PlanPolicy()
+
+
+def plan_rules(policy: PlanPolicy | None = None) -> list[str]:
     """Return the rules of the plan language, one human-readable line each.
 
-    Generated from the same constants the compiler enforces, so a prompt that shows these
-    lines tells a model exactly what the compiler accepts.
+    Generated from the policy the compiler enforces (`DEFAULT_POLICY` unless one is given), so
+    a prompt that shows these lines tells a model exactly what the compiler accepts.
     """
-    modules = ", ".join(f"`{name}`" for name in ALLOWED_MODULES)
+    policy = policy or DEFAULT_POLICY
+    modules = ", ".join(f"`{name}`" for name in policy.modules)
     return [
         "Define exactly one top-level `def run(event, step):` with exactly those two parameters.",
         "The top level may hold only a docstring, imports, constant assignments (literals, no "
         "calls) and helper `def`s.",
         f"Imports: only {modules} (`import x`, `import x as y`, `from x import name`; "
         "no `*`). `datetime` is for values only: use `step.now()` for the current time.",
-        "Builtins available: " + ", ".join(SAFE_BUILTINS) + ".",
-        "Exceptions you may raise and catch: " + ", ".join(sorted(ALLOWED_EXCEPTIONS)) + ".",
+        "Builtins available: " + ", ".join(policy.builtins) + ".",
+        "Exceptions you may raise and catch: " + ", ".join(sorted(policy.exceptions)) + ".",
         "Not allowed: class definitions, decorators, async/await, yield, global/nonlocal, with, "
         "match, try/finally, `except*`, bare `except:`, `except BaseException`, `del` of names "
         "or attributes, and augmented assignment to items (`d[k] += 1`: write `d[k] = d[k] + 1`).",
