@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import (
     ConfigurationError,
-    LimitExceeded,
+    InvalidRunId,
     NotFound,
     PlanNotApproved,
     ToolNotAllowed,
@@ -299,13 +299,13 @@ class Agent:
         return Run.of(self.engine, row, bound=True)
 
     def checked_start(self, params: dict[str, Any] | None, run_id: str | None) -> dict[str, Any]:
-        """The params of a run to start, as checkpointable plain data; raises on a bad run id
-        (`LimitExceeded`) or params that are not a JSON object within the event size limit."""
+        """The params of a run to start, as checkpointable plain data.
+
+        Raises `InvalidRunId` on a malformed run id, and refuses params that are not a JSON
+        object within the event size limit.
+        """
         if run_id is not None and not RUN_ID_PATTERN.match(run_id):
-            raise LimitExceeded(
-                f"run id {run_id!r} must be 1-128 letters, digits or ._:@- "
-                "and start with a letter or digit"
-            )
+            raise InvalidRunId(run_id)
         checked = checkpointable(
             params or {}, self.engine.limits.max_event_bytes, "the run's params"
         )

@@ -96,26 +96,7 @@ def _parse_text(text: str) -> float:
 
 def parse_instant(value: object) -> datetime:
     """Return an aware UTC `datetime` from an ISO-8601 text, a `datetime` or epoch seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"a point in time cannot be a boolean: {value!r}")
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, int | float):
-        seconds = float(value)
-        if not MIN_INSTANT.timestamp() <= seconds <= MAX_INSTANT.timestamp():
-            raise ValueError(_out_of_range(value))
-        moment = datetime.fromtimestamp(seconds, tz=UTC)
-    elif isinstance(value, str):
-        if len(value) > 64:
-            raise ValueError(f"cannot read {_short(value)} as an ISO-8601 time")
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(f"cannot read {value!r} as an ISO-8601 time") from exc
-    else:
-        raise ValueError(
-            f"expected an ISO-8601 time, datetime or epoch seconds, not {_short(value)}"
-        )
+    moment = _as_datetime(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
@@ -125,6 +106,26 @@ def parse_instant(value: object) -> datetime:
     if not MIN_INSTANT <= moment <= MAX_INSTANT:
         raise ValueError(_out_of_range(value))
     return moment
+
+
+def _as_datetime(value: object) -> datetime:
+    if isinstance(value, bool):
+        raise ValueError(f"a point in time cannot be a boolean: {value!r}")
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float):
+        seconds = float(value)
+        if not MIN_INSTANT.timestamp() <= seconds <= MAX_INSTANT.timestamp():
+            raise ValueError(_out_of_range(value))
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError(f"cannot read {_short(value)} as an ISO-8601 time")
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"cannot read {value!r} as an ISO-8601 time") from exc
+    raise ValueError(f"expected an ISO-8601 time, datetime or epoch seconds, not {_short(value)}")
 
 
 def _out_of_range(value: object) -> str:

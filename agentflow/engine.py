@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from agentflow.agent import Agent
-from agentflow.errors import AmbiguousRunId, ConfigurationError
+from agentflow.errors import AmbiguousRunId, ConfigurationError, ToolsUnavailable
 from agentflow.plan import CompiledPlan, PlanLimits, load_plan
 from agentflow.review.service import Reviews
 from agentflow.run import Run
@@ -25,7 +25,6 @@ from agentflow.runtime import (
     RuntimeLimits,
     ToolHandle,
     ToolRegistry,
-    ToolsUnavailable,
     WorkLoop,
     run_activation,
 )
@@ -310,8 +309,11 @@ class Engine:
         return compiled, {name: self._handle(name) for name in allowed}
 
     def _import_tool(self, name: str) -> None:
-        """Find a tool this engine lacks: on another engine of this process on the same store
-        (e.g. the planner's default engine beside the host's), else at its recorded path."""
+        """Find a tool this engine lacks.
+
+        It is looked for on another engine of this process on the same store (e.g. the
+        planner's default engine beside the host's), else at its recorded path.
+        """
         for other in list(_ENGINES):
             if other is not self and other.url == self.url and name in other.tools:
                 tool = other.tools.get(name)

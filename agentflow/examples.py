@@ -65,18 +65,24 @@ def _example_of_generic(annotation: Any, origin: Any, depth: int) -> Any:
     return None
 
 
+_SIMPLE: dict[type, Any] = {
+    bool: True,
+    int: 1,
+    float: 1.0,
+    str: "example",
+    bytes: "example",
+    datetime.datetime: "2026-01-01T00:00:00+00:00",
+    datetime.date: "2026-01-01",
+}
+
+
 def _example_of_class(cls: type, depth: int) -> Any:
-    simple: dict[type, Any] = {bool: True, int: 1, float: 1.0, str: "example", bytes: "example"}
-    for kind, value in simple.items():
+    for kind, value in _SIMPLE.items():
         if issubclass(cls, kind):
             return value
     if issubclass(cls, enum.Enum):
         first = next(iter(cls), None)
         return None if first is None else first.value
-    if issubclass(cls, datetime.datetime):
-        return "2026-01-01T00:00:00+00:00"
-    if issubclass(cls, datetime.date):
-        return "2026-01-01"
     if issubclass(cls, BaseModel):
         return {
             name: example_of(field.annotation, depth + 1)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from agentflow.errors import PlainDataError
+
 #: Deepest nesting of lists and dicts a stored value may have (JSON readers recurse).
 MAX_DEPTH = 100
 #: Integers outside ±2**63 are refused: other languages' JSON readers cannot hold them.
@@ -23,10 +25,6 @@ MAX_INT = 2**63 - 1
 MAX_MESSAGE_CHARS = 4_000
 
 _SCALAR_COST = 8
-
-
-class PlainDataError(ValueError):
-    """A value cannot be stored as plain JSON data; the message says what and where."""
 
 
 def plain(
@@ -85,20 +83,9 @@ def _walk(root: Any, budget: _Budget, convert: Callable[[Any], Any] | None) -> A
         kind = type(value)
         if kind is str:
             parent[slot] = _text(value, budget, path)
-        elif kind is bool or value is None:
-            budget.spend(_SCALAR_COST)
-            parent[slot] = value
-        elif kind is int:
-            if not -MAX_INT <= value <= MAX_INT:
-                raise budget.fail(path, f"holds an integer outside ±2**63 ({_digits(value)})")
-            budget.spend(_SCALAR_COST + 12)
-            parent[slot] = value
-        elif kind is float:
-            if not math.isfinite(value):
-                raise budget.fail(path, f"holds {value!r}, which JSON cannot represent")
-            budget.spend(_SCALAR_COST + 16)
-            parent[slot] = value
-        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+        elif kind in _SCALAR_COSTS:
+            parent[slot] = _scalar(value, kind, budget, path)
+        elif kind in _COLLECTIONS:
             items = list(value) if kind in (list, tuple) else _sorted(value, budget, path)
             _check_depth(path, budget)
             budget.spend(2 + len(items))
@@ -107,30 +94,59 @@ def _walk(root: Any, budget: _Budget, convert: Callable[[Any], Any] | None) -> A
             for index in range(len(items) - 1, -1, -1):
                 stack.append((items[index], copy, index, [*path, index]))
         elif kind is dict:
-            _check_depth(path, budget)
-            budget.spend(2 + 2 * len(value))
-            out: dict[str, Any] = {}
-            parent[slot] = out
-            pending = []
-            for key, item in value.items():
-                name = _key(key, budget, path)
-                out[name] = None
-                pending.append((item, out, name, [*path, name]))
-            stack.extend(reversed(pending))
-        elif isinstance(value, datetime | date):
-            parent[slot] = _text(value.isoformat(), budget, path)
-        elif convert is not None:
-            converted = convert(value)
-            if converted is value:
-                raise budget.fail(path, f"holds a {kind.__name__}, which is not JSON data")
-            stack.append((converted, parent, slot, path))
+            stack.extend(reversed(_dict_items(value, parent, slot, path, budget)))
         else:
-            raise budget.fail(
-                path,
-                f"holds a {kind.__name__}, which is not JSON data: use dicts, lists, text, "
-                "numbers, booleans and None",
-            )
+            # A date becomes its ISO text; anything else is converted, or refused.
+            stack.append((_non_json(value, budget, path, convert), parent, slot, path))
     return holder[0]
+
+
+#: What a scalar costs, by type, on top of `_SCALAR_COST` (its rendering, estimated).
+_SCALAR_COSTS: dict[type, int] = {bool: 0, type(None): 0, int: 12, float: 16}
+_COLLECTIONS = frozenset({list, tuple, set, frozenset})
+
+
+def _scalar(value: Any, kind: type, budget: _Budget, path: list[Any]) -> Any:
+    if kind is int and not -MAX_INT <= value <= MAX_INT:
+        raise budget.fail(path, f"holds an integer outside ±2**63 ({_digits(value)})")
+    if kind is float and not math.isfinite(value):
+        raise budget.fail(path, f"holds {value!r}, which JSON cannot represent")
+    budget.spend(_SCALAR_COST + _SCALAR_COSTS[kind])
+    return value
+
+
+def _dict_items(
+    value: dict[Any, Any], parent: Any, slot: Any, path: list[Any], budget: _Budget
+) -> list[tuple[Any, Any, Any, list[Any]]]:
+    """Place an empty copy of `value` in `parent[slot]`; return its items still to walk."""
+    _check_depth(path, budget)
+    budget.spend(2 + 2 * len(value))
+    out: dict[str, Any] = {}
+    parent[slot] = out
+    pending = []
+    for key, item in value.items():
+        name = _key(key, budget, path)
+        out[name] = None
+        pending.append((item, out, name, [*path, name]))
+    return pending
+
+
+def _non_json(
+    value: Any, budget: _Budget, path: list[Any], convert: Callable[[Any], Any] | None
+) -> Any:
+    kind = type(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if convert is not None:
+        converted = convert(value)
+        if converted is value:
+            raise budget.fail(path, f"holds a {kind.__name__}, which is not JSON data")
+        return converted
+    raise budget.fail(
+        path,
+        f"holds a {kind.__name__}, which is not JSON data: use dicts, lists, text, "
+        "numbers, booleans and None",
+    )
 
 
 def _check_depth(path: list[Any], budget: _Budget) -> None:
@@ -179,7 +195,7 @@ def _digits(value: int) -> str:
 
 
 def safe_text(text: str, limit: int | None = None) -> str:
-    """`text` with lone surrogates written as `\\udXXX` escapes, cut to `limit` characters."""
+    r"""`text` with lone surrogates written as `\udXXX` escapes, cut to `limit` characters."""
     if limit is not None and len(text) > limit:
         text = text[:limit] + "…"
     if text.isascii():

@@ -285,8 +285,9 @@ class Run:
         )
 
     async def result_async(self, timeout: float | None = None) -> Any:
-        """`result` for async code: drives and awaits the run in a worker thread, so the event
-        loop never blocks.
+        """`result` for async code.
+
+        Drives and awaits the run in a worker thread, so the event loop never blocks.
 
         Raises:
             RunFailed: the run ended errored or terminated.

@@ -1,9 +1,9 @@
-"""Test helpers for code that uses agentflow: a scripted model and a throwaway engine.
+r"""Test helpers for code that uses agentflow: a scripted model and a throwaway engine.
 
 Example:
     >>> from agentflow.testing import ScriptedModel, temporary_engine
     >>> from agentflow import plan_and_run
-    >>> model = ScriptedModel(["```python\\ndef run(event, step):\\n    return 1\\n```"])
+    >>> model = ScriptedModel(["```python\ndef run(event, step):\n    return 1\n```"])
     >>> with temporary_engine() as engine:
     ...     result = plan_and_run("return one", agent="a", engine=engine, model=model)
     >>> result.status
@@ -18,14 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentflow.errors import ScriptExhausted
 from agentflow.planner.model import Message, ModelReply, estimate_tokens
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
-
-
-class ScriptExhausted(RuntimeError):
-    """A `ScriptedModel` was asked more often than it has replies."""
 
 
 class ScriptedModel:

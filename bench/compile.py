@@ -12,11 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from agentflow.plan import compile_plan, load_plan
-from agentflow.plan.budget import MeteredPlanTransformer
 from agentflow.plan.catalogue import normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context
-from agentflow.plan.policy import PlanTransformer
+from agentflow.plan.rewrite import MeteredPlanTransformer, PlanTransformer
 from agentflow.plan.steps import check_tools_and_steps
 from agentflow.plan.summary import build_summary
 

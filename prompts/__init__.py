@@ -1,0 +1,1 @@
+"""The planner's Jinja2 prompt templates, shipped as package data."""

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 
 def as_tool(toolset: AgentflowToolset, name: str = "plan_and_run") -> FunctionTool:
-    """One of agentflow's tools ("plan_and_run", "get_run", "send_event") as an Agents SDK
-    `FunctionTool`.
+    """One of agentflow's tools ("plan_and_run", "get_run", "send_event") as a `FunctionTool`.
 
     The schema is not "strict" (a run's params are free-form JSON); the tool answers with the
     result as a JSON string, and agentflow's errors come back as `{"error": {...}}`.

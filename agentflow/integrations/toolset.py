@@ -134,8 +134,11 @@ class AgentflowToolset:
         return default_engine()
 
     def plan_and_run(self, goal: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Plan the goal (or reuse its approved plan) and start a run: `PlanAndRunResult`'s
-        `model_dump()`."""
+        """Plan the goal (or reuse its approved plan) and start a run.
+
+        Returns:
+            `PlanAndRunResult.model_dump()`.
+        """
         result = plan_and_run(
             goal,
             self.agent,

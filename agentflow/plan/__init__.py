@@ -13,13 +13,15 @@ from agentflow.plan.budget import PlanLimits
 from agentflow.plan.cache import PlanCache, load_plan
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.compiler import CompiledPlan, compile_plan
-from agentflow.plan.policy import plan_rules
+from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy, plan_rules
 from agentflow.plan.summary import PlanSummary, StepSummary, ToolUse
 
 __all__ = [
+    "DEFAULT_POLICY",
     "CompiledPlan",
     "PlanCache",
     "PlanLimits",
+    "PlanPolicy",
     "PlanSummary",
     "StepSummary",
     "ToolSpec",

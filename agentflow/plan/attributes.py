@@ -75,8 +75,10 @@ def exception_attributes(kind: type) -> frozenset[str]:
 
 
 def allowed_attribute(obj: Any, name: str) -> bool:
-    """Whether plan code may read `obj.name` (for values and exceptions; the step, `tools` and
-    modules are decided by the guard itself)."""
+    """Whether plan code may read `obj.name`, for values and exceptions.
+
+    The step, `tools` and modules are decided by the guard itself.
+    """
     kind = type(obj)
     names = VALUE_ATTRIBUTES.get(kind)
     if names is not None:

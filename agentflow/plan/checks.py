@@ -13,12 +13,9 @@ from typing import Any
 
 from agentflow.plan.context import PlanContext, suggest
 from agentflow.plan.policy import (
-    ALLOWED_EXCEPTIONS,
-    ALLOWED_MODULES,
     CLOCK_METHODS,
     FORBIDDEN_ATTRIBUTES,
     FORBIDDEN_BUILTINS,
-    PREDEFINED_NAMES,
     RESERVED_NAMES,
     SIGNAL_EXCEPTIONS,
 )
@@ -100,6 +97,10 @@ def check_contract(ctx: PlanContext) -> None:
         ctx.report(extra, "AF103", "`run` is defined more than once; keep a single `run`")
     if ctx.run is not None:
         _check_run_signature(ctx, ctx.run)
+    _check_top_level(ctx)
+
+
+def _check_top_level(ctx: PlanContext) -> None:
     seen_functions: set[str] = set()
     constants: set[str] = set()
     for index, stmt in enumerate(ctx.tree.body):
@@ -221,19 +222,19 @@ def _check_exception_class(ctx: PlanContext, node: ast.expr) -> None:
                 "catch `Exception` or a narrower class",
             )
             return
-        if node.id in ALLOWED_EXCEPTIONS or _imported_exception(ctx, node.id):
+        if node.id in ctx.policy.exceptions or _imported_exception(ctx, node.id):
             return
     elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        module = ctx.module_aliases.get(node.value.id)
-        if module in ALLOWED_MODULES and _is_exception(ALLOWED_MODULES[module].get(node.attr)):
+        module = ctx.module_aliases.get(node.value.id, "")
+        if _is_exception((ctx.policy.module_attributes(module) or {}).get(node.attr)):
             return
-    allowed = ", ".join(sorted(ALLOWED_EXCEPTIONS))
+    allowed = ", ".join(sorted(ctx.policy.exceptions))
     ctx.report(node, "AF144", f"`except` must name an exception class: one of {allowed}")
 
 
 def _imported_exception(ctx: PlanContext, name: str) -> bool:
     module, attr = ctx.from_imports.get(name, ("", ""))
-    return module in ALLOWED_MODULES and _is_exception(ALLOWED_MODULES[module].get(attr))
+    return _is_exception((ctx.policy.module_attributes(module) or {}).get(attr))
 
 
 def _is_exception(value: object) -> bool:
@@ -252,11 +253,11 @@ def _check_name(ctx: PlanContext, node: ast.Name) -> None:
             )
         elif name in SIGNAL_EXCEPTIONS:
             ctx.report(node, "AF141", f"{name!r} is not available in plans; use `Exception`")
-        elif name not in ctx.bound and name not in PREDEFINED_NAMES:
-            if name in ALLOWED_MODULES:
+        elif name not in ctx.bound and name not in ctx.policy.predefined_names:
+            if name in ctx.policy.modules:
                 hint = f" Add `import {name}` at the top of the plan."
             else:
-                hint = suggest(name, ctx.bound | PREDEFINED_NAMES)
+                hint = suggest(name, ctx.bound | ctx.policy.predefined_names)
             ctx.report(node, "AF125", f"name {name!r} is not defined.{hint}")
     else:
         _check_binding(ctx, node, name)
@@ -297,10 +298,10 @@ def _is_datetime_type(ctx: PlanContext, node: ast.expr) -> bool:
 
 
 def _check_import(ctx: PlanContext, node: ast.Import | ast.ImportFrom) -> None:
-    allowed = ", ".join(ALLOWED_MODULES)
+    allowed = ", ".join(ctx.policy.modules)
     if isinstance(node, ast.Import):
         for alias in node.names:
-            if alias.name not in ALLOWED_MODULES:
+            if alias.name not in ctx.policy.modules:
                 ctx.report(
                     node,
                     "AF130",
@@ -310,7 +311,8 @@ def _check_import(ctx: PlanContext, node: ast.Import | ast.ImportFrom) -> None:
             _check_alias(ctx, node, alias.asname)
         return
     module = node.module or ""
-    if node.level or module not in ALLOWED_MODULES:
+    attributes = ctx.policy.module_attributes(module)
+    if node.level or attributes is None:
         ctx.report(
             node, "AF130", f"module {module!r} cannot be imported in plans; allowed: {allowed}"
         )
@@ -318,8 +320,8 @@ def _check_import(ctx: PlanContext, node: ast.Import | ast.ImportFrom) -> None:
     for alias in node.names:
         if alias.name == "*":
             ctx.report(node, "AF131", f"`from {module} import *` is not allowed; name what you use")
-        elif alias.name not in ALLOWED_MODULES[module]:
-            hint = suggest(alias.name, ALLOWED_MODULES[module])
+        elif alias.name not in attributes:
+            hint = suggest(alias.name, attributes)
             ctx.report(node, "AF132", f"{module}.{alias.name} is not available to plans.{hint}")
         _check_alias(ctx, node, alias.asname or alias.name)
 

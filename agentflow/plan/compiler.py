@@ -8,12 +8,14 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentflow.errors import Diagnostic, PlanBudgetExceeded, PlanValidationError
-from agentflow.plan.budget import BudgetSignal, Meter, MeteredPlanTransformer, PlanLimits
+from agentflow.errors import BudgetSignal, Diagnostic, PlanBudgetExceeded, PlanValidationError
+from agentflow.plan.budget import Meter, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context
 from agentflow.plan.namespace import build_namespace
+from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
+from agentflow.plan.rewrite import MeteredPlanTransformer
 from agentflow.plan.steps import check_tools_and_steps
 from agentflow.plan.summary import PlanSummary, build_summary
 
@@ -33,6 +35,7 @@ class CompiledPlan:
         warnings: non-fatal diagnostics (e.g. computed step names).
         tools: specs of the tools the plan references.
         limits: the compute budget of each `execute` call.
+        policy: what the plan may use, when it compiled and when it runs.
         filename: the name used in tracebacks and diagnostics.
     """
 
@@ -47,6 +50,7 @@ class CompiledPlan:
         tools: dict[str, ToolSpec],
         limits: PlanLimits,
         filename: str,
+        policy: PlanPolicy = DEFAULT_POLICY,
     ) -> None:
         self.source = source
         self.sha256 = sha256
@@ -54,6 +58,7 @@ class CompiledPlan:
         self.warnings = warnings
         self.tools = tools
         self.limits = limits
+        self.policy = policy
         self.filename = filename
         self._code = code
 
@@ -82,7 +87,7 @@ class CompiledPlan:
                 raised by `step` (the runtime's suspension) propagate unchanged.
         """
         meter = Meter(self.limits, self.filename)
-        namespace = build_namespace(meter, step, tools, print_sink)
+        namespace = build_namespace(meter, step, tools, print_sink, self.policy)
         try:
             exec(self._code, namespace)
             return namespace["run"](event, step)
@@ -99,6 +104,7 @@ def compile_plan(
     *,
     limits: PlanLimits | None = None,
     filename: str = "<plan>",
+    policy: PlanPolicy | None = None,
 ) -> CompiledPlan:
     """Validate and compile a plan.
 
@@ -108,6 +114,7 @@ def compile_plan(
             `tools.NAME` (as a tool of unknown signature, with side effects).
         limits: the compute budget of each execution (defaults to `PlanLimits()`).
         filename: shown in diagnostics and tracebacks.
+        policy: what the plan may use (defaults to `DEFAULT_POLICY`, the whole plan language).
 
     Returns:
         The compiled plan, with its summary and warnings.
@@ -117,7 +124,9 @@ def compile_plan(
             any input string.
     """
     try:
-        return _compile(source, tools, limits or _DEFAULT_LIMITS, filename)
+        return _compile(
+            source, tools, limits or _DEFAULT_LIMITS, filename, policy or DEFAULT_POLICY
+        )
     except PlanValidationError:
         raise
     except (RecursionError, MemoryError):
@@ -137,10 +146,11 @@ def _compile(
     tools: Mapping[str, Callable[..., Any] | ToolSpec] | None,
     limits: PlanLimits,
     filename: str,
+    policy: PlanPolicy,
 ) -> CompiledPlan:
     tree = _parse(source, filename)
     catalogue = normalise_catalogue(tools)
-    ctx = build_context(tree, catalogue)
+    ctx = build_context(tree, catalogue, policy)
     check_language(ctx)
     calls = check_tools_and_steps(ctx)
     summary = build_summary(ctx, calls)
@@ -167,6 +177,7 @@ def _compile(
         },
         limits=limits,
         filename=filename,
+        policy=policy,
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentflow.errors import Diagnostic
 from agentflow.plan.catalogue import ToolSpec
+from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
 
 _FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _LOOP_NODES = (
@@ -29,6 +31,7 @@ class PlanContext:
     Attributes:
         tree: the module as parsed (never transformed).
         tools: the tool catalogue, or None when any `tools.NAME` is accepted.
+        policy: what the plan may use.
         nodes: every node, depth-first (built without recursion), except the shared
             field-less markers (`Load`, `Store`, operators), which carry nothing to check.
         parents: each node's parent (markers aside).
@@ -44,6 +47,7 @@ class PlanContext:
 
     tree: ast.Module
     tools: Mapping[str, ToolSpec] | None
+    policy: PlanPolicy = DEFAULT_POLICY
     nodes: list[ast.AST] = field(default_factory=list)
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     run: ast.FunctionDef | None = None
@@ -86,19 +90,57 @@ class PlanContext:
         return False
 
 
-_BINDING_NODES = frozenset(
-    {
-        ast.Name,
-        ast.arg,
-        ast.FunctionDef,
-        ast.AsyncFunctionDef,
-        ast.ClassDef,
-        ast.ExceptHandler,
-        ast.Import,
-        ast.ImportFrom,
-        ast.Attribute,  # not a binding: indexed when it is `tools.NAME`
-    }
-)
+def _bind_name(ctx: PlanContext, node: Any) -> None:
+    if type(node.ctx) is not ast.Load:
+        ctx.bound.add(node.id)
+
+
+def _bind_arg(ctx: PlanContext, node: Any) -> None:
+    ctx.bound.add(node.arg)
+
+
+def _bind_definition(ctx: PlanContext, node: Any) -> None:
+    ctx.bound.add(node.name)
+
+
+def _bind_handler(ctx: PlanContext, node: Any) -> None:
+    ctx.bound.add(node.name or "")
+
+
+def _bind_import(ctx: PlanContext, node: Any) -> None:
+    ctx.imports.append(node)
+    for alias in node.names:
+        local = alias.asname or alias.name.split(".")[0]
+        ctx.bound.add(local)
+        ctx.module_aliases[local] = alias.name
+
+
+def _bind_import_from(ctx: PlanContext, node: Any) -> None:
+    ctx.imports.append(node)
+    for alias in node.names:
+        local = alias.asname or alias.name
+        ctx.bound.add(local)
+        ctx.from_imports[local] = (node.module or "", alias.name)
+
+
+def _note_tool_reference(ctx: PlanContext, node: Any) -> None:
+    value = node.value
+    if type(value) is ast.Name and value.id == "tools":
+        ctx.tool_references.append(node)
+
+
+#: What `build_context` records of each node that binds a name (or references a tool).
+_BINDERS: dict[type[ast.AST], Callable[[PlanContext, Any], None]] = {
+    ast.Name: _bind_name,
+    ast.arg: _bind_arg,
+    ast.FunctionDef: _bind_definition,
+    ast.AsyncFunctionDef: _bind_definition,
+    ast.ClassDef: _bind_definition,
+    ast.ExceptHandler: _bind_handler,
+    ast.Import: _bind_import,
+    ast.ImportFrom: _bind_import_from,
+    ast.Attribute: _note_tool_reference,  # not a binding: indexed when it is `tools.NAME`
+}
 
 
 def _is_marker(kind: type) -> bool:
@@ -110,17 +152,18 @@ def _is_marker(kind: type) -> bool:
 _MARKERS = frozenset(k for k in vars(ast).values() if isinstance(k, type) and _is_marker(k))
 
 
-def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> PlanContext:
+def build_context(
+    tree: ast.Module, tools: Mapping[str, ToolSpec] | None, policy: PlanPolicy = DEFAULT_POLICY
+) -> PlanContext:
     """Index `tree` once, without recursion (deeply nested input must not overflow)."""
-    ctx = PlanContext(tree=tree, tools=tools)
+    ctx = PlanContext(tree=tree, tools=tools, policy=policy)
     nodes = ctx.nodes
     parents = ctx.parents
-    bound = ctx.bound
     pending: list[ast.AST] = [tree]
     pop = pending.pop
     push = pending.append
     markers = _MARKERS
-    binding = _BINDING_NODES
+    binders = _BINDERS
     node_type = ast.AST
     while pending:
         node = pop()
@@ -136,40 +179,19 @@ def build_context(tree: ast.Module, tools: Mapping[str, ToolSpec] | None) -> Pla
             elif type(value) not in markers and isinstance(value, node_type):
                 parents[value] = node
                 push(value)
-        kind = type(node)
-        if kind not in binding:
-            continue
-        if kind is ast.Name:
-            if type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
-                bound.add(node.id)  # type: ignore[attr-defined]
-        elif kind is ast.arg:
-            bound.add(node.arg)  # type: ignore[attr-defined]
-        elif kind is ast.Attribute:
-            value = node.value  # type: ignore[attr-defined]
-            if type(value) is ast.Name and value.id == "tools":
-                ctx.tool_references.append(node)  # type: ignore[arg-type]
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-        elif isinstance(node, ast.ExceptHandler):
-            bound.add(node.name or "")
-        elif isinstance(node, ast.Import):
-            ctx.imports.append(node)
-            for alias in node.names:
-                local = alias.asname or alias.name.split(".")[0]
-                bound.add(local)
-                ctx.module_aliases[local] = alias.name
-        elif isinstance(node, ast.ImportFrom):
-            ctx.imports.append(node)
-            for alias in node.names:
-                local = alias.asname or alias.name
-                bound.add(local)
-                ctx.from_imports[local] = (node.module or "", alias.name)
-    for stmt in tree.body:
+        index = binders.get(type(node))
+        if index is not None:
+            index(ctx, node)
+    _index_functions(ctx)
+    return ctx
+
+
+def _index_functions(ctx: PlanContext) -> None:
+    for stmt in ctx.tree.body:
         if isinstance(stmt, ast.FunctionDef):
             ctx.functions.setdefault(stmt.name, stmt)
             if stmt.name == "run" and ctx.run is None:
                 ctx.run = stmt
-    return ctx
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

@@ -58,8 +58,10 @@ class ModuleProxy:
 
 
 class CountedType:
-    """A builtin type as plans see it (`list`, `dict`, `str`, `sorted`, ...): calling it charges
-    the size of what it built to the allocation budget, so copies cannot pile up unmetered.
+    """A builtin type as plans see it (`list`, `dict`, `str`, `sorted`, ...).
+
+    Calling it charges the size of what it built to the allocation budget, so copies cannot
+    pile up unmetered.
 
     `isinstance(x, list)` and `dict.fromkeys` still work: the plan's `isinstance` and the
     attribute guard look through to the real type.
@@ -73,6 +75,7 @@ class CountedType:
         self.name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Build the value as the real type does, and charge its size."""
         if self.real is str and args and not kwargs and len(args) == 1:
             # `str()` of a big structure renders it all before anything could be charged.
             self.meter.charge(
@@ -148,13 +151,11 @@ class PlanGuards:
         if isinstance(obj, ModuleProxy | ToolsBox):
             return getattr(obj, name)
         if not allowed_attribute(obj, name):
-            if name in CLOCK_METHODS and (
-                isinstance(obj, _DATE_TYPES)
-                or (isinstance(obj, type) and issubclass(obj, _DATE_TYPES))
-            ):
-                raise AttributeError(f"{name}() reads the clock; use step.now() in plans")
-            raise AttributeError(f"{_kind_name(obj)} has no attribute {name!r} that plans may read")
-        value = getattr(obj, name)
+            raise _refusal(obj, name)
+        return self._metered(obj, name, getattr(obj, name))
+
+    def _metered(self, obj: Any, name: str, value: Any) -> Any:
+        """`value`, read as `obj.name`, wrapped so that what it builds is charged."""
         if name in _SIZED_NAMES:
             is_type = isinstance(obj, type)
             for kind in _SIZED_KINDS:
@@ -267,6 +268,14 @@ class PlanGuards:
             limit = self.limits.max_sequence_length
             self.meter.charge(rendered_size(value, limit), "an f-string value")
         return value
+
+
+def _refusal(obj: Any, name: str) -> AttributeError:
+    if name in CLOCK_METHODS and (
+        isinstance(obj, _DATE_TYPES) or (isinstance(obj, type) and issubclass(obj, _DATE_TYPES))
+    ):
+        return AttributeError(f"{name}() reads the clock; use step.now() in plans")
+    return AttributeError(f"{_kind_name(obj)} has no attribute {name!r} that plans may read")
 
 
 def _kind_name(obj: Any) -> str:

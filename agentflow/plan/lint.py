@@ -7,7 +7,7 @@ from typing import TextIO
 from agentflow.errors import PlanValidationError
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.compiler import compile_plan
-from agentflow.plan.summary import PlanSummary
+from agentflow.plan.summary import PlanSummary, StepSummary
 
 
 def check_main(path: str, tool_names: list[str] | None, *, out: TextIO) -> int:
@@ -49,24 +49,8 @@ def format_summary(summary: PlanSummary) -> str:
     lines.append("Steps:")
     for step in summary.steps:
         name = repr(step.name) if step.name is not None else "<computed>"
-        details = []
-        if step.tool:
-            details.append(
-                f"tool={step.tool if isinstance(step.tool, str) else ','.join(step.tool)}"
-            )
-        if step.duration_seconds is not None:
-            details.append(f"duration={step.duration_seconds:g}s")
-        if step.until:
-            details.append(f"until={step.until}")
-        if step.event_type:
-            details.append(f"event={step.event_type}")
-        if step.timeout_seconds is not None:
-            details.append(f"timeout={step.timeout_seconds:g}s")
-        if step.in_loop:
-            details.append("in loop")
-        if step.side_effects:
-            details.append("side effects")
-        lines.append(f"  line {step.line}: step.{step.kind} {name} {' '.join(details)}".rstrip())
+        details = " ".join(_step_details(step))
+        lines.append(f"  line {step.line}: step.{step.kind} {name} {details}".rstrip())
     if summary.tools_used:
         lines.append("Tools:")
         for tool in summary.tools_used:
@@ -79,3 +63,22 @@ def format_summary(summary: PlanSummary) -> str:
     if summary.imports:
         lines.append(f"Imports: {', '.join(summary.imports)}")
     return "\n".join(lines)
+
+
+def _step_details(step: StepSummary) -> list[str]:
+    details = []
+    if step.tool:
+        details.append(f"tool={step.tool if isinstance(step.tool, str) else ','.join(step.tool)}")
+    if step.duration_seconds is not None:
+        details.append(f"duration={step.duration_seconds:g}s")
+    if step.until:
+        details.append(f"until={step.until}")
+    if step.event_type:
+        details.append(f"event={step.event_type}")
+    if step.timeout_seconds is not None:
+        details.append(f"timeout={step.timeout_seconds:g}s")
+    if step.in_loop:
+        details.append("in loop")
+    if step.side_effects:
+        details.append("side effects")
+    return details

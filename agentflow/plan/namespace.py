@@ -28,9 +28,10 @@ from agentflow.plan.guards import (
 )
 from agentflow.plan.policy import (
     AGENTFLOW_EXCEPTIONS,
-    ALLOWED_MODULES,
     BUILTIN_EXCEPTIONS,
+    DEFAULT_POLICY,
     SAFE_BUILTINS,
+    PlanPolicy,
 )
 
 _LN2 = math.log(2)
@@ -201,8 +202,9 @@ def build_namespace(
     step: Any,
     tools: Mapping[str, Callable[..., Any]],
     print_sink: Callable[[str], None] | None,
+    policy: PlanPolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
-    """Return fresh globals for one execution of a plan."""
+    """Return fresh globals for one execution of a plan, with what `policy` allows."""
     guards = PlanGuards(meter, step)
     printer = PrintCollector(print_sink, meter.limits.max_print_chars)
     imported: dict[str, ModuleProxy] = {}
@@ -210,10 +212,11 @@ def build_namespace(
     def import_(
         name: str, globals_: Any = None, locals_: Any = None, fromlist: Any = (), level: int = 0
     ) -> ModuleProxy:
-        if level != 0 or name not in ALLOWED_MODULES:
+        allowed = policy.module_attributes(name)
+        if level != 0 or allowed is None:
             raise ImportError(f"module {name!r} is not available in plans")
         if name not in imported:
-            attrs = dict(ALLOWED_MODULES[name])
+            attrs = dict(allowed)
             if name == "math":
                 attrs.update(_math_functions(meter, guards))
             elif name == "json":
@@ -223,6 +226,9 @@ def build_namespace(
 
     safe_builtins = dict(_BASE_BUILTINS)
     safe_builtins.update(_bounded_builtins(meter, guards, printer))
+    if policy != DEFAULT_POLICY:
+        predefined = policy.predefined_names
+        safe_builtins = {k: v for k, v in safe_builtins.items() if k in predefined}
     safe_builtins["__import__"] = import_
     return {
         "__builtins__": safe_builtins,

@@ -330,20 +330,24 @@ def _check_retries(ctx: PlanContext, node: ast.expr | None, call: StepCall) -> N
             hint = suggest(str(name), RETRY_KEYS)
             ctx.report(key, "AF164", f"unknown retries key {name!r}.{hint} (limit, delay, backoff)")
             continue
-        literal_known, literal = _constant(value)
-        if not literal_known:
-            continue
-        if name == "limit":
-            if type(literal) is not int or not 0 <= literal <= MAX_RETRIES:
-                ctx.report(
-                    value,
-                    "AF164",
-                    f"retries['limit'] must be an integer from 0 to {MAX_RETRIES}",
-                )
-            else:
-                call.retries_limit = literal
-        elif name == "delay":
-            _literal_duration(ctx, value, "retries['delay']")
-        elif name == "backoff" and literal not in BACKOFF_STRATEGIES:
-            choices = ", ".join(BACKOFF_STRATEGIES)
-            ctx.report(value, "AF164", f"retries['backoff'] must be one of {choices}")
+        _check_retry_value(ctx, str(name), value, call)
+
+
+def _check_retry_value(ctx: PlanContext, name: str, value: ast.expr, call: StepCall) -> None:
+    literal_known, literal = _constant(value)
+    if not literal_known:
+        return
+    if name == "limit":
+        if type(literal) is not int or not 0 <= literal <= MAX_RETRIES:
+            ctx.report(
+                value,
+                "AF164",
+                f"retries['limit'] must be an integer from 0 to {MAX_RETRIES}",
+            )
+        else:
+            call.retries_limit = literal
+    elif name == "delay":
+        _literal_duration(ctx, value, "retries['delay']")
+    elif name == "backoff" and literal not in BACKOFF_STRATEGIES:
+        choices = ", ".join(BACKOFF_STRATEGIES)
+        ctx.report(value, "AF164", f"retries['backoff'] must be one of {choices}")

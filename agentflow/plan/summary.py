@@ -130,8 +130,17 @@ def assess_risk(
       `LONG_WAIT_SECONDS` or sleeps longer than `LONG_SLEEP_SECONDS` in total;
     - low: none of the above (the plan only reads, sleeps and waits).
     """
+    high = _high_risks(steps, in_loops)
+    medium = _medium_risks(steps, in_loops, calls)
+    if high:
+        return "high", high + medium
+    if medium:
+        return "medium", medium
+    return "low", ["no side-effecting steps"]
+
+
+def _high_risks(steps: list[StepSummary], in_loops: list[StepSummary]) -> list[str]:
     high: list[str] = []
-    medium: list[str] = []
     for step in in_loops:
         where = "in a step.map fan-out" if step.kind == "map" else "inside a loop"
         high.append(f"step {_label(step)} (line {step.line}) has side effects {where}")
@@ -141,6 +150,13 @@ def assess_risk(
                 f"step {_label(step)} (line {step.line}) retries a side-effecting call "
                 f"{step.retries_limit} times"
             )
+    return high
+
+
+def _medium_risks(
+    steps: list[StepSummary], in_loops: list[StepSummary], calls: list[StepCall]
+) -> list[str]:
+    medium: list[str] = []
     effectful = [s for s in steps if s.side_effects and s not in in_loops]
     if effectful:
         tools = sorted({t for s in effectful for t in _tools_of(s)})
@@ -166,11 +182,7 @@ def assess_risk(
     total_sleep = sum(s.duration_seconds or 0.0 for s in steps if s.kind == "sleep")
     if total_sleep > LONG_SLEEP_SECONDS:
         medium.append(f"sleeps add up to {_days(total_sleep)}")
-    if high:
-        return "high", high + medium
-    if medium:
-        return "medium", medium
-    return "low", ["no side-effecting steps"]
+    return medium
 
 
 def _step_summary(ctx: PlanContext, call: StepCall) -> StepSummary:

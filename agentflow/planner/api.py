@@ -364,8 +364,11 @@ async def plan_and_run_async(
     completion_kwargs: Mapping[str, Any] | None = None,
     prompts_dir: str | Path | None = None,
 ) -> PlanAndRunResult:
-    """`plan_and_run` for async code: the model through `litellm.acompletion`; the store and
-    the wait for the run happen in a worker thread, so the event loop never blocks."""
+    """`plan_and_run` for async code.
+
+    The model is asked through `litellm.acompletion`; the store and the wait for the run happen
+    in a worker thread, so the event loop never blocks.
+    """
     request = await asyncio.to_thread(
         _produce,
         engine,

@@ -22,7 +22,7 @@ def extract_code(reply: str) -> str:
     Returns:
         The code, with a trailing newline.
     """
-    blocks = [body for tag, body in _FENCE.findall(reply) if tag.lower() in _PYTHON_TAGS]
+    blocks: list[str] = [body for tag, body in _FENCE.findall(reply) if tag.lower() in _PYTHON_TAGS]
     if blocks:
         defining = [body for body in blocks if "def run(" in body]
         code = max(defining or blocks, key=len)

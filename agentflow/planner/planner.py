@@ -150,7 +150,8 @@ def converse(model: PlannerModel, conversation: Conversation) -> GeneratedPlan:
         try:
             messages = conversation.send(reply)
         except StopIteration as done:
-            return done.value
+            generated: GeneratedPlan = done.value
+            return generated
 
 
 async def aconverse(model: PlannerModel, conversation: Conversation) -> GeneratedPlan:
@@ -161,7 +162,8 @@ async def aconverse(model: PlannerModel, conversation: Conversation) -> Generate
         try:
             messages = conversation.send(reply)
         except StopIteration as done:
-            return done.value
+            generated: GeneratedPlan = done.value
+            return generated
 
 
 # --- planning a goal ---------------------------------------------------------------------------

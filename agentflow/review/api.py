@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from agentflow.errors import RunStateError
-from agentflow.models import PlanState, RunState
+from agentflow.models import RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
 from agentflow.store.mappers import plan_version_of
@@ -35,15 +34,6 @@ class Decision(BaseModel):
     created_at: float
 
 
-class DecisionError(Exception):
-    """A review decision the web app refuses, with the HTTP status to answer."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
 def decide(
     engine: Engine, plan_id: int, decision: str, reviewer: str, comment: str | None
 ) -> PlanVersion:
@@ -51,20 +41,12 @@ def decide(
 
     Raises:
         NotFound: no such plan version.
-        DecisionError: 400 without a reviewer's name, 409 when the plan is already decided.
+        MissingReviewer: `reviewer` is blank.
+        PlanAlreadyDecided: the version was already approved or rejected.
     """
-    plan = engine.get_plan(plan_id)
-    if not reviewer.strip():
-        raise DecisionError(400, "a review decision needs the reviewer's name")
-    if plan.status != PlanState.PENDING:
-        raise DecisionError(
-            409, f"plan version {plan_id} is already {plan.status}; nothing was changed"
-        )
+    engine.get_plan(plan_id)  # an unknown plan is reported before a missing reviewer
     act = engine.reviews.approve if decision == "approve" else engine.reviews.reject
-    try:
-        return act(plan_id, reviewer=reviewer.strip(), comment=(comment or "").strip() or None)
-    except RunStateError as exc:  # another reviewer decided in between
-        raise DecisionError(409, str(exc)) from exc
+    return act(plan_id, reviewer=reviewer.strip(), comment=(comment or "").strip() or None)
 
 
 def api_router(engine: Engine) -> APIRouter:
@@ -96,21 +78,15 @@ def api_router(engine: Engine) -> APIRouter:
         engine.get_plan(plan_id)
         return engine.reviews.decisions(plan_id)
 
-    def decided(plan_id: int, kind: str, body: DecisionRequest) -> PlanVersion:
-        try:
-            return decide(engine, plan_id, kind, body.reviewer, body.comment)
-        except DecisionError as exc:
-            raise HTTPException(exc.status_code, exc.message) from exc
-
     @router.post("/plans/{plan_id}/approve", response_model=PlanVersion)
     def approve(plan_id: int, body: DecisionRequest) -> PlanVersion:
         """Approve a pending plan version (400 without a reviewer, 409 if already decided)."""
-        return decided(plan_id, "approve", body)
+        return decide(engine, plan_id, "approve", body.reviewer, body.comment)
 
     @router.post("/plans/{plan_id}/reject", response_model=PlanVersion)
     def reject(plan_id: int, body: DecisionRequest) -> PlanVersion:
         """Reject a pending plan version (400 without a reviewer, 409 if already decided)."""
-        return decided(plan_id, "reject", body)
+        return decide(engine, plan_id, "reject", body.reviewer, body.comment)
 
     @router.get("/runs", response_model=list[RunStatus])
     def runs(

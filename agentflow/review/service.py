@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from agentflow.errors import MissingReviewer
 from agentflow.models import PlanState, Simulation
 from agentflow.runtime import PlanVersion
 from agentflow.simulation import simulate
@@ -31,7 +32,8 @@ class Reviews:
         """Approve a pending plan version; a run the planner queued for it starts (or restarts).
 
         Raises:
-            RunStateError: the version was already approved or rejected (a decision is final).
+            MissingReviewer: `reviewer` is blank.
+            PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
         """
         # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, PlanState.APPROVED, reviewer, comment)
@@ -92,7 +94,8 @@ class Reviews:
         ("plan version N was rejected by REVIEWER"); their leases are revoked.
 
         Raises:
-            RunStateError: the version was already approved or rejected (a decision is final).
+            MissingReviewer: `reviewer` is blank.
+            PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
         """
         return self._decide(plan_id, PlanState.REJECTED, reviewer, comment)
 
@@ -100,9 +103,9 @@ class Reviews:
         self, plan_id: int, decision: PlanState, reviewer: str, comment: str | None
     ) -> PlanVersion:
         if not reviewer or not reviewer.strip():
-            raise ValueError("a review decision needs the reviewer's name")
+            raise MissingReviewer()
         # The store decides only a pending version, in one statement: of two reviewers acting
-        # at once exactly one wins, and the other gets RunStateError.
+        # at once exactly one wins, and the other gets PlanAlreadyDecided.
         return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
 
     def decisions(self, plan_id: int) -> list[dict[str, Any]]:

@@ -72,9 +72,12 @@ def waterfall_svg(status: RunStatus, now: float | None = None) -> str:
 
 
 class _Scale:
-    """Seconds since the first step to x: linear while a step is at work; a stretch where the
-    run only sleeps or waits is drawn at most a quarter as wide as all the work, so a 3-day
-    sleep does not squash the steps around it into slivers."""
+    """Seconds since the first step to x.
+
+    Linear while a step is at work; a stretch where the run only sleeps or waits is drawn at
+    most a quarter as wide as all the work, so a 3-day sleep does not squash the steps around
+    it into slivers.
+    """
 
     def __init__(self, bars: list[_Bar]) -> None:
         self.origin = min(bar.start for bar in bars)

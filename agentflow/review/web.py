@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -20,16 +21,19 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agentflow.engine import Engine
-from agentflow.errors import NotFound
+from agentflow.errors import AgentflowError, NotFound, UsageError
 from agentflow.models import PlanState, RunState
 from agentflow.review import views
-from agentflow.review.api import DecisionError, api_router, decide
+from agentflow.review.api import api_router, decide
+from agentflow.review.statuses import http_status
 from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
 
 PlanFilter = Literal["pending", "approved", "rejected", "all"]
+#: Renders a template: `page(request, name, context, status_code=200)`.
+Page = Callable[..., HTMLResponse]
 RUN_STATES_ALL = tuple(RunState)
 RUN_STATES = tuple(s for s in RUN_STATES_ALL if s != RunState.TERMINATED)
 _DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED})
@@ -69,13 +73,20 @@ def create_app(
             request, name, {"url": engine.url, **context}, status_code=status_code
         )
 
-    async def not_found(request: Request, exc: Exception) -> Response:
+    async def error_answer(request: Request, exc: Exception) -> Response:
+        status = http_status(exc)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=404)
-        return page(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        title = HTTPStatus(status).phrase.capitalize()
+        return page(request, "error.html", {"title": title, "message": str(exc)}, status)
 
-    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(AgentflowError, error_answer)
+    _add_plan_pages(app, engine, page)
+    _add_run_pages(app, engine, page)
+    return app
 
+
+def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
         plans = engine.reviews.pending()
@@ -125,10 +136,12 @@ def create_app(
     ) -> Response:
         try:
             decided = decide(engine, plan_id, decision, reviewer, comment)
-        except DecisionError as exc:
+        except NotFound:
+            raise
+        except UsageError as exc:  # shown on the plan's page, above the form as it was filled
             form = {"reviewer": reviewer, "comment": comment}
             return plan_page(
-                request, plan_id, error=exc.message, status_code=exc.status_code, form=form
+                request, plan_id, error=str(exc), status_code=http_status(exc), form=form
             )
         return RedirectResponse(f"/plans/{plan_id}?done={decided.status}", status_code=303)
 
@@ -144,6 +157,8 @@ def create_app(
     ) -> Response:
         return decide_form(request, plan_id, "reject", reviewer, comment)
 
+
+def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request, status: str | None = None, agent: str | None = None) -> HTMLResponse:
         status = status if status in RUN_STATES_ALL else None
@@ -167,8 +182,6 @@ def create_app(
             "waterfall": Markup(waterfall_svg(status)),
         }
         return page(request, "run.html", context)
-
-    return app
 
 
 def _environment() -> Environment:

@@ -34,7 +34,8 @@ class LoadedPlan(Protocol):
         tools: Mapping[str, Callable[..., Any]],
         *,
         print_sink: Callable[[str], None] | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """Run the plan once; see `CompiledPlan.execute`."""
 
 
 @dataclass(frozen=True)

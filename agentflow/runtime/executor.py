@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agentflow.errors import AgentflowError, LeaseLost
+from agentflow.errors import AgentflowError, LeaseLost, ToolsUnavailable
 from agentflow.models import RunState
 from agentflow.plain import error_message, safe_text
 from agentflow.plan import CompiledPlan
@@ -28,10 +28,6 @@ log = logging.getLogger("agentflow.executor")
 _TERMINATED = {"type": "Terminated", "message": "terminated on request"}
 
 
-class ToolsUnavailable(AgentflowError):
-    """This process lacks tools the run's agent needs; another worker that has them may run it."""
-
-
 PlanLoader = Callable[[RunRow], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]
 
 
@@ -47,7 +43,8 @@ class PlanRunner(Protocol):
         records: list[StepRecord],
         tools: Mapping[str, Callable[..., Any]],
         limits: RuntimeLimits,
-    ) -> ActivationResult: ...
+    ) -> ActivationResult:
+        """Run one activation of `run` on `plan`, replaying `records` first."""
 
 
 def run_inline(

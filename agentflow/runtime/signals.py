@@ -1,9 +1,10 @@
-"""Control-flow signals of the executor; BaseException so plan code cannot catch them."""
+"""The runtime's suspension signal; an `ExecutorSignal`, so plan code cannot catch it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentflow.errors import ExecutorSignal
 from agentflow.models import RunState
 
 
@@ -16,7 +17,7 @@ class Suspension:
     waiting_for: str | None = None
 
 
-class Suspend(BaseException):
+class Suspend(ExecutorSignal):
     """Unwinds plan code when a run must stop: it sleeps, waits, is paused or terminated."""
 
     def __init__(self, suspension: Suspension) -> None:

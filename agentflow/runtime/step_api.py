@@ -27,17 +27,20 @@ from agentflow.errors import (
     LimitExceeded,
     NonDeterminismError,
     NonRetryableError,
+    PlainDataError,
     StepFailed,
     StepTimeout,
+    ToolArgumentsError,
     ToolNotAllowed,
     WaitTimeout,
+    WorkerLost,
 )
 from agentflow.models import RunControl, RunState, StepState
-from agentflow.plain import PlainDataError, error_message, plain
+from agentflow.plain import error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
-from agentflow.runtime.tools import StepScope, ToolArgumentsError, inside_step
+from agentflow.runtime.tools import StepScope, inside_step
 from agentflow.store.tables import StepRecord
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
@@ -54,17 +57,19 @@ class TakenEvent(Protocol):
 class Journal(Protocol):
     """Where a run's steps are recorded: the store in the worker, a channel in a sandbox."""
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> str | None: ...
+    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+        """Record one step; returns the run's control request, if any."""
 
-    def save_steps(
-        self, owner: str, run_id: str, records: Sequence[dict[str, Any]]
-    ) -> str | None: ...
+    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
+        """Record several steps at once; returns the run's control request, if any."""
 
     def take_event(
         self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
-    ) -> TakenEvent | None: ...
+    ) -> TakenEvent | None:
+        """Take the oldest event of `event_type` sent to the run, recording the wait's step."""
 
-    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None: ...
+    def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
+        """Drop the steps recorded from `from_seq` on in this activation."""
 
 
 @dataclass(frozen=True)
@@ -566,7 +571,7 @@ class StepContext:
         )
         return {branch: outputs[task.key] for branch, task in zip(branches, tasks, strict=True)}
 
-    def _fan_out(
+    def _fan_out(  # noqa: C901 - one fan-out's replay, recording and retries, read as one
         self,
         seq: int,
         key: str,
@@ -724,10 +729,6 @@ class StepContext:
 
 def _outputs_in_order(output: Any) -> list[Any]:
     return list(output) if isinstance(output, list) else []
-
-
-class WorkerLost(RuntimeError):
-    """A step's attempt ended with its worker (SIGKILL, out of memory, power loss)."""
 
 
 def _hold_until_retry(record: StepRecord | None) -> None:

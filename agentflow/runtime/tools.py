@@ -12,13 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError, validate_call
 
-from agentflow.errors import AgentflowError, ToolNotAllowed
+from agentflow.errors import ToolArgumentsError, ToolNotAllowed
 
 _step_scope = threading.local()
-
-
-class ToolArgumentsError(AgentflowError):
-    """A tool was called with arguments that do not fit its signature."""
 
 
 class StepScope:
@@ -89,6 +85,7 @@ class ToolHandle:
         self._validated = validate_call(tool.fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the tool inside the step attempt that may call it, with checked arguments."""
         current_scope(self.name)
         self.tool.check_arguments(args, kwargs)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agentflow.errors import ConfigurationError, NotFound, RunStateError
+from agentflow.errors import ConfigurationError, NotFound, PlanAlreadyDecided
 from agentflow.models import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.runs import insert_queued_run
@@ -113,7 +113,7 @@ class PlanStore(Database):
 
         Raises:
             NotFound: there is no plan version with this id.
-            RunStateError: the version was already decided (by another reviewer, perhaps).
+            PlanAlreadyDecided: the version was already decided (by another reviewer, perhaps).
         """
         now = time.time()
         with self._tx() as conn:
@@ -130,11 +130,7 @@ class PlanStore(Database):
                 ).first()
                 if current is None:
                     raise NotFound(f"no plan version with id {plan_id}")
-                by = f" by {current.decided_by}" if current.decided_by else ""
-                raise RunStateError(
-                    f"plan version {plan_id} is already {current.status}{by}; "
-                    "a decision is final: submit a new version instead"
-                )
+                raise PlanAlreadyDecided(plan_id, current.status, current.decided_by)
             conn.execute(
                 insert(DECISIONS).values(
                     plan_id=plan_id,
@@ -175,9 +171,11 @@ class PlanStore(Database):
         )
 
     def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
-        """Start the run a pending version was queued with, in its approval's transaction, so
-        that no crash can leave an approved plan whose run never starts. A repaired version's
-        restart of its failed run is left to `Reviews.approve`."""
+        """Start the run a pending version was queued with, in its approval's transaction.
+
+        So no crash can leave an approved plan whose run never starts. A repaired version's
+        restart of its failed run is left to `Reviews.approve`.
+        """
         row = conn.execute(
             select(PLANS.c.agent_id, PLANS.c.start_on_approval).where(PLANS.c.id == plan_id)
         ).first()

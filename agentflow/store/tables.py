@@ -22,8 +22,11 @@ SCHEMA_VERSION = 4
 
 
 class AgentflowTable(SQLModel, registry=registry()):
-    """The base of agentflow's tables: their own `MetaData`, so that opening a store never
-    creates (or inspects) the tables a host application declares on `SQLModel.metadata`."""
+    """The base of agentflow's tables, on their own `MetaData`.
+
+    So opening a store never creates (or inspects) the tables a host application declares on
+    `SQLModel.metadata`.
+    """
 
 
 metadata = AgentflowTable.metadata

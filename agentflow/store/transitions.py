@@ -1,5 +1,7 @@
-"""What the store's named transitions take and answer: `Transition`, `Settlement`,
-`NewPlanVersion`."""
+"""What the store's named transitions take and answer.
+
+`Transition`, `Settlement` and `NewPlanVersion`.
+"""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ def build_engine(url: str | None = None) -> Engine:
     @engine.tool(side_effects=True)
     def request_approval(approver: str, expense_id: str, amount: float) -> dict[str, Any]:
         """Email an approver a link to approve or decline an expense; the decision comes back
-        as an `expense-decision` event {"approved": bool, "by": email}."""
+        as an `expense-decision` event {"approved": bool, "by": email}.
+        """
         LEDGER.append(f"asked {approver} to decide {expense_id} ({amount:.2f})")
         return {"asked": approver}
 

@@ -40,7 +40,8 @@ def via_litellm(toolset: AgentflowToolset, goal: str, params: dict[str, Any]) ->
 
 def via_pydantic_ai(toolset: AgentflowToolset, goal: str, params: dict[str, Any]) -> dict[str, Any]:
     """A pydantic-ai agent on a `FunctionModel` that calls `plan_and_run`, then answers with
-    what it returned."""
+    what it returned.
+    """
     from pydantic_ai import Agent
     from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
     from pydantic_ai.models.function import FunctionModel
@@ -81,7 +82,8 @@ def via_openai_agents(
     toolset: AgentflowToolset, goal: str, params: dict[str, Any]
 ) -> dict[str, Any]:
     """The OpenAI Agents SDK with a custom offline `Model`: it calls `plan_and_run` first, then
-    answers with the tool's output; tracing is off, so nothing leaves the process."""
+    answers with the tool's output; tracing is off, so nothing leaves the process.
+    """
     from agents import Agent, ModelResponse, RunConfig, Runner, Usage
     from agents.models.interface import Model
     from openai.types.responses import (

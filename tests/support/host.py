@@ -48,7 +48,12 @@ def make_engine(url: str, **options: Any) -> Engine:
     options.setdefault("lease_seconds", 1.0)
     options.setdefault("poll_interval", 0.05)
     engine = Engine(url, **options)
+    _register_shop_tools(engine)
+    _register_test_tools(engine)
+    return engine
 
+
+def _register_shop_tools(engine: Engine) -> None:
     @engine.tool(side_effects=False)
     def list_orders(status: str = "open") -> list[dict[str, Any]]:
         """Orders with the given status."""
@@ -70,6 +75,8 @@ def make_engine(url: str, **options: Any) -> Engine:
         record("refund", order_id=order_id)
         return {"refunded": order_id}
 
+
+def _register_test_tools(engine: Engine) -> None:
     @engine.tool(side_effects=False)
     def slow(label: str, seconds: float) -> str:
         """Take a while: logs its start and its end."""
@@ -126,8 +133,6 @@ def make_engine(url: str, **options: Any) -> Engine:
         """Return the value."""
         record("echo", value=value)
         return value
-
-    return engine
 
 
 def _kill(engine: Engine, target: str, label: str) -> None:

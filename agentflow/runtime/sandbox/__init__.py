@@ -1,0 +1,1 @@
+"""Sandbox processes that run plan code apart from the worker (`isolation="process"`)."""

@@ -14,14 +14,12 @@ import threading
 import time
 from typing import Any
 
+from agentflow.errors import ChannelClosed
+
 _HEADER = struct.Struct(">I")
 
 ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 """Step kinds whose `running` record is an attempt that may call tools."""
-
-
-class ChannelClosed(Exception):
-    """The other end closed the channel (its process ended) or sent something unreadable."""
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -1,5 +1,6 @@
-"""The plan side of a sandbox: a confined process that runs plan code and asks its host for
-everything else.
+"""The plan side of a sandbox: a confined process that runs plan code.
+
+It asks its host for everything else.
 
 It holds only compiled plans (by SHA-256) and the journal its host sent for the activation at
 hand. Replay is local; new work becomes a request over the channel: "save this step record",
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from agentflow.errors import AgentflowError, LeaseLost, ToolNotAllowed
+from agentflow.errors import ChannelClosed, LeaseLost, RemoteToolError, ToolNotAllowed
 from agentflow.models import RunControl, RunState, StepState
 from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
 from agentflow.runtime.activation import (
@@ -25,7 +26,7 @@ from agentflow.runtime.activation import (
     RunIdentity,
     execute_activation,
 )
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel, ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
@@ -34,15 +35,6 @@ from agentflow.store.tables import StepRecord
 
 _PLAN_CACHE_SIZE = 64
 _HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}
-
-
-class RemoteToolError(AgentflowError):
-    """A tool failed in the host; keeps the tool's own error type and whether it is final."""
-
-    def __init__(self, remote_type: str, message: str, final: bool) -> None:
-        self.remote_type = remote_type
-        self.final = final
-        super().__init__(message)
 
 
 class ReceivedEvent:
@@ -168,6 +160,7 @@ class ChannelJournal:
         self._control: str | None = None
 
     def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+        """Record one step (unless the host already checkpointed it); returns the run's control."""
         key = record["key"]
         if record["status"] == StepState.COMPLETE and key in self._saved_by_host:
             self._control = self._saved_by_host.pop(key)
@@ -179,6 +172,7 @@ class ChannelJournal:
         return self.save_steps(owner, record["run_id"], [record])
 
     def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
+        """Have the host record these steps; returns the run's control."""
         reply = self._link.request("save_steps", carry=self.take_held, records=list(records))
         self._control = _control(reply)
         return self._control
@@ -203,6 +197,7 @@ class ChannelJournal:
     def take_event(
         self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
     ) -> ReceivedEvent | None:
+        """Have the host take the oldest event of `event_type` for the wait, if one came."""
         reply = self._link.request(
             "take_event", carry=self.take_held, type=event_type, record=step_record
         )
@@ -212,6 +207,7 @@ class ChannelJournal:
         return ReceivedEvent(str(event["type"]), event.get("payload"), float(event["created_at"]))
 
     def truncate_steps_in_activation(self, owner: str, run_id: str, from_seq: int) -> None:
+        """Have the host drop the steps recorded from `from_seq` on in this activation."""
         self._link.request("truncate", carry=self.take_held, from_seq=from_seq)
 
 
@@ -234,11 +230,15 @@ class RemoteTool:
         self._limit = argument_limit
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the tool in the host, within the step attempt's own timeout."""
         return self._call(None, False, args, kwargs)
 
     def call_with_timeout(self, timeout: float | None, *args: Any, **kwargs: Any) -> Any:
-        """The tool as a whole step: the host gives up on it after `timeout` seconds and
-        checkpoints its result before it replies."""
+        """Call the tool as a whole step.
+
+        The host gives up on it after `timeout` seconds and checkpoints its result before it
+        replies.
+        """
         return self._call(timeout, True, args, kwargs)
 
     def _call(

@@ -24,12 +24,18 @@ from dataclasses import asdict
 from typing import Any
 
 from agentflow.durations import MAX_DURATION_SECONDS, MAX_INSTANT
-from agentflow.errors import LeaseLost, StepTimeout
+from agentflow.errors import (
+    ChannelClosed,
+    LeaseLost,
+    PlainDataError,
+    SandboxViolation,
+    StepTimeout,
+)
 from agentflow.models import SUSPENDED, RunControl, RunState, StepState
-from agentflow.plain import PlainDataError, error_message, plain, safe_text
+from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, ChannelClosed
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
@@ -64,10 +70,6 @@ _RECORD_FIELDS = frozenset(
 )
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
-
-
-class SandboxViolation(Exception):
-    """The sandbox sent something no honest plan side sends."""
 
 
 class SandboxRunner:
@@ -378,16 +380,7 @@ class _Session:
         _require(record, "name", str, lambda v: 0 < len(v) <= 200)
         _require(record, "kind", str, lambda v: v in _STEP_KINDS)
         _require(record, "status", str, lambda v: v in _STEP_STATES)
-        for name in ("parent_key", "input_hash"):
-            if record.get(name) is not None:
-                _require(record, name, str, lambda v: len(v) <= 600)
-        for name in ("started_at", "ended_at", "wake_at"):
-            value = record.get(name)
-            if value is not None:
-                if type(value) not in (int, float) or not math.isfinite(value):
-                    raise SandboxViolation(f"a step record's {name} is not a time")
-                if not 0 <= value <= MAX_INSTANT.timestamp():
-                    raise ValueError(f"{name} of step {record['name']!r} is out of range")
+        _check_optional_fields(record)
         output, size = plain(
             record.get("output"),
             max_bytes=self.limits.max_output_bytes,
@@ -419,60 +412,70 @@ class _Session:
         if handle is None:
             self._reply_error(number, "ToolNotAllowed", f"tool {name!r} is not allowed", True)
             return
-        with self.store_lock:
-            running = step in self.in_flight
-        if not running:
-            self._reply_error(
-                number,
-                "ToolNotAllowed",
-                f"tool {name!r} was called for step {step!r}, which is not running",
-                True,
-            )
+        if not self._running(step):
+            refusal = f"tool {name!r} was called for step {step!r}, which is not running"
+            self._reply_error(number, "ToolNotAllowed", refusal, True)
             return
         args, kwargs = message.get("args"), message.get("kwargs")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise SandboxViolation("a tool call without arguments")
-        timeout = message.get("timeout")
-        if timeout is None:
-            timeout = self.limits.default_step_timeout
-        if type(timeout) not in (int, float) or not 0 < timeout <= MAX_DURATION_SECONDS:
-            raise SandboxViolation("a tool call with an impossible timeout")
+        timeout = self._tool_timeout(message.get("timeout"))
         whole_step = message.get("whole_step") is True
         scope = StepScope(step)
         answered = [False]
         with self.pending_lock:
             self.pending[number] = (time.monotonic() + float(timeout), scope, answered)
+        call = functools.partial(handle, *args, **kwargs)
+        self.runner._tools.submit(self._run_tool, number, step, scope, whole_step, call)
 
-        def call() -> None:
-            reply: dict[str, Any]
-            try:
-                with inside_step(scope):
-                    value = handle(*args, **kwargs)
-                value = checkpointable(
-                    value, self.limits.max_output_bytes, f"the output of step {step!r}"
-                )
-                reply = {"value": value}
-            except BaseException as caught:  # a tool's exit() fails its step, not the worker
-                exc = caught
-                if isinstance(caught, SystemExit):
-                    exc = RuntimeError(f"step {step!r} called exit({caught.code!r})")
-                final = isinstance(exc, FINAL_ERRORS)
-                reply = {
-                    "error": {
-                        "type": type(exc).__name__,
-                        "message": error_message(exc),
-                        "final": final,
-                    }
+    def _running(self, step: str) -> bool:
+        with self.store_lock:
+            return step in self.in_flight
+
+    def _tool_timeout(self, timeout: Any) -> float:
+        if timeout is None:
+            timeout = self.limits.default_step_timeout
+        if type(timeout) not in (int, float) or not 0 < timeout <= MAX_DURATION_SECONDS:
+            raise SandboxViolation("a tool call with an impossible timeout")
+        return float(timeout)
+
+    def _run_tool(
+        self,
+        number: int,
+        step: str,
+        scope: StepScope,
+        whole_step: bool,
+        call: Callable[[], Any],
+    ) -> None:
+        reply = self._tool_reply(step, scope, call)
+        if not self._claim_reply(number):
+            return  # the call timed out; its late result is dropped
+        if whole_step and "value" in reply:
+            self._reply_then_checkpoint(number, step, reply)
+            return
+        with contextlib.suppress(ChannelClosed):
+            self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _tool_reply(self, step: str, scope: StepScope, call: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            with inside_step(scope):
+                value = call()
+            value = checkpointable(
+                value, self.limits.max_output_bytes, f"the output of step {step!r}"
+            )
+            return {"value": value}
+        except BaseException as caught:  # a tool's exit() fails its step, not the worker
+            exc = caught
+            if isinstance(caught, SystemExit):
+                exc = RuntimeError(f"step {step!r} called exit({caught.code!r})")
+            final = isinstance(exc, FINAL_ERRORS)
+            return {
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": error_message(exc),
+                    "final": final,
                 }
-            if not self._claim_reply(number):
-                return  # the call timed out; its late result is dropped
-            if whole_step and "value" in reply:
-                self._reply_then_checkpoint(number, step, reply)
-                return
-            with contextlib.suppress(ChannelClosed):
-                self.channel.send({"op": "reply", "id": number, **reply})
-
-        self.runner._tools.submit(call)
+            }
 
     def _claim_reply(self, number: int) -> bool:
         with self.pending_lock:
@@ -533,6 +536,20 @@ class _Session:
         if kind == ResultKind.LOST:
             return ActivationResult(ResultKind.LOST)
         raise SandboxViolation("a result of no known kind")
+
+
+def _check_optional_fields(record: dict[str, Any]) -> None:
+    for name in ("parent_key", "input_hash"):
+        if record.get(name) is not None:
+            _require(record, name, str, lambda v: len(v) <= 600)
+    for name in ("started_at", "ended_at", "wake_at"):
+        value = record.get(name)
+        if value is None:
+            continue
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise SandboxViolation(f"a step record's {name} is not a time")
+        if not 0 <= value <= MAX_INSTANT.timestamp():
+            raise ValueError(f"{name} of step {record['name']!r} is out of range")
 
 
 def _require(record: dict[str, Any], name: str, kind: type, ok: Callable[[Any], bool]) -> None:

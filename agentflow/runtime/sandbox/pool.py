@@ -22,8 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflow.errors import ConfigurationError
-from agentflow.runtime.sandbox.channel import Channel, ChannelClosed
+from agentflow.errors import ChannelClosed, ConfigurationError
+from agentflow.runtime.sandbox.channel import Channel
 from agentflow.runtime.sandbox.zygote import MAX_CHANNEL_BYTES
 
 log = logging.getLogger("agentflow.sandbox")
@@ -194,8 +194,7 @@ class Zygote:
 
 
 class SandboxPool:
-    """Sandbox processes of one worker, dedicated to agents, checked out one activation at a
-    time."""
+    """Sandbox processes of one worker, dedicated to agents, lent out one activation at a time."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()

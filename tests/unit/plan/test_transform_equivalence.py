@@ -2,7 +2,9 @@
 
 `MeteredPlanTransformer` (fast dispatch, RestrictedPython's visitors with a pruned location
 helper, meter rewrite folded in) must give the same tree, positions included, and the same
-diagnostics as RestrictedPython's stock traversal followed by `BudgetTransformer`.
+diagnostics as RestrictedPython's stock traversal followed by `BudgetTransformer`, the meter
+rewrite as a pass of its own. This is what re-verifies `agentflow/plan/traversal.py` against a
+new RestrictedPython release.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from agentflow.errors import Diagnostic
-from agentflow.plan.budget import BudgetTransformer, MeteredPlanTransformer
-from agentflow.plan.policy import PlanTransformer
+from agentflow.plan.rewrite import MeteredPlanTransformer, PlanTransformer, meter_rewrite
 from tests.unit.plan.test_escapes import COMPILE_TIME, RUN_TIME
 from tests.unit.plan.test_fuzz import VALID, mutated_plan
 from tests.unit.plan.test_rules import FAILING, PASSING
@@ -30,6 +31,14 @@ class _StockTransformer(RestrictingNodeTransformer):
 
     error = PlanTransformer.error
     warn = PlanTransformer.warn
+
+
+class BudgetTransformer(ast.NodeTransformer):
+    """The meter rewrite as a second pass of its own: each node once its children are final."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        return meter_rewrite(node)
 
 
 EVERY_REWRITE = '''"""Exercises every rewrite of RestrictedPython and of the meter."""

@@ -292,6 +292,19 @@ def test_unknown_plans_and_runs_are_404(client):
     assert client.post("/plans/424242/approve", data={"reviewer": "x"}).status_code == 404
 
 
+def test_a_run_id_of_several_agents_is_a_400_that_asks_for_the_agent(engine, agent, client):
+    other = engine.agent("other", tools=engine.tools.names(), review="auto")
+    engine.reviews.approve(agent.submit_plan(V1).id, reviewer="dana")
+    other.submit_plan(V1)  # approved at once: review="auto"
+    for owner in (agent, other):
+        owner.start({}, run_id="order-1")
+    api = client.get("/api/runs/order-1")
+    assert api.status_code == 400 and "name one" in api.json()["detail"]
+    page = client.get("/runs/order-1")
+    assert page.status_code == 400 and "Bad request" in page.text
+    assert client.get("/api/runs/order-1", params={"agent": "other"}).status_code == 200
+
+
 def test_cross_site_form_posts_are_refused(engine, agent, client):
     plan = agent.submit_plan(V1)
     forged = client.post(
