@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,8 +22,13 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="Inspect runs and send them events.", no_args_is_help=True)
 review_app = typer.Typer(help="Review generated plans before they run.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="API tokens for agentflow serve and agentflow mcp (roles agent, reviewer, admin).",
+    no_args_is_help=True,
+)
 app.add_typer(runs_app, name="runs")
 app.add_typer(review_app, name="review")
+app.add_typer(tokens_app, name="tokens")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 DbOption = Annotated[
@@ -62,6 +67,16 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
+
+
+def _usage(message: str) -> NoReturn:
+    """A usage error: the command line itself is wrong (exit 2, like click's own)."""
+    console.print(f"[red]usage error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 # --- check --------------------------------------------------------------------------------
@@ -393,6 +408,153 @@ def review_serve(
         uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:
         engine.close()
+
+
+# --- serve and tokens ---------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    app_path: AppOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    work: Annotated[
+        bool, typer.Option("--worker", help="Also run due runs in this process, as a worker.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Serve beyond loopback with no token in the store.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (/api/v1, reference at /docs) and the review web app (/)."""
+    import uvicorn
+
+    from agentflow.server import create_server
+    from agentflow.tokens import Tokens
+
+    loopback = host in LOOPBACK_HOSTS
+    engine = _engine(db, app_path)
+    if not loopback and not insecure and not Tokens(engine).any():
+        engine.close()
+        console.print(
+            f"[red]error:[/red] listening on {host} lets anyone who reaches the port in: create "
+            "a token first (agentflow tokens create --role admin), or pass --insecure behind an "
+            "authenticating proxy"
+        )
+        raise typer.Exit(2)
+    server = create_server(
+        engine,
+        allowed_hosts=[*LOOPBACK_HOSTS, "[::1]"] if loopback else None,
+        open_without_tokens=loopback or insecure,
+    )
+    stop = threading.Event()
+    worker_thread = None
+    if work:
+        worker_thread = threading.Thread(
+            target=engine.work, kwargs={"until_idle": False, "stop": stop}, daemon=True
+        )
+        worker_thread.start()
+    console.print(
+        f"agentflow on http://{host}:{port}/  (API /api/v1, reference /docs; store {engine.url})"
+    )
+    try:
+        uvicorn.run(server, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
+        engine.close()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    db: DbOption = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="The agent an agent token acts for.")
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="agent (the default with --agent), reviewer or admin."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Who holds it: a reviewer decides under it.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a token; its secret is printed once and only its hash is stored."""
+    from agentflow.errors import AgentflowError
+    from agentflow.tokens import TokenRole, Tokens
+
+    chosen = role or (TokenRole.AGENT.value if agent else None)
+    if chosen is None:
+        _usage("name the token's role: --agent ID, --role reviewer --name NAME, or --role admin")
+    if chosen not in {r.value for r in TokenRole}:
+        _usage(f"--role {chosen!r} is not one of {', '.join(r.value for r in TokenRole)}")
+    engine = _engine(db)
+    try:
+        secret, info = Tokens(engine).create(str(chosen), agent_id=agent, name=name)
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    if as_json:
+        _print_json({"token": secret, **info.model_dump(mode="json")})
+        return
+    scope = f" for agent {info.agent_id}" if info.agent_id else ""
+    console.print(f"token {info.id}: {info.role} {info.name!r}{scope}; keep it, it is shown once:")
+    print(secret)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    db: DbOption = None,
+    revoked: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List tokens (never their secrets)."""
+    from agentflow.tokens import Tokens
+
+    engine = _engine(db)
+    try:
+        found = Tokens(engine).list(include_revoked=revoked)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json([t.model_dump(mode="json") for t in found])
+        return
+    table = Table("id", "role", "name", "agent", "created", "revoked")
+    for token in found:
+        table.add_row(
+            token.id,
+            token.role,
+            token.name,
+            token.agent_id or "",
+            when(token.created_at),
+            when(token.revoked_at) if token.revoked_at else "",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The token's id (tok_...).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from agentflow.errors import NotFound
+    from agentflow.tokens import Tokens
+
+    engine = _engine(db)
+    try:
+        Tokens(engine).revoke(token_id)
+    except NotFound as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    console.print(f"revoked {token_id}")
 
 
 # --- planning -------------------------------------------------------------------------

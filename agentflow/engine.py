@@ -110,7 +110,9 @@ class Engine:
         self._loop = WorkLoop(
             self.store, self.owner, lease_seconds, self.activate, self.wakeup, poll_interval
         )
-        self.model: str | None = None
+        # The planner's default model: a litellm name, or a model object with complete and
+        # acomplete (e.g. agentflow.testing.ScriptedModel), which `--app` hosts can set.
+        self.model: Any = None
         self._handles: dict[str, ToolHandle] = {}
         _ENGINES.add(self)
 

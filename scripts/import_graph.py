@@ -20,9 +20,23 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("errors", "durations", "models", "plain", "cookbook")),
     ("plan/store", ("plan", "store")),
     ("runtime", ("runtime",)),
-    ("facade", ("engine", "agent", "run", "reviews", "review.service")),
+    ("facade", ("engine", "agent", "run", "reviews", "review.service", "tokens")),
     ("planner", ("planner",)),
-    ("edges", ("review", "cli", "demo", "testing", "integrations", "terminal", "")),
+    (
+        "edges",
+        (
+            "review",
+            "cli",
+            "demo",
+            "testing",
+            "integrations",
+            "terminal",
+            "server",
+            "client",
+            "mcp_server",
+            "",
+        ),
+    ),
 ]
 LOCAL_ALLOWED = {"agentflow.cli", "agentflow.testing"}
 

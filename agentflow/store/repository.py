@@ -926,28 +926,53 @@ class Store:
 
     # --- events ------------------------------------------------------------------------
 
-    def add_event(self, run_id: str, event_type: str, payload: Any) -> EventRow:
-        """Buffer an event for a run, and make the run due if it waits for that type."""
+    def add_event(
+        self, run_id: str, event_type: str, payload: Any, idempotency_key: str | None = None
+    ) -> EventRow | None:
+        """Buffer an event for a run, and make the run due if it waits for that type.
+
+        With an `idempotency_key`, an event this run already received under the same key is
+        not added again: the call returns None and changes nothing.
+        """
         now = time.time()
-        with self._tx() as conn:
-            result = conn.execute(
-                insert(_events).values(
-                    run_id=run_id, type=event_type, payload=payload, created_at=now
+        seen = select(_events.c.id).where(
+            _events.c.run_id == run_id, _events.c.idempotency_key == idempotency_key
+        )
+        try:
+            with self._tx() as conn:
+                if idempotency_key is not None and conn.execute(seen).first():
+                    return None
+                result = conn.execute(
+                    insert(_events).values(
+                        run_id=run_id,
+                        type=event_type,
+                        payload=payload,
+                        created_at=now,
+                        idempotency_key=idempotency_key,
+                    )
                 )
-            )
-            conn.execute(
-                update(_runs)
-                .where(
-                    _runs.c.id == run_id,
-                    _runs.c.status == "waiting",
-                    _runs.c.waiting_for == event_type,
+                conn.execute(
+                    update(_runs)
+                    .where(
+                        _runs.c.id == run_id,
+                        _runs.c.status == "waiting",
+                        _runs.c.waiting_for == event_type,
+                    )
+                    .values(wake_at=now)
                 )
-                .values(wake_at=now)
-            )
-            event_id = result.inserted_primary_key[0]  # type: ignore[index]
-            self._signal_due(conn)
+                event_id = result.inserted_primary_key[0]  # type: ignore[index]
+                self._signal_due(conn)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return None  # the same key, sent at the same moment by another process
         return EventRow(
-            id=event_id, run_id=run_id, type=event_type, payload=payload, created_at=now
+            id=event_id,
+            run_id=run_id,
+            type=event_type,
+            payload=payload,
+            created_at=now,
+            idempotency_key=idempotency_key,
         )
 
     def take_event(
