@@ -64,7 +64,7 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
     return Engine(db)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
 
@@ -555,6 +555,59 @@ def tokens_revoke(
     finally:
         engine.close()
     console.print(f"revoked {token_id}")
+
+
+@app.command("mcp")
+def mcp_command(
+    agent: Annotated[str, typer.Option("--agent", "-a", help="The agent its tools act for.")],
+    db: DbOption = None,
+    app_path: AppOption = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (for a local MCP client) or streamable-http.")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface for streamable-http (loopback).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port for streamable-http.")] = 8766,
+    work: Annotated[
+        bool, typer.Option("--worker", help="Also run due runs in this process, as a worker.")
+    ] = False,
+) -> None:
+    """Serve one agent's tools over MCP: check_plan, submit_plan, plan_and_run, start_run,
+    get_run, list_runs, send_event; plan and run resources."""
+    if transport not in ("stdio", "streamable-http"):
+        _usage(f"--transport {transport!r} is not stdio or streamable-http")
+    if transport == "streamable-http" and host not in LOOPBACK_HOSTS:
+        _usage("the MCP server has no sign-in: serve streamable-http on loopback only")
+    try:
+        from agentflow.mcp_server import create_mcp_server
+    except ImportError:
+        _fail("agentflow mcp needs the mcp package: pip install 'agentflow[mcp]'")
+    from agentflow.errors import NotFound
+
+    engine = _engine(db, app_path)
+    try:
+        server = create_mcp_server(engine, agent)
+    except NotFound as exc:
+        engine.close()
+        _fail(str(exc))
+    stop = threading.Event()
+    worker_thread = None
+    if work:
+        worker_thread = threading.Thread(
+            target=engine.work, kwargs={"until_idle": False, "stop": stop}, daemon=True
+        )
+        worker_thread.start()
+    try:
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=host, port=port)
+    finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
+        engine.close()
 
 
 # --- planning -------------------------------------------------------------------------
