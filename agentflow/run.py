@@ -144,7 +144,7 @@ class Run:
             True when the event was added; False when `id` was already received.
 
         Raises:
-            RunStateError: the run has already ended.
+            RunStateError: the run has already ended (and `id`, if given, is a new one).
             LimitExceeded: the payload is not JSON or is larger than the limit (1 MiB).
         """
         if not isinstance(type, str) or not type or len(type) > 256:
@@ -155,6 +155,8 @@ class Run:
             payload, self.engine.limits.max_event_bytes, f"the payload of event {type!r}"
         )
         row = self._row()
+        if id is not None and self.engine.store.event_received(self._key, id):
+            return False  # a retry of an event already received, even if the run ended since
         if row.status in TERMINAL:
             raise RunStateError(f"run {self.id} is {row.status}; it takes no more events")
         added = self.engine.store.add_event(self._key, type, payload, idempotency_key=id)

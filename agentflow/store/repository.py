@@ -975,6 +975,14 @@ class Store:
             idempotency_key=idempotency_key,
         )
 
+    def event_received(self, run_id: str, idempotency_key: str) -> bool:
+        """Whether the run already received an event under this idempotency key."""
+        query = select(_events.c.id).where(
+            _events.c.run_id == run_id, _events.c.idempotency_key == idempotency_key
+        )
+        with self._tx() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
     def take_event(
         self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
     ) -> EventRow | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
+from agentflow.errors import RunStateError
 from agentflow.store import SCHEMA_VERSION, Store
 
 WAIT_TWICE = """
@@ -61,3 +64,16 @@ def test_a_version_4_database_gets_the_event_id_column(tmp_path):
         version = conn.execute("SELECT value FROM agentflow_meta").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert version == str(SCHEMA_VERSION) and "api_tokens" in tables
+
+
+def test_a_retried_event_id_is_accepted_after_the_run_ended(engine):
+    agent = engine.agent("a", review="auto")
+    agent.submit_plan(
+        'def run(event, step):\n    return step.wait_for_event("w", type="go").payload\n'
+    )
+    run = agent.start()
+    assert run.send_event("go", 1, id="once") is True
+    assert run.result(timeout=20) == 1
+    assert run.send_event("go", 1, id="once") is False
+    with pytest.raises(RunStateError):
+        run.send_event("go", 2, id="another")
