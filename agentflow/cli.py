@@ -13,10 +13,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentflow.models import RunState
 from agentflow.terminal import short, timeline_table, when
 
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 the command failed (a plan with problems, no such run or plan, a "
+    "state that forbids it); 2 a usage error (an unknown option or value, a missing argument)."
+)
 app = typer.Typer(
     help="agentflow: AI agents write their own durable workflows.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
 )
@@ -43,6 +49,29 @@ AppOption = Annotated[
         "--app", help="module:attribute of the host's Engine, whose tools the worker needs."
     ),
 ]
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"agentflow {version('agentflow')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """agentflow: AI agents write their own durable workflows."""
 
 
 def _engine(db: str | None, app_path: str | None = None) -> Any:
@@ -94,6 +123,7 @@ def check(
             help="Tools the plan may use: --tools a b, --tools a,b or --tools a --tools b.",
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check plans: print diagnostics in linter form (exit 1), or each plan's review summary."""
     from pathlib import Path
@@ -109,10 +139,37 @@ def check(
         allowed = [n.strip() for item in [*tools, *names] for n in item.split(",") if n.strip()]
     if not files:
         _fail("name at least one plan file")
+    if as_json:
+        reports = [_check_report(path, allowed) for path in files]
+        _print_json(reports if len(reports) > 1 else reports[0])
+        raise typer.Exit(0 if all(r["ok"] for r in reports) else 1)
     status = 0
     for path in files:
         status = max(status, check_main(path, allowed, out=sys.stdout))
     raise typer.Exit(status)
+
+
+def _check_report(path: str, allowed: list[str] | None) -> dict[str, Any]:
+    from agentflow.errors import PlanValidationError
+    from agentflow.plan import ToolSpec, compile_plan
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+    tools = None if allowed is None else {n: ToolSpec.unknown(n) for n in allowed}
+    try:
+        plan = compile_plan(source, tools, filename=path)
+    except PlanValidationError as exc:
+        return {"path": path, "ok": False, "diagnostics": [d.model_dump() for d in exc.diagnostics]}
+    return {
+        "path": path,
+        "ok": True,
+        "diagnostics": [],
+        "warnings": [w.model_dump() for w in plan.warnings],
+        "summary": plan.summary.model_dump(mode="json"),
+    }
 
 
 # --- worker -------------------------------------------------------------------------------
@@ -143,13 +200,18 @@ def worker(
 @runs_app.command("list")
 def runs_list(
     db: DbOption = None,
-    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[RunState | None, typer.Option(help="Only runs with this status.")] = None,
     agent: Annotated[str | None, typer.Option(help="Only this agent's runs.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
     from agentflow.run import run_status_of
 
     engine = _engine(db)
+    if as_json:
+        rows = engine.store.list_runs(agent, status)
+        _print_json([run_status_of(r, []).model_dump(mode="json") for r in rows])
+        return
     table = Table("run", "agent", "plan", "status", "created", "updated")
     for row in engine.store.list_runs(agent, status):
         status_model = run_status_of(row, [])
@@ -165,7 +227,7 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, db: DbOption = None) -> None:
+def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a run and its step timeline."""
     from agentflow.errors import AgentflowError
 
@@ -174,6 +236,9 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
         status = engine.get_run(run_id).status()
     except AgentflowError as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        _print_json(status.model_dump(mode="json"))
         return
     console.print(f"run [bold]{status.id}[/bold]  agent {status.agent_id}  plan {status.plan_id}")
     console.print(
@@ -199,6 +264,11 @@ def runs_send_event(
     event_type: Annotated[str, typer.Argument(metavar="TYPE")],
     payload: Annotated[str, typer.Argument(metavar="JSON")] = "null",
     db: DbOption = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Idempotency key: an id the run already got is not resent."),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Send an event (with a JSON payload) to a run."""
     from agentflow.errors import AgentflowError
@@ -210,41 +280,49 @@ def runs_send_event(
         return
     engine = _engine(db)
     try:
-        engine.get_run(run_id).send_event(event_type, data)
+        delivered = engine.get_run(run_id).send_event(event_type, data, id=event_id)
     except AgentflowError as exc:
         _fail(str(exc))
-    console.print(f"sent {event_type!r} to {run_id}")
+    if as_json:
+        _print_json({"run_id": run_id, "type": event_type, "id": event_id, "delivered": delivered})
+    elif delivered:
+        console.print(f"sent {event_type!r} to {run_id}")
+    else:
+        console.print(f"{run_id} already received event id {event_id!r}; not sent again")
 
 
-def _control(run_id: str, db: str | None, action: str, **options: Any) -> None:
+def _control(run_id: str, db: str | None, action: str, as_json: bool, **options: Any) -> None:
     from agentflow.errors import AgentflowError
 
     engine = _engine(db)
     try:
         getattr(engine.get_run(run_id), action)(**options)
-        status = engine.get_run(run_id).status().status
+        status = engine.get_run(run_id).status()
     except AgentflowError as exc:
         _fail(str(exc))
         return
-    console.print(f"{action}: run {run_id} is now {status}")
+    if as_json:
+        _print_json(status.model_dump(mode="json"))
+        return
+    console.print(f"{action}: run {run_id} is now {status.status}")
 
 
 @runs_app.command("pause")
-def runs_pause(run_id: str, db: DbOption = None) -> None:
+def runs_pause(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Pause a run at its next step boundary."""
-    _control(run_id, db, "pause")
+    _control(run_id, db, "pause", as_json)
 
 
 @runs_app.command("resume")
-def runs_resume(run_id: str, db: DbOption = None) -> None:
+def runs_resume(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Resume a paused run."""
-    _control(run_id, db, "resume")
+    _control(run_id, db, "resume", as_json)
 
 
 @runs_app.command("terminate")
-def runs_terminate(run_id: str, db: DbOption = None) -> None:
+def runs_terminate(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Terminate a run for good."""
-    _control(run_id, db, "terminate")
+    _control(run_id, db, "terminate", as_json)
 
 
 @runs_app.command("restart")
@@ -257,9 +335,10 @@ def runs_restart(
     plan: Annotated[
         int | None, typer.Option("--plan", help="Continue on this approved plan version id.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Restart a run: from the start, from a named step, or onto another plan version."""
-    _control(run_id, db, "restart", from_step=from_step, plan=plan)
+    _control(run_id, db, "restart", as_json, from_step=from_step, plan=plan)
 
 
 # --- review -------------------------------------------------------------------------------
@@ -269,9 +348,16 @@ def runs_restart(
 def review_list(
     db: DbOption = None,
     all_plans: Annotated[bool, typer.Option("--all", help="Every plan, not only pending.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List plans awaiting review (or all plans)."""
     engine = _engine(db)
+    if as_json:
+        from agentflow.store.mappers import plan_version_of
+
+        rows = engine.store.list_plans(None, None if all_plans else "pending")
+        _print_json([plan_version_of(r).model_dump(mode="json") for r in rows])
+        return
     table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
     for row in engine.store.list_plans(None, None if all_plans else "pending"):
         table.add_row(
@@ -287,7 +373,7 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(plan_id: int, db: DbOption = None) -> None:
+def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a plan version: its summary, its source and its decisions."""
     from agentflow.errors import NotFound
 
@@ -296,6 +382,10 @@ def review_show(plan_id: int, db: DbOption = None) -> None:
         plan = engine.get_plan(plan_id)
     except NotFound as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        decisions = engine.reviews.decisions(plan_id)
+        _print_json({**plan.model_dump(mode="json"), "decisions": decisions})
         return
     summary = plan.summary
     console.print(
@@ -325,13 +415,29 @@ def review_show(plan_id: int, db: DbOption = None) -> None:
 
 
 @review_app.command("diff")
-def review_diff(plan_id: int, db: DbOption = None) -> None:
+def review_diff(plan_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Diff a plan version against its agent's last approved version."""
+    from agentflow.errors import NotFound
+
     engine = _engine(db)
-    console.print(engine.reviews.diff(plan_id) or "(no difference)", markup=False)
+    try:
+        diff = engine.reviews.diff(plan_id)
+    except NotFound as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json({"plan_id": plan_id, "diff": diff})
+        return
+    console.print(diff or "(no difference)", markup=False)
 
 
-def _decide(kind: str, plan_id: int, reviewer: str, comment: str | None, db: str | None) -> None:
+def _decide(
+    kind: str,
+    plan_id: int,
+    reviewer: str,
+    comment: str | None,
+    db: str | None,
+    as_json: bool = False,
+) -> None:
     from agentflow.errors import AgentflowError
 
     engine = _engine(db)
@@ -340,6 +446,9 @@ def _decide(kind: str, plan_id: int, reviewer: str, comment: str | None, db: str
         plan = decide(plan_id, reviewer=reviewer, comment=comment)
     except (AgentflowError, ValueError) as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        _print_json(plan.model_dump(mode="json"))
         return
     console.print(f"plan {plan.id} ({plan.agent_id} v{plan.version}) {plan.status} by {reviewer}")
 
@@ -354,9 +463,10 @@ def review_approve(
     reviewer: ReviewerOption = "reviewer",
     comment: CommentOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Approve a plan version (a run queued for it starts)."""
-    _decide("approve", plan_id, reviewer, comment, db)
+    _decide("approve", plan_id, reviewer, comment, db, as_json)
 
 
 @review_app.command("reject")
@@ -365,9 +475,10 @@ def review_reject(
     reviewer: ReviewerOption = "reviewer",
     comment: CommentOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Reject a plan version; it never runs."""
-    _decide("reject", plan_id, reviewer, comment, db)
+    _decide("reject", plan_id, reviewer, comment, db, as_json)
 
 
 @review_app.command("serve")
@@ -573,8 +684,10 @@ def mcp_command(
         bool, typer.Option("--worker", help="Also run due runs in this process, as a worker.")
     ] = False,
 ) -> None:
-    """Serve one agent's tools over MCP: check_plan, submit_plan, plan_and_run, start_run,
-    get_run, list_runs, send_event; plan and run resources."""
+    """Serve one agent's tools and its plans and runs as resources over MCP.
+
+    Tools: check_plan, submit_plan, plan_and_run, start_run, get_run, list_runs, send_event.
+    """
     if transport not in ("stdio", "streamable-http"):
         _usage(f"--transport {transport!r} is not stdio or streamable-http")
     if transport == "streamable-http" and host not in LOOPBACK_HOSTS:
@@ -627,6 +740,7 @@ def plan_command(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Drive the run here to its end.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Plan a goal for an agent (or reuse its approved plan) and start the run: plan_and_run."""
     from agentflow.errors import AgentflowError
@@ -651,6 +765,9 @@ def plan_command(
         return
     finally:
         engine.close()
+    if as_json:
+        _print_json(result.model_dump())
+        return
     console.print(result.message)
     summary = result.plan.summary
     console.print(
