@@ -182,8 +182,19 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
     ] = 1,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format", help="text, or json: one JSON object per line (each activation)."
+        ),
+    ] = "text",
 ) -> None:
     """Run due runs forever, in this process; stops cleanly on SIGTERM or Ctrl-C."""
+    from agentflow.log_format import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        _usage(f"--log-format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+    configure_logging(log_format)
     engine = _engine(db, app_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
-# 5: events.idempotency_key (unique per run) and the api_tokens table.
+# 5: events.idempotency_key (unique per run), runs.trace_context and the api_tokens table.
 SCHEMA_VERSION = 5
 
 
@@ -169,6 +169,8 @@ class RunRow(AgentflowTable, table=True):
     activations: int = 0
     unsettled: int = 0
     log: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The W3C trace context of the run's trace, when OpenTelemetry traces it (see telemetry.py).
+    trace_context: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class StepRow(AgentflowTable, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from tests.support.host import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER = [sys.executable, "-m", "agentflow.cli", "worker"]
 PLAN = 'def run(event, step):\n    return step.wait_for_event("w", type="go").payload\n'
 
 
@@ -63,3 +65,32 @@ def test_check_json_reports_diagnostics_with_lines(tmp_path):
     assert report.returncode == 1
     data = json.loads(report.stdout)
     assert data["ok"] is False and data["diagnostics"][0]["line"] == 2
+
+
+def test_the_worker_writes_json_log_lines(tmp_path):
+    db = f"sqlite:///{tmp_path / 'worker.db'}"
+    with make_engine(db, isolation="inline") as engine:
+        agent = engine.agent("acme", tools=["list_orders"], review="auto")
+        agent.submit_plan(
+            'def run(event, step):\n    return len(step.do("o", tools.list_orders))\n'
+        )
+        agent.start(run_id="logged")
+    worker = subprocess.Popen(
+        [*WORKER, "--log-format", "json", "--db", db, "--app", "tests.support.reach_app:engine"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert worker.stderr is not None
+        line = json.loads(worker.stderr.readline())
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        if worker.stderr is not None:
+            worker.stderr.close()
+    assert line["run_id"] == "logged" and line["agent_id"] == "acme"
+    assert line["status"] == "complete" and line["level"] == "info" and line["seconds"] >= 0
+    assert cli("worker", "--log-format", "xml", "--db", db).returncode == 2
