@@ -54,11 +54,13 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 
 
 def _epoch(moment: datetime | None) -> float | None:
+    # Times are shown to the microsecond, rounded: half a microsecond earlier, `since` a run's
+    # shown `created_at` includes that run and `until` it excludes it.
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return moment.timestamp() - 0.5e-6
 
 
 def runs_router(
