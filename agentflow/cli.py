@@ -508,28 +508,22 @@ def review_serve(
         bool, typer.Option("--insecure", help="Serve beyond loopback without a token.")
     ] = False,
 ) -> None:
-    """Serve the review web app: pending plans, summaries, diffs, decisions, run timelines."""
-    import uvicorn
+    """Serve the review web app (the same server as `agentflow serve`, /api/v1 included)."""
+    from agentflow.tokens import Tokens
 
-    from agentflow.review.web import create_app
-
-    loopback = host in ("127.0.0.1", "localhost")
-    if not loopback and not token and not insecure:
+    loopback = host in LOOPBACK_HOSTS
+    engine = _engine(db)
+    if not loopback and not token and not insecure and not Tokens(engine).any():
+        engine.close()
         _fail(
             f"listening on {host} lets anyone who reaches the port approve plans: set --token "
-            "(or AGENTFLOW_REVIEW_TOKEN), or pass --insecure behind an authenticating proxy"
+            "(or AGENTFLOW_REVIEW_TOKEN) or create tokens (agentflow tokens create), or pass "
+            "--insecure behind an authenticating proxy"
         )
-    engine = _engine(db)
-    web = create_app(
-        engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None, token=token
-    )
     console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
     if token:
         console.print(f"open http://{host}:{port}/?token=... with the token you set")
-    try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
-    finally:
-        engine.close()
+    _serve(engine, host, port, open_without_tokens=loopback or insecure, static_token=token)
 
 
 # --- serve and tokens ---------------------------------------------------------------------
@@ -551,9 +545,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API (/api/v1, reference at /docs) and the review web app (/)."""
-    import uvicorn
-
-    from agentflow.server import create_server
     from agentflow.tokens import Tokens
 
     loopback = host in LOOPBACK_HOSTS
@@ -566,10 +557,31 @@ def serve(
             "authenticating proxy"
         )
         raise typer.Exit(2)
+    console.print(
+        f"agentflow on http://{host}:{port}/  (API /api/v1, reference /docs; store {engine.url})"
+    )
+    _serve(engine, host, port, open_without_tokens=loopback or insecure, work=work)
+
+
+def _serve(
+    engine: Any,
+    host: str,
+    port: int,
+    *,
+    open_without_tokens: bool,
+    static_token: str | None = None,
+    work: bool = False,
+) -> None:
+    """Run the server (and a worker thread with `work`) until interrupted; close the engine."""
+    import uvicorn
+
+    from agentflow.server import create_server
+
     server = create_server(
         engine,
-        allowed_hosts=[*LOOPBACK_HOSTS, "[::1]"] if loopback else None,
-        open_without_tokens=loopback or insecure,
+        allowed_hosts=[*LOOPBACK_HOSTS, "[::1]"] if host in LOOPBACK_HOSTS else None,
+        open_without_tokens=open_without_tokens,
+        static_token=static_token,
     )
     stop = threading.Event()
     worker_thread = None
@@ -578,9 +590,6 @@ def serve(
             target=engine.work, kwargs={"until_idle": False, "stop": stop}, daemon=True
         )
         worker_thread.start()
-    console.print(
-        f"agentflow on http://{host}:{port}/  (API /api/v1, reference /docs; store {engine.url})"
-    )
     try:
         uvicorn.run(server, host=host, port=port, log_level="warning")
     finally:

@@ -206,7 +206,10 @@ TOKEN_COOKIE = "agentflow_review_token"
 
 def _static_sign_in(token: str) -> SignIn:
     def check(candidate: str | None) -> str | None:
-        return "" if candidate is not None and secrets.compare_digest(candidate, token) else None
+        matches = candidate is not None and secrets.compare_digest(
+            candidate.encode("utf-8"), token.encode("utf-8")
+        )
+        return "" if matches else None
 
     return check
 

@@ -6,6 +6,7 @@ that does not exist (404, same message), so a token never learns what other agen
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,6 +72,13 @@ class Caller:
 
 LOCAL = Caller(TokenRole.ADMIN, "local")
 """The caller when the server is open: on loopback with no tokens in the store."""
+SHARED = Caller(TokenRole.ADMIN, "review-token")
+"""The caller holding `agentflow review serve --token`'s shared token."""
+
+
+def same_secret(offered: str, expected: str) -> bool:
+    """Compare two secrets in constant time (any text, not only ASCII)."""
+    return secrets.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
 
 
 class Access:
@@ -80,15 +88,22 @@ class Access:
         tokens: the store's tokens.
         open_without_tokens: let requests without a token in, as an admin named "local",
             while the store holds no token at all (a server on loopback, or `--insecure`).
+        static_token: one shared secret that also signs in, as an admin (`agentflow review
+            serve --token`); with it, a request without a token is never let in.
     """
 
-    def __init__(self, tokens: Tokens, open_without_tokens: bool) -> None:
+    def __init__(
+        self, tokens: Tokens, open_without_tokens: bool, static_token: str | None = None
+    ) -> None:
         self.tokens = tokens
-        self.open_without_tokens = open_without_tokens
+        self.open_without_tokens = open_without_tokens and not static_token
+        self.static_token = static_token
 
     def caller_of(self, secret: str | None) -> Caller | None:
         """The caller presenting this secret (None: none), or None when refused."""
         if secret:
+            if self.static_token and same_secret(secret, self.static_token):
+                return SHARED
             token = self.tokens.authenticate(secret)
             return Caller.of(token) if token is not None else None
         if self.open_without_tokens and not self.tokens.any():
@@ -118,7 +133,8 @@ class Access:
             caller = self.caller_of(secret)
             if caller is None or caller.role is TokenRole.AGENT:
                 return None
-            return "" if caller is LOCAL else caller.name
+            # Without a named token, the web form's typed reviewer name is used, as before.
+            return "" if caller in (LOCAL, SHARED) else caller.name
 
         return check
 

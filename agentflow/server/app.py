@@ -38,6 +38,7 @@ def create_server(
     *,
     allowed_hosts: list[str] | None = None,
     open_without_tokens: bool = False,
+    static_token: str | None = None,
     model: str | PlannerModel | None = None,
 ) -> FastAPI:
     """The `agentflow serve` application over an engine's store.
@@ -48,9 +49,11 @@ def create_server(
             which stops DNS-rebinding pages); None accepts any.
         open_without_tokens: while the store holds no token, let requests without one in as
             an admin named "local" (for a server on loopback).
+        static_token: one shared secret accepted besides the stored tokens, as an admin
+            (`agentflow review serve --token`).
         model: the model plan-and-run asks; default as `plan_and_run`'s.
     """
-    access = Access(Tokens(engine), open_without_tokens)
+    access = Access(Tokens(engine), open_without_tokens, static_token)
     app = FastAPI(
         title="agentflow",
         version=_version(),

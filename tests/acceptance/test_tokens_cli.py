@@ -10,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from agentflow import Engine
 from agentflow.tokens import Tokens
+from tests.support.serve import launched
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +75,19 @@ def test_token_usage_errors_exit_2_and_unknown_agents_exit_1(tmp_path):
 def test_serving_beyond_loopback_needs_a_token(tmp_path):
     refused = cli("serve", "--host", "0.0.0.0", "--db", f"sqlite:///{tmp_path / 'open.db'}")
     assert refused.returncode == 2 and "tokens create" in refused.stdout
+
+
+def test_review_serve_is_the_same_server_and_takes_its_shared_token(tmp_path):
+    db = f"sqlite:///{tmp_path / 'review.db'}"
+    with launched("review", "serve", "--db", db, "--token", "s3cret") as base:
+        signed = {"Authorization": "Bearer s3cret"}
+        assert httpx.get(f"{base}/api/v1/plans", headers=signed).status_code == 200
+        assert httpx.get(f"{base}/api/v1/plans").status_code == 401
+        odd = {"Authorization": "Bearer s3cr\u00e9t".encode()}
+        assert httpx.get(f"{base}/api/v1/plans", headers=odd).status_code == 401
+        assert httpx.get(f"{base}/", headers=odd).status_code == 401
+        assert httpx.get(f"{base}/").status_code == 401
+        opened = httpx.get(f"{base}/?token=s3cret", follow_redirects=False)
+        assert (
+            opened.status_code == 303 and "agentflow_review_token" in opened.headers["set-cookie"]
+        )

@@ -30,9 +30,15 @@ def free_port() -> int:
 @contextmanager
 def serving(db: str, *extra: str) -> Iterator[str]:
     """`agentflow serve --app tests.support.reach_app:engine --worker` on `db`; yields its URL."""
+    with launched("serve", "--db", db, "--app", APP, "--worker", *extra) as base:
+        yield base
+
+
+@contextmanager
+def launched(*args: str) -> Iterator[str]:
+    """`agentflow ARGS --port PORT` as a subprocess, once it answers; yields its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "agentflow.cli", "serve", "--db", db, "--app", APP]
-    command += ["--port", str(port), "--worker", *extra]
+    command = [sys.executable, "-m", "agentflow.cli", *args, "--port", str(port)]
     with tempfile.TemporaryFile(mode="w+") as output:
         proc = subprocess.Popen(
             command,
