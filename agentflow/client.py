@@ -189,8 +189,23 @@ class Client:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+    ) -> list[RemoteRun]:
+        """Handles of the runs the token sees, newest first (all pages, or the first `limit`)."""
+        return [
+            RemoteRun(self, s.id, s.agent_id)
+            for s in self.run_statuses(agent, status, since=since, until=until, limit=limit)
+        ]
+
+    def run_statuses(
+        self,
+        agent: str | None = None,
+        status: RunState | str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[RunStatus]:
-        """Runs the token sees, newest first (all pages, or the first `limit`)."""
+        """The runs the token sees, newest first, as statuses (without their steps)."""
         found: list[RunStatus] = []
         cursor = None
         while True:
@@ -286,8 +301,8 @@ class RemoteAgent:
         """One of this agent's runs."""
         return self.client.get_run(run_id, agent=self.id)
 
-    def runs(self, status: RunState | str | None = None) -> list[RunStatus]:
-        """This agent's runs, newest first."""
+    def runs(self, status: RunState | str | None = None) -> list[RemoteRun]:
+        """Handles of this agent's runs, newest first."""
         return self.client.runs(agent=self.id, status=status)
 
 

@@ -94,6 +94,9 @@ def test_a_service_drives_a_plan_and_a_run_through_the_client(server):
         with pytest.raises(NotFound):
             globex.get_run("order-7")
         assert globex.runs() == [] and globex.plans() == []
+        statuses = reviewer.run_statuses(agent="acme", status="complete")
+        assert [(r.id, r.status) for r in statuses] == [("order-7", RunState.COMPLETE)]
+        assert [r.id for r in reviewer.runs(limit=1)] == ["order-7"]
         assert globex.agent("globex").check(PLAN)["ok"] is True
         assert globex.check(PLAN, agent="globex")["summary"]["event_types"] == ["decision"]
 
