@@ -20,6 +20,7 @@ from agentflow.engine import Engine
 from agentflow.errors import PlanValidationError
 from agentflow.models import RunState
 from agentflow.planner import PlannerModel, plan_and_run
+from agentflow.run import run_status_of
 
 INSTRUCTIONS = (
     "agentflow runs durable workflows that you write as plans: a Python module with "
@@ -136,8 +137,7 @@ def create_mcp_server(
 
         def listed() -> dict[str, Any]:
             rows = engine.store.list_runs(agent.id, status, limit=max(1, min(limit, 200)))
-            found = [agent.get_run(r.run_id).status() for r in rows]
-            return {"runs": [_dump(s.model_copy(update={"steps": []})) for s in found]}
+            return {"runs": [_dump(run_status_of(r, [])) for r in rows]}
 
         return await anyio.to_thread.run_sync(listed)
 

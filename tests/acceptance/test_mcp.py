@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.support.reach_app:engine"
 BROKEN = "def run(event, step):\n    x = 1\n    return tools.sendmail(x)\n"
+WAITING = 'def run(event, step):\n    return step.wait_for_event("w", type="go").payload\n'
 
 
 def structured(result: Any) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def structured(result: Any) -> dict[str, Any]:
 async def session_run(db: str, agent: str, work: Any) -> Any:
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "agentflow.cli", "mcp", "--db", db, "--app", APP, "--agent", agent],
+        args=["-m", "agentflow.cli", "mcp", "--db", db, "--app", APP, "--agent", agent, "--worker"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -69,6 +70,20 @@ def test_an_mcp_client_checks_plans_plans_and_runs_and_reads_a_run(tmp_path):
         timeline = await session.read_resource(f"run://{planned['run_id']}/timeline")
         source = await session.read_resource(f"plan://{planned['plan_id']}/source")
         summary = await session.read_resource(f"plan://{planned['plan_id']}/summary")
+        submitted = structured(await session.call_tool("submit_plan", {"source": WAITING}))
+        refused = structured(await session.call_tool("submit_plan", {"source": BROKEN}))
+        started = structured(
+            await session.call_tool(
+                "start_run", {"run_id": "mcp-wait", "plan_id": submitted["plan"]["id"]}
+            )
+        )
+        event = {"run_id": "mcp-wait", "type": "go", "payload": 5, "id": "e1"}
+        sent = [structured(await session.call_tool("send_event", event)) for _ in range(2)]
+        for _ in range(300):
+            waited = structured(await session.call_tool("get_run", {"run_id": "mcp-wait"}))
+            if waited["status"] == "complete":
+                break
+            await anyio.sleep(0.05)
         hidden = await session.call_tool("get_run", {"run_id": "nope"})
         other = await session.call_tool("start_run", {"plan_id": foreign_plan.id})
         return {
@@ -80,6 +95,11 @@ def test_an_mcp_client_checks_plans_plans_and_runs_and_reads_a_run(tmp_path):
             "timeline": json.loads(timeline.contents[0].text),
             "source": source.contents[0].text,
             "summary": json.loads(summary.contents[0].text),
+            "submitted": submitted,
+            "refused": refused,
+            "started": started,
+            "sent": sent,
+            "waited": waited,
             "hidden": hidden,
             "other": other,
         }
@@ -105,4 +125,9 @@ def test_an_mcp_client_checks_plans_plans_and_runs_and_reads_a_run(tmp_path):
     assert seen["timeline"]["steps"][0]["status"] == "complete"
     assert "tools.list_orders" in seen["source"]
     assert seen["summary"]["summary"]["tools_used"][0]["name"] == "list_orders"
+    assert seen["submitted"]["stored"] and seen["submitted"]["plan"]["status"] == "approved"
+    assert seen["refused"]["stored"] is False and seen["refused"]["diagnostics"][0]["line"] == 3
+    assert seen["started"]["id"] == "mcp-wait"
+    assert [s["delivered"] for s in seen["sent"]] == [True, False]
+    assert seen["waited"]["status"] == "complete" and seen["waited"]["output"] == 5
     assert seen["hidden"].is_error and seen["other"].is_error
