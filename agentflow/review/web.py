@@ -72,9 +72,8 @@ def create_app(
     def page(
         request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, name, {"url": engine.url, **context}, status_code=status_code
-        )
+        context = {"url": engine.url, "signed_in": signed_in(request), **context}
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):

@@ -270,3 +270,18 @@ def test_the_web_app_and_the_docs_are_served_too(world):
         assert "<script" not in docs.text and "cdn" not in docs.text.lower()
         paths = http.get("/openapi.json").json()["paths"]
         assert "/api/v1/agents/{agent}/plan-and-run" in paths
+
+
+def test_a_reviewer_signed_in_to_the_web_app_decides_under_the_tokens_name(world):
+    with world.http("acme") as acme:
+        plan = acme.post("/agents/acme/plans", json={"source": WAITING, "goal": "web"}).json()
+    with httpx.Client(base_url=world.base, timeout=10, follow_redirects=True) as web:
+        opened = web.get(f"/plans/{plan['id']}?token={world.tokens['dana']}")
+        assert opened.status_code == 200 and 'value="dana" readonly' in opened.text
+        decided = web.post(
+            f"/plans/{plan['id']}/approve",
+            data={"reviewer": "someone else", "comment": "from the web"},
+        )
+        assert decided.status_code == 200
+    with world.http("dana") as dana:
+        assert dana.get(f"/plans/{plan['id']}").json()["decided_by"] == "dana"
