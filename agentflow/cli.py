@@ -8,24 +8,34 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.models import PlanState
+from agentflow.models import PlanState, RunState
 from agentflow.terminal import duration_text, short, simulation_table, timeline_table, when
 
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 the command failed (a plan with problems, no such run or plan, a "
+    "state that forbids it); 2 a usage error (an unknown option or value, a missing argument)."
+)
 app = typer.Typer(
     help="agentflow: AI agents write their own durable workflows.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
 )
 runs_app = typer.Typer(help="Inspect runs and send them events.", no_args_is_help=True)
 review_app = typer.Typer(help="Review generated plans before they run.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="API tokens for agentflow serve and agentflow mcp (roles agent, reviewer, admin).",
+    no_args_is_help=True,
+)
 app.add_typer(runs_app, name="runs")
 app.add_typer(review_app, name="review")
+app.add_typer(tokens_app, name="tokens")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 DbOption = Annotated[
@@ -40,6 +50,29 @@ AppOption = Annotated[
         "--app", help="module:attribute of the host's Engine, whose tools the worker needs."
     ),
 ]
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"agentflow {version('agentflow')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """agentflow: AI agents write their own durable workflows."""
 
 
 def _engine(db: str | None, app_path: str | None = None) -> Any:
@@ -61,9 +94,19 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
     return Engine(db)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
+
+
+def _usage(message: str) -> NoReturn:
+    """A usage error: the command line itself is wrong (exit 2, like click's own)."""
+    console.print(f"[red]usage error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 # --- check --------------------------------------------------------------------------------
@@ -81,6 +124,7 @@ def check(
             help="Tools the plan may use: --tools a b, --tools a,b or --tools a --tools b.",
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check plans: print diagnostics in linter form (exit 1), or each plan's review summary."""
     from pathlib import Path
@@ -96,10 +140,37 @@ def check(
         allowed = [n.strip() for item in [*tools, *names] for n in item.split(",") if n.strip()]
     if not files:
         _fail("name at least one plan file")
+    if as_json:
+        reports = [_check_report(path, allowed) for path in files]
+        _print_json(reports if len(reports) > 1 else reports[0])
+        raise typer.Exit(0 if all(r["ok"] for r in reports) else 1)
     status = 0
     for path in files:
         status = max(status, check_main(path, allowed, out=sys.stdout))
     raise typer.Exit(status)
+
+
+def _check_report(path: str, allowed: list[str] | None) -> dict[str, Any]:
+    from agentflow.errors import PlanValidationError
+    from agentflow.plan import ToolSpec, compile_plan
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+    tools = None if allowed is None else {n: ToolSpec.unknown(n) for n in allowed}
+    try:
+        plan = compile_plan(source, tools, filename=path)
+    except PlanValidationError as exc:
+        return {"path": path, "ok": False, "diagnostics": [d.model_dump() for d in exc.diagnostics]}
+    return {
+        "path": path,
+        "ok": True,
+        "diagnostics": [],
+        "warnings": [w.model_dump() for w in plan.warnings],
+        "summary": plan.summary.model_dump(mode="json"),
+    }
 
 
 # --- worker -------------------------------------------------------------------------------
@@ -112,8 +183,19 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
     ] = 1,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format", help="text, or json: one JSON object per line (each activation)."
+        ),
+    ] = "text",
 ) -> None:
     """Run due runs forever, in this process; stops cleanly on SIGTERM or Ctrl-C."""
+    from agentflow.log_format import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        _usage(f"--log-format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+    configure_logging(log_format)
     engine = _engine(db, app_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -130,13 +212,18 @@ def worker(
 @runs_app.command("list")
 def runs_list(
     db: DbOption = None,
-    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[RunState | None, typer.Option(help="Only runs with this status.")] = None,
     agent: Annotated[str | None, typer.Option(help="Only this agent's runs.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
     from agentflow.run import run_status_of
 
     engine = _engine(db)
+    if as_json:
+        rows = engine.store.list_runs(agent, status)
+        _print_json([run_status_of(r, []).model_dump(mode="json") for r in rows])
+        return
     table = Table("run", "agent", "plan", "status", "created", "updated")
     for row in engine.store.list_runs(agent, status):
         status_model = run_status_of(row, [])
@@ -152,7 +239,7 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, db: DbOption = None) -> None:
+def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a run and its step timeline."""
     from agentflow.errors import AgentflowError
 
@@ -161,6 +248,9 @@ def runs_show(run_id: str, db: DbOption = None) -> None:
         status = engine.get_run(run_id).status()
     except AgentflowError as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        _print_json(status.model_dump(mode="json"))
         return
     console.print(f"run [bold]{status.id}[/bold]  agent {status.agent_id}  plan {status.plan_id}")
     console.print(
@@ -186,6 +276,11 @@ def runs_send_event(
     event_type: Annotated[str, typer.Argument(metavar="TYPE")],
     payload: Annotated[str, typer.Argument(metavar="JSON")] = "null",
     db: DbOption = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Idempotency key: an id the run already got is not resent."),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Send an event (with a JSON payload) to a run."""
     from agentflow.errors import AgentflowError
@@ -197,41 +292,49 @@ def runs_send_event(
         return
     engine = _engine(db)
     try:
-        engine.get_run(run_id).send_event(event_type, data)
+        delivered = engine.get_run(run_id).send_event(event_type, data, id=event_id)
     except AgentflowError as exc:
         _fail(str(exc))
-    console.print(f"sent {event_type!r} to {run_id}")
+    if as_json:
+        _print_json({"run_id": run_id, "type": event_type, "id": event_id, "delivered": delivered})
+    elif delivered:
+        console.print(f"sent {event_type!r} to {run_id}")
+    else:
+        console.print(f"{run_id} already received event id {event_id!r}; not sent again")
 
 
-def _control(run_id: str, db: str | None, action: str, **options: Any) -> None:
+def _control(run_id: str, db: str | None, action: str, as_json: bool, **options: Any) -> None:
     from agentflow.errors import AgentflowError
 
     engine = _engine(db)
     try:
         getattr(engine.get_run(run_id), action)(**options)
-        status = engine.get_run(run_id).status().status
+        status = engine.get_run(run_id).status()
     except AgentflowError as exc:
         _fail(str(exc))
         return
-    console.print(f"{action}: run {run_id} is now {status}")
+    if as_json:
+        _print_json(status.model_dump(mode="json"))
+        return
+    console.print(f"{action}: run {run_id} is now {status.status}")
 
 
 @runs_app.command("pause")
-def runs_pause(run_id: str, db: DbOption = None) -> None:
+def runs_pause(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Pause a run at its next step boundary."""
-    _control(run_id, db, "pause")
+    _control(run_id, db, "pause", as_json)
 
 
 @runs_app.command("resume")
-def runs_resume(run_id: str, db: DbOption = None) -> None:
+def runs_resume(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Resume a paused run."""
-    _control(run_id, db, "resume")
+    _control(run_id, db, "resume", as_json)
 
 
 @runs_app.command("terminate")
-def runs_terminate(run_id: str, db: DbOption = None) -> None:
+def runs_terminate(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Terminate a run for good."""
-    _control(run_id, db, "terminate")
+    _control(run_id, db, "terminate", as_json)
 
 
 @runs_app.command("restart")
@@ -244,9 +347,10 @@ def runs_restart(
     plan: Annotated[
         int | None, typer.Option("--plan", help="Continue on this approved plan version id.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Restart a run: from the start, from a named step, or onto another plan version."""
-    _control(run_id, db, "restart", from_step=from_step, plan=plan)
+    _control(run_id, db, "restart", as_json, from_step=from_step, plan=plan)
 
 
 # --- review -------------------------------------------------------------------------------
@@ -256,9 +360,16 @@ def runs_restart(
 def review_list(
     db: DbOption = None,
     all_plans: Annotated[bool, typer.Option("--all", help="Every plan, not only pending.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List plans awaiting review (or all plans)."""
     engine = _engine(db)
+    if as_json:
+        from agentflow.store.mappers import plan_version_of
+
+        rows = engine.store.list_plans(None, None if all_plans else "pending")
+        _print_json([plan_version_of(r).model_dump(mode="json") for r in rows])
+        return
     table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
     for row in engine.store.list_plans(None, None if all_plans else PlanState.PENDING):
         table.add_row(
@@ -274,7 +385,7 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(plan_id: int, db: DbOption = None) -> None:
+def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a plan version: its summary, its source and its decisions."""
     from agentflow.errors import NotFound
 
@@ -283,6 +394,10 @@ def review_show(plan_id: int, db: DbOption = None) -> None:
         plan = engine.get_plan(plan_id)
     except NotFound as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        decisions = engine.reviews.decisions(plan_id)
+        _print_json({**plan.model_dump(mode="json"), "decisions": decisions})
         return
     summary = plan.summary
     console.print(
@@ -312,13 +427,29 @@ def review_show(plan_id: int, db: DbOption = None) -> None:
 
 
 @review_app.command("diff")
-def review_diff(plan_id: int, db: DbOption = None) -> None:
+def review_diff(plan_id: int, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Diff a plan version against its agent's last approved version."""
+    from agentflow.errors import NotFound
+
     engine = _engine(db)
-    console.print(engine.reviews.diff(plan_id) or "(no difference)", markup=False)
+    try:
+        diff = engine.reviews.diff(plan_id)
+    except NotFound as exc:
+        _fail(str(exc))
+    if as_json:
+        _print_json({"plan_id": plan_id, "diff": diff})
+        return
+    console.print(diff or "(no difference)", markup=False)
 
 
-def _decide(kind: str, plan_id: int, reviewer: str, comment: str | None, db: str | None) -> None:
+def _decide(
+    kind: str,
+    plan_id: int,
+    reviewer: str,
+    comment: str | None,
+    db: str | None,
+    as_json: bool = False,
+) -> None:
     from agentflow.errors import AgentflowError
 
     engine = _engine(db)
@@ -327,6 +458,9 @@ def _decide(kind: str, plan_id: int, reviewer: str, comment: str | None, db: str
         plan = decide(plan_id, reviewer=reviewer, comment=comment)
     except (AgentflowError, ValueError) as exc:
         _fail(str(exc))
+        return
+    if as_json:
+        _print_json(plan.model_dump(mode="json"))
         return
     console.print(f"plan {plan.id} ({plan.agent_id} v{plan.version}) {plan.status} by {reviewer}")
 
@@ -341,9 +475,10 @@ def review_approve(
     reviewer: ReviewerOption = "reviewer",
     comment: CommentOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Approve a plan version (a run queued for it starts)."""
-    _decide("approve", plan_id, reviewer, comment, db)
+    _decide("approve", plan_id, reviewer, comment, db, as_json)
 
 
 @review_app.command("reject")
@@ -352,9 +487,10 @@ def review_reject(
     reviewer: ReviewerOption = "reviewer",
     comment: CommentOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Reject a plan version; it never runs."""
-    _decide("reject", plan_id, reviewer, comment, db)
+    _decide("reject", plan_id, reviewer, comment, db, as_json)
 
 
 def _json_file(path: Path | None, what: str) -> Any:
@@ -430,27 +566,238 @@ def review_serve(
         bool, typer.Option("--insecure", help="Serve beyond loopback without a token.")
     ] = False,
 ) -> None:
-    """Serve the review web app: pending plans, summaries, diffs, decisions, run timelines."""
-    import uvicorn
+    """Serve the review web app (the same server as `agentflow serve`, /api/v1 included)."""
+    from agentflow.tokens import Tokens
 
-    from agentflow.review.web import create_app
-
-    loopback = host in ("127.0.0.1", "localhost")
-    if not loopback and not token and not insecure:
+    loopback = host in LOOPBACK_HOSTS
+    engine = _engine(db)
+    if not loopback and not token and not insecure and not Tokens(engine).any():
+        engine.close()
         _fail(
             f"listening on {host} lets anyone who reaches the port approve plans: set --token "
-            "(or AGENTFLOW_REVIEW_TOKEN), or pass --insecure behind an authenticating proxy"
+            "(or AGENTFLOW_REVIEW_TOKEN) or create tokens (agentflow tokens create), or pass "
+            "--insecure behind an authenticating proxy"
         )
-    engine = _engine(db)
-    web = create_app(
-        engine, allowed_hosts=["127.0.0.1", "localhost"] if loopback else None, token=token
-    )
     console.print(f"review app on http://{host}:{port}/  (store {engine.url})")
     if token:
         console.print(f"open http://{host}:{port}/?token=... with the token you set")
+    _serve(engine, host, port, open_without_tokens=loopback or insecure, static_token=token)
+
+
+# --- serve and tokens ---------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    app_path: AppOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    work: Annotated[
+        bool, typer.Option("--worker", help="Also run due runs in this process, as a worker.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Serve beyond loopback with no token in the store.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (/api/v1, reference at /docs) and the review web app (/)."""
+    from agentflow.tokens import Tokens
+
+    loopback = host in LOOPBACK_HOSTS
+    engine = _engine(db, app_path)
+    if not loopback and not insecure and not Tokens(engine).any():
+        engine.close()
+        console.print(
+            f"[red]error:[/red] listening on {host} lets anyone who reaches the port in: create "
+            "a token first (agentflow tokens create --role admin), or pass --insecure behind an "
+            "authenticating proxy"
+        )
+        raise typer.Exit(2)
+    console.print(
+        f"agentflow on http://{host}:{port}/  (API /api/v1, reference /docs; store {engine.url})"
+    )
+    _serve(engine, host, port, open_without_tokens=loopback or insecure, work=work)
+
+
+def _serve(
+    engine: Any,
+    host: str,
+    port: int,
+    *,
+    open_without_tokens: bool,
+    static_token: str | None = None,
+    work: bool = False,
+) -> None:
+    """Run the server (and a worker thread with `work`) until interrupted; close the engine."""
+    import uvicorn
+
+    from agentflow.server import create_server
+
+    server = create_server(
+        engine,
+        allowed_hosts=[*LOOPBACK_HOSTS, "[::1]"] if host in LOOPBACK_HOSTS else None,
+        open_without_tokens=open_without_tokens,
+        static_token=static_token,
+    )
+    stop = threading.Event()
+    worker_thread = None
+    if work:
+        worker_thread = threading.Thread(
+            target=engine.work, kwargs={"until_idle": False, "stop": stop}, daemon=True
+        )
+        worker_thread.start()
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(server, host=host, port=port, log_level="warning")
     finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
+        engine.close()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    db: DbOption = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="The agent an agent token acts for.")
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="agent (the default with --agent), reviewer or admin."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Who holds it: a reviewer decides under it.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a token; its secret is printed once and only its hash is stored."""
+    from agentflow.errors import AgentflowError
+    from agentflow.tokens import TokenRole, Tokens
+
+    chosen = role or (TokenRole.AGENT.value if agent else None)
+    if chosen is None:
+        _usage("name the token's role: --agent ID, --role reviewer --name NAME, or --role admin")
+    if chosen not in {r.value for r in TokenRole}:
+        _usage(f"--role {chosen!r} is not one of {', '.join(r.value for r in TokenRole)}")
+    engine = _engine(db)
+    try:
+        secret, info = Tokens(engine).create(str(chosen), agent_id=agent, name=name)
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    if as_json:
+        _print_json({"token": secret, **info.model_dump(mode="json")})
+        return
+    scope = f" for agent {info.agent_id}" if info.agent_id else ""
+    console.print(f"token {info.id}: {info.role} {info.name!r}{scope}; keep it, it is shown once:")
+    print(secret)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    db: DbOption = None,
+    revoked: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List tokens (never their secrets)."""
+    from agentflow.tokens import Tokens
+
+    engine = _engine(db)
+    try:
+        found = Tokens(engine).list(include_revoked=revoked)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json([t.model_dump(mode="json") for t in found])
+        return
+    table = Table("id", "role", "name", "agent", "created", "revoked")
+    for token in found:
+        table.add_row(
+            token.id,
+            token.role,
+            token.name,
+            token.agent_id or "",
+            when(token.created_at),
+            when(token.revoked_at) if token.revoked_at else "",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The token's id (tok_...).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from agentflow.errors import NotFound
+    from agentflow.tokens import Tokens
+
+    engine = _engine(db)
+    try:
+        Tokens(engine).revoke(token_id)
+    except NotFound as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    console.print(f"revoked {token_id}")
+
+
+@app.command("mcp")
+def mcp_command(
+    agent: Annotated[str, typer.Option("--agent", "-a", help="The agent its tools act for.")],
+    db: DbOption = None,
+    app_path: AppOption = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (for a local MCP client) or streamable-http.")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface for streamable-http (loopback).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port for streamable-http.")] = 8766,
+    work: Annotated[
+        bool, typer.Option("--worker", help="Also run due runs in this process, as a worker.")
+    ] = False,
+) -> None:
+    """Serve one agent's tools and its plans and runs as resources over MCP.
+
+    Tools: check_plan, submit_plan, plan_and_run, start_run, get_run, list_runs, send_event.
+    """
+    if transport not in ("stdio", "streamable-http"):
+        _usage(f"--transport {transport!r} is not stdio or streamable-http")
+    if transport == "streamable-http" and host not in LOOPBACK_HOSTS:
+        _usage("the MCP server has no sign-in: serve streamable-http on loopback only")
+    try:
+        from agentflow.mcp_server import create_mcp_server
+    except ImportError:
+        _fail("agentflow mcp needs the mcp package: pip install 'agentflow[mcp]'")
+    from agentflow.errors import NotFound
+
+    engine = _engine(db, app_path)
+    try:
+        server = create_mcp_server(engine, agent)
+    except NotFound as exc:
+        engine.close()
+        _fail(str(exc))
+    stop = threading.Event()
+    worker_thread = None
+    if work:
+        worker_thread = threading.Thread(
+            target=engine.work, kwargs={"until_idle": False, "stop": stop}, daemon=True
+        )
+        worker_thread.start()
+    try:
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=host, port=port)
+    finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
         engine.close()
 
 
@@ -471,6 +818,7 @@ def plan_command(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Drive the run here to its end.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Plan a goal for an agent (or reuse its approved plan) and start the run: plan_and_run."""
     from agentflow.errors import AgentflowError
@@ -495,6 +843,9 @@ def plan_command(
         return
     finally:
         engine.close()
+    if as_json:
+        _print_json(result.model_dump())
+        return
     console.print(result.message)
     summary = result.plan.summary
     console.print(

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
+from agentflow import telemetry
 from agentflow.agent import Agent
 from agentflow.errors import AmbiguousRunId, ConfigurationError, ToolsUnavailable
 from agentflow.plan import CompiledPlan, PlanLimits, load_plan
@@ -29,6 +30,7 @@ from agentflow.runtime import (
     run_activation,
 )
 from agentflow.runtime.executor import PlanRunner, run_inline
+from agentflow.runtime.observe import observe_activation
 from agentflow.runtime.sandbox.host import SandboxRunner
 from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
 from agentflow.store import DEFAULT_DATABASE_URL, RunRow, Store
@@ -114,7 +116,9 @@ class Engine:
         self._loop = WorkLoop(
             self.store, self.owner, lease_seconds, self.activate, self.wakeup, poll_interval
         )
-        self.model: str | None = None
+        # The planner's default model: a litellm name, or a model object with complete and
+        # acomplete (e.g. agentflow.testing.ScriptedModel), which `--app` hosts can set.
+        self.model: Any = None
         self._handles: dict[str, ToolHandle] = {}
         _ENGINES.add(self)
 
@@ -269,9 +273,12 @@ class Engine:
         """Run one activation of a run this process has claimed."""
         self._leases.hold(row.id)
         try:
-            return run_activation(
-                self.store, row, self.owner, self._load_plan, self.limits, self._runner()
-            )
+            with observe_activation(self.store, row, self.owner) as report:
+                outcome = run_activation(
+                    self.store, row, self.owner, self._load_plan, self.limits, self._runner()
+                )
+                report.status = outcome.status
+                return outcome
         finally:
             self._leases.release(row.id)
             self.notify()
@@ -282,9 +289,15 @@ class Engine:
         return self._compile(source, tool_names)
 
     def _compile(self, source: str, tool_names: list[str]) -> CompiledPlan:
-        return load_plan(
-            source, tools={n: self.tools.get(n).fn for n in tool_names}, limits=self.plan_limits
-        )
+        with telemetry.span("agentflow.compile", tools=",".join(tool_names)) as current:
+            compiled = load_plan(
+                source,
+                tools={n: self.tools.get(n).fn for n in tool_names},
+                limits=self.plan_limits,
+            )
+            if current is not None and current.is_recording():
+                current.set_attribute("agentflow.plan_sha256", compiled.sha256)
+            return compiled
 
     def import_missing_tools(self, names: list[str]) -> list[str]:
         """Import the named tools this process lacks from their recorded paths; still missing."""

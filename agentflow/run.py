@@ -141,23 +141,37 @@ class Run:
         row = self._row()
         return run_status_of(row, self.engine.store.load_steps(row.id))
 
-    def send_event(self, type: str, payload: Any = None) -> None:
+    def send_event(self, type: str, payload: Any = None, *, id: str | None = None) -> bool:
         """Send an event; a wait for that type receives it (now, or when it gets there).
 
+        Args:
+            type: the event's type, which `step.wait_for_event(..., type=...)` waits for.
+            payload: JSON-serialisable data.
+            id: an idempotency key: an event sent again with an id this run already received
+                is not delivered a second time.
+
+        Returns:
+            True when the event was added; False when `id` was already received.
+
         Raises:
-            RunStateError: the run has already ended.
+            RunStateError: the run has already ended (and `id`, if given, is a new one).
             LimitExceeded: the payload is not JSON or is larger than the limit (1 MiB).
         """
         if not isinstance(type, str) or not type or len(type) > 256:
             raise ValueError("an event type must be a non-empty text of at most 256 characters")
+        if id is not None and (not isinstance(id, str) or not id or len(id) > 256):
+            raise ValueError("an event id must be a non-empty text of at most 256 characters")
         payload = checkpointable(
             payload, self.engine.limits.max_event_bytes, f"the payload of event {type!r}"
         )
         row = self._row()
+        if id is not None and self.engine.store.event_received(self._key, id):
+            return False  # a retry of an event already received, even if the run ended since
         if row.status in TERMINAL:
             raise RunStateError(f"run {self.id} is {row.status}; it takes no more events")
-        self.engine.store.add_event(self._key, type, payload)
+        added = self.engine.store.add_event(self._key, type, payload, idempotency_key=id)
         self.engine.notify()
+        return added is not None
 
     def result(self, timeout: float | None = None) -> Any:
         """Drive the run in this process when it is due, and wait for its end; its output.

@@ -17,12 +17,26 @@ ROOT = Path(__file__).resolve().parent.parent / "agentflow"
 # Lowest first; a module imports only from its own layer or from lower ones.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # `agentflow.cookbook` is package data (the recipes' index) kept in cookbook/, outside ROOT.
-    ("core", ("errors", "durations", "models", "plain", "examples", "cookbook")),
+    ("core", ("errors", "durations", "models", "plain", "examples", "telemetry", "cookbook")),
     ("plan/store", ("plan", "store")),
     ("runtime", ("runtime",)),
-    ("facade", ("engine", "agent", "run", "reviews", "review.service", "simulation")),
+    ("facade", ("engine", "agent", "run", "reviews", "review.service", "simulation", "tokens")),
     ("planner", ("planner",)),
-    ("edges", ("review", "cli", "demo", "testing", "integrations", "terminal", "")),
+    (
+        "edges",
+        (
+            "review",
+            "cli",
+            "demo",
+            "testing",
+            "integrations",
+            "terminal",
+            "server",
+            "client",
+            "mcp_server",
+            "",
+        ),
+    ),
 ]
 LOCAL_ALLOWED = {"agentflow.cli", "agentflow.testing"}
 

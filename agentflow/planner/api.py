@@ -191,7 +191,11 @@ def plan(
         return request.reused
     assert request.model is not None
     templates = PromptTemplates(prompts_dir)
-    generated = converse(request.model, plan_conversation(request, templates, max_attempts, params))
+    generated = converse(
+        request.model,
+        plan_conversation(request, templates, max_attempts, params),
+        agent_id=request.agent.id,
+    )
     return store_plan(request, generated)
 
 
@@ -224,7 +228,9 @@ async def plan_async(
     assert request.model is not None
     templates = PromptTemplates(prompts_dir)
     generated = await aconverse(
-        request.model, plan_conversation(request, templates, max_attempts, params)
+        request.model,
+        plan_conversation(request, templates, max_attempts, params),
+        agent_id=request.agent.id,
     )
     return await asyncio.to_thread(store_plan, request, generated)
 
@@ -343,7 +349,7 @@ def plan_and_run(
         assert request.model is not None
         templates = PromptTemplates(prompts_dir)
         conversation = plan_conversation(request, templates, max_attempts, params)
-        generated = converse(request.model, conversation)
+        generated = converse(request.model, conversation, agent_id=request.agent.id)
     result = _store_and_launch(request, generated, params, run_id)
     return _await_run(result, timeout) if wait else result
 
@@ -384,7 +390,7 @@ async def plan_and_run_async(
         assert request.model is not None
         templates = PromptTemplates(prompts_dir)
         conversation = plan_conversation(request, templates, max_attempts, params)
-        generated = await aconverse(request.model, conversation)
+        generated = await aconverse(request.model, conversation, agent_id=request.agent.id)
     result = await asyncio.to_thread(_store_and_launch, request, generated, params, run_id)
     if wait:
         return await asyncio.to_thread(_await_run, result, timeout)
@@ -420,7 +426,11 @@ def repair(
         completion_kwargs=completion_kwargs,
         templates=templates,
     )
-    generated = converse(request.model, repair_conversation(request, templates, max_attempts))
+    generated = converse(
+        request.model,
+        repair_conversation(request, templates, max_attempts),
+        agent_id=request.agent.id,
+    )
     return store_repair(request, generated)
 
 
@@ -444,6 +454,8 @@ async def repair_async(
         templates=templates,
     )
     generated = await aconverse(
-        request.model, repair_conversation(request, templates, max_attempts)
+        request.model,
+        repair_conversation(request, templates, max_attempts),
+        agent_id=request.agent.id,
     )
     return await asyncio.to_thread(store_repair, request, generated)

@@ -220,7 +220,7 @@ def configured_model(
     model: str | PlannerModel | None,
     *,
     agent_model: str | None = None,
-    engine_model: str | None = None,
+    engine_model: str | PlannerModel | None = None,
     completion_kwargs: Mapping[str, Any] | None = None,
 ) -> PlannerModel | None:
     """The model to ask: the argument, else the agent's, else the engine's, else `AGENTFLOW_MODEL`.
@@ -234,5 +234,8 @@ def configured_model(
                 f"model must be a model name or an object with complete/acomplete, not {model!r}"
             )
         return model
-    name = model or agent_model or engine_model or os.environ.get(MODEL_ENV) or None
+    if not model and not agent_model and isinstance(engine_model, PlannerModel):
+        return engine_model
+    engine_name = engine_model if isinstance(engine_model, str) else None
+    name = model or agent_model or engine_name or os.environ.get(MODEL_ENV) or None
     return LiteLLMModel(name, completion_kwargs) if name else None

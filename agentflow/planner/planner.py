@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentflow import telemetry
 from agentflow.agent import AGENT_ID_PATTERN, Agent
 from agentflow.errors import (
     ConfigurationError,
@@ -142,28 +143,41 @@ def attempts(
     )
 
 
-def converse(model: PlannerModel, conversation: Conversation) -> GeneratedPlan:
-    """Drive a conversation with blocking model calls."""
-    messages = next(conversation)
-    while True:
-        reply = model.complete(messages)
-        try:
-            messages = conversation.send(reply)
-        except StopIteration as done:
-            generated: GeneratedPlan = done.value
-            return generated
+def converse(
+    model: PlannerModel, conversation: Conversation, agent_id: str | None = None
+) -> GeneratedPlan:
+    """Drive a conversation with blocking model calls (one `agentflow.plan` span)."""
+    with telemetry.span("agentflow.plan", agent_id=agent_id, model=model.name) as current:
+        messages = next(conversation)
+        while True:
+            reply = model.complete(messages)
+            try:
+                messages = conversation.send(reply)
+            except StopIteration as done:
+                generated: GeneratedPlan = done.value
+                _planned(current, generated)
+                return generated
 
 
-async def aconverse(model: PlannerModel, conversation: Conversation) -> GeneratedPlan:
-    """Drive a conversation with async model calls."""
-    messages = next(conversation)
-    while True:
-        reply = await model.acomplete(messages)
-        try:
-            messages = conversation.send(reply)
-        except StopIteration as done:
-            generated: GeneratedPlan = done.value
-            return generated
+async def aconverse(
+    model: PlannerModel, conversation: Conversation, agent_id: str | None = None
+) -> GeneratedPlan:
+    """Drive a conversation with async model calls (one `agentflow.plan` span)."""
+    with telemetry.span("agentflow.plan", agent_id=agent_id, model=model.name) as current:
+        messages = next(conversation)
+        while True:
+            reply = await model.acomplete(messages)
+            try:
+                messages = conversation.send(reply)
+            except StopIteration as done:
+                generated: GeneratedPlan = done.value
+                _planned(current, generated)
+                return generated
+
+
+def _planned(current: Any, generated: GeneratedPlan) -> None:
+    if current is not None and current.is_recording():
+        current.set_attribute("agentflow.attempts", len(generated.generation))
 
 
 # --- planning a goal ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -32,6 +32,11 @@ class Decision(BaseModel):
     reviewer: str
     comment: str | None = None
     created_at: float
+
+
+def signed_in(request: Request) -> str:
+    """The name of the reviewer signed in with a named token ("" when there is none)."""
+    return str(getattr(request.state, "reviewer", "") or "")
 
 
 def decide(
@@ -78,15 +83,19 @@ def api_router(engine: Engine) -> APIRouter:
         engine.get_plan(plan_id)
         return engine.reviews.decisions(plan_id)
 
+    def decided(plan_id: int, kind: str, body: DecisionRequest, request: Request) -> PlanVersion:
+        reviewer = signed_in(request) or body.reviewer
+        return decide(engine, plan_id, kind, reviewer, body.comment)
+
     @router.post("/plans/{plan_id}/approve", response_model=PlanVersion)
-    def approve(plan_id: int, body: DecisionRequest) -> PlanVersion:
+    def approve(plan_id: int, body: DecisionRequest, request: Request) -> PlanVersion:
         """Approve a pending plan version (400 without a reviewer, 409 if already decided)."""
-        return decide(engine, plan_id, "approve", body.reviewer, body.comment)
+        return decided(plan_id, "approve", body, request)
 
     @router.post("/plans/{plan_id}/reject", response_model=PlanVersion)
-    def reject(plan_id: int, body: DecisionRequest) -> PlanVersion:
+    def reject(plan_id: int, body: DecisionRequest, request: Request) -> PlanVersion:
         """Reject a pending plan version (400 without a reviewer, 409 if already decided)."""
-        return decide(engine, plan_id, "reject", body.reviewer, body.comment)
+        return decided(plan_id, "reject", body, request)
 
     @router.get("/runs", response_model=list[RunStatus])
     def runs(

@@ -24,7 +24,7 @@ from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, NotFound, UsageError
 from agentflow.models import PlanState, RunState
 from agentflow.review import views
-from agentflow.review.api import api_router, decide
+from agentflow.review.api import api_router, decide, signed_in
 from agentflow.review.statuses import http_status
 from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
@@ -34,13 +34,20 @@ from agentflow.store.mappers import plan_version_of
 PlanFilter = Literal["pending", "approved", "rejected", "all"]
 #: Renders a template: `page(request, name, context, status_code=200)`.
 Page = Callable[..., HTMLResponse]
+SignIn = Callable[[str | None], str | None]
+"""Checks a token offered to the web app (None: none offered): the signed-in reviewer's name,
+"" to let the request in without a name, or None to refuse it."""
 RUN_STATES_ALL = tuple(RunState)
 RUN_STATES = tuple(s for s in RUN_STATES_ALL if s != RunState.TERMINATED)
 _DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED})
 
 
 def create_app(
-    engine: Engine, *, allowed_hosts: list[str] | None = None, token: str | None = None
+    engine: Engine,
+    *,
+    allowed_hosts: list[str] | None = None,
+    token: str | SignIn | None = None,
+    api_docs: bool = True,
 ) -> FastAPI:
     """The review web app over an engine's store.
 
@@ -49,12 +56,15 @@ def create_app(
         allowed_hosts: `Host` header values to accept (e.g. `["127.0.0.1", "localhost"]`,
             which stops DNS-rebinding pages from reaching a local server); None accepts any.
         token: when set, every request must carry it: `Authorization: Bearer TOKEN`, or open
-            any page once with `?token=TOKEN`, which keeps it in a cookie for the session.
+            any page once with `?token=TOKEN`, which keeps it in a cookie for the session. A
+            `SignIn` function instead checks each token offered (`agentflow serve`'s stored
+            tokens); the name it returns is the reviewer of the decisions taken with it.
+        api_docs: serve the interactive API docs at `/api/docs` (their assets come from a CDN).
     """
     app = FastAPI(
         title="agentflow review",
         description="Review generated plans before they run; inspect runs.",
-        docs_url="/api/docs",
+        docs_url="/api/docs" if api_docs else None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -69,9 +79,8 @@ def create_app(
     def page(
         request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, name, {"url": engine.url, **context}, status_code=status_code
-        )
+        context = {"url": engine.url, "signed_in": signed_in(request), **context}
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
 
     async def error_answer(request: Request, exc: Exception) -> Response:
         status = http_status(exc)
@@ -134,6 +143,7 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     def decide_form(
         request: Request, plan_id: int, decision: str, reviewer: str, comment: str
     ) -> Response:
+        reviewer = signed_in(request) or reviewer
         try:
             decided = decide(engine, plan_id, decision, reviewer, comment)
         except NotFound:
@@ -216,11 +226,23 @@ async def _same_origin_writes(
 TOKEN_COOKIE = "agentflow_review_token"
 
 
+def _static_sign_in(token: str) -> SignIn:
+    def check(candidate: str | None) -> str | None:
+        matches = candidate is not None and secrets.compare_digest(
+            candidate.encode("utf-8"), token.encode("utf-8")
+        )
+        return "" if matches else None
+
+    return check
+
+
 def _token_required(
-    token: str,
+    token: str | SignIn,
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    check = _static_sign_in(token) if isinstance(token, str) else token
+
     def matches(candidate: str | None) -> bool:
-        return candidate is not None and secrets.compare_digest(candidate, token)
+        return candidate is not None and check(candidate) is not None
 
     async def dispatch(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -233,13 +255,18 @@ def _token_required(
             )
             target = request.url.path + (f"?{query}" if query else "")
             response = RedirectResponse(target, status_code=303)
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            response.set_cookie(TOKEN_COOKIE, offered or "", httponly=True, samesite="strict")
             return response
         bearer = request.headers.get("authorization", "")
-        if matches(request.cookies.get(TOKEN_COOKIE)) or (
-            bearer.startswith("Bearer ") and matches(bearer[len("Bearer ") :])
+        for candidate in (
+            request.cookies.get(TOKEN_COOKIE),
+            bearer[len("Bearer ") :] if bearer.startswith("Bearer ") else None,
+            None,
         ):
-            return await call_next(request)
+            name = check(candidate)
+            if name is not None:
+                request.state.reviewer = name
+                return await call_next(request)
         return JSONResponse(
             {
                 "detail": "this review app needs its token: open it with ?token=... once, "

@@ -123,25 +123,62 @@ class JournalStore(Database):
             fence(conn, key, owner)
             delete_steps(conn, key, from_seq)
 
-    def add_event(self, key: str, event_type: str, payload: Any) -> EventRow:
-        """Buffer an event for a run, and make the run due if it waits for that type."""
+    def add_event(
+        self, key: str, event_type: str, payload: Any, idempotency_key: str | None = None
+    ) -> EventRow | None:
+        """Buffer an event for a run, and make the run due if it waits for that type.
+
+        With an `idempotency_key`, an event this run already received under the same key is
+        not added again: the call returns None and changes nothing.
+        """
         now = time.time()
-        with self._tx() as conn:
-            result = conn.execute(
-                insert(EVENTS).values(run_id=key, type=event_type, payload=payload, created_at=now)
-            )
-            conn.execute(
-                update(RUNS)
-                .where(
-                    RUNS.c.id == key,
-                    RUNS.c.status == RunState.WAITING,
-                    RUNS.c.waiting_for == event_type,
+        seen = select(EVENTS.c.id).where(
+            EVENTS.c.run_id == key, EVENTS.c.idempotency_key == idempotency_key
+        )
+        try:
+            with self._tx() as conn:
+                if idempotency_key is not None and conn.execute(seen).first():
+                    return None
+                result = conn.execute(
+                    insert(EVENTS).values(
+                        run_id=key,
+                        type=event_type,
+                        payload=payload,
+                        created_at=now,
+                        idempotency_key=idempotency_key,
+                    )
                 )
-                .values(wake_at=now)
-            )
-            event_id = result.inserted_primary_key[0]  # type: ignore[index]
-            self.dialect.signal_due(conn)
-        return EventRow(id=event_id, run_id=key, type=event_type, payload=payload, created_at=now)
+                conn.execute(
+                    update(RUNS)
+                    .where(
+                        RUNS.c.id == key,
+                        RUNS.c.status == RunState.WAITING,
+                        RUNS.c.waiting_for == event_type,
+                    )
+                    .values(wake_at=now)
+                )
+                event_id = result.inserted_primary_key[0]  # type: ignore[index]
+                self.dialect.signal_due(conn)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return None  # the same key, sent at the same moment by another process
+        return EventRow(
+            id=event_id,
+            run_id=key,
+            type=event_type,
+            payload=payload,
+            created_at=now,
+            idempotency_key=idempotency_key,
+        )
+
+    def event_received(self, key: str, idempotency_key: str) -> bool:
+        """Whether the run already received an event under this idempotency key."""
+        query = select(EVENTS.c.id).where(
+            EVENTS.c.run_id == key, EVENTS.c.idempotency_key == idempotency_key
+        )
+        with self._tx() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def take_event(
         self, owner: str, key: str, event_type: str, step_record: dict[str, Any]

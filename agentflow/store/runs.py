@@ -66,6 +66,11 @@ class RunStore(Database):
     agent's id: a run of another agent is not found.
     """
 
+    def set_trace_context(self, key: str, carrier: dict[str, str]) -> None:
+        """Store the trace a run's spans belong to, across its activations and workers."""
+        with self._tx() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.id == key).values(trace_context=carrier))
+
     def create_run(
         self,
         run_id: str,

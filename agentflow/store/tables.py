@@ -18,7 +18,8 @@ from agentflow.models import PlanState, RunState
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
-SCHEMA_VERSION = 4
+# 5: events.idempotency_key (unique per run), runs.trace_context and the api_tokens table.
+SCHEMA_VERSION = 5
 
 
 class AgentflowTable(SQLModel, registry=registry()):
@@ -173,6 +174,8 @@ class RunRow(AgentflowTable, table=True):
     activations: int = 0
     unsettled: int = 0
     log: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The W3C trace context of the run's trace, when OpenTelemetry traces it (see telemetry.py).
+    trace_context: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class StepRow(AgentflowTable, table=True):
@@ -203,7 +206,10 @@ class EventRow(AgentflowTable, table=True):
     """An event sent to a run; `consumed_by` names the wait that received it."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_inbox", "run_id", "type", "consumed_by"),)
+    __table_args__ = (
+        Index("ix_events_inbox", "run_id", "type", "consumed_by"),
+        Index("ux_events_run_key", "run_id", "idempotency_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(max_length=128)
@@ -211,6 +217,25 @@ class EventRow(AgentflowTable, table=True):
     payload: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: float
     consumed_by: str | None = None
+    idempotency_key: str | None = Field(default=None, max_length=256)
+
+
+class TokenRow(AgentflowTable, table=True):
+    """An API token: only the SHA-256 of its secret is kept, with its role and scope.
+
+    `role` is "agent" (then `agent_id` names the one agent it acts for), "reviewer" or "admin";
+    `name` is who holds it (a reviewer's decisions are recorded under it).
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    agent_id: str | None = Field(default=None, max_length=128)
+    secret_sha256: str = Field(max_length=64, unique=True)
+    created_at: float
+    revoked_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
