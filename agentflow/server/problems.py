@@ -21,38 +21,12 @@ from starlette.exceptions import HTTPException
 
 from agentflow.errors import (
     AgentflowError,
-    AmbiguousRunId,
-    ConfigurationError,
     Diagnostic,
-    LimitExceeded,
-    ModelUnavailable,
-    NotFound,
-    PlanningFailed,
-    PlanNotApproved,
-    PlanValidationError,
-    RunStateError,
-    ToolNotAllowed,
 )
+from agentflow.review.statuses import known_status
 
 log = logging.getLogger("agentflow.server")
 PROBLEM_JSON = "application/problem+json"
-
-STATUS_OF: dict[type[BaseException], int] = {
-    NotFound: 404,
-    PlanValidationError: 422,
-    PlanningFailed: 422,
-    ToolNotAllowed: 422,
-    ConfigurationError: 422,
-    # No model is configured for the goal, or it cannot be reached: the request cannot be
-    # planned as it stands (a client may retry with a goal that has a recorded plan).
-    ModelUnavailable: 422,
-    LimitExceeded: 413,
-    PlanNotApproved: 409,
-    RunStateError: 409,
-    AmbiguousRunId: 409,
-    ValueError: 422,
-    AgentflowError: 400,
-}
 
 
 class ValidationProblem(BaseModel):
@@ -80,11 +54,14 @@ class Problem(BaseModel):
 
 
 def status_of(exc: BaseException) -> int | None:
-    """The HTTP status of an error, by its class or its nearest listed base."""
-    for cls in type(exc).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return None
+    """The HTTP status of an error from the one table (`agentflow.review.statuses`).
+
+    A `ValueError` none of its classes lists is a request that did not check out: 422.
+    """
+    status = known_status(exc)
+    if status is None and isinstance(exc, ValueError):
+        return 422
+    return status
 
 
 def problem(
