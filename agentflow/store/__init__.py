@@ -14,6 +14,7 @@ from agentflow.store.tables import (
     RunRow,
     StepRecord,
     StepRow,
+    StepWrite,
 )
 from agentflow.store.transitions import NewPlanVersion, Settlement, Transition
 
@@ -33,6 +34,7 @@ __all__ = [
     "Settlement",
     "StepRecord",
     "StepRow",
+    "StepWrite",
     "Store",
     "Transition",
 ]

@@ -10,7 +10,15 @@ import pytest
 
 from agentflow import NotFound, RunStateError
 from agentflow.models import PlanState, RunControl, RunState, StepState
-from agentflow.store import LeaseLost, NewPlanVersion, PlanVersionRow, Settlement, Store, Transition
+from agentflow.store import (
+    LeaseLost,
+    NewPlanVersion,
+    PlanVersionRow,
+    Settlement,
+    StepWrite,
+    Store,
+    Transition,
+)
 
 AGENT = "acme"
 
@@ -44,27 +52,9 @@ def claimed_run(store: Store, owner: str = "worker-a", run_id: str = "r1") -> st
     return key
 
 
-def step(key: str, name: str = "s", seq: int = 0, **fields: Any) -> dict[str, Any]:
-    record = {
-        "run_id": key,
-        "seq": seq,
-        "key": f"{name}#0",
-        "name": name,
-        "occurrence": 0,
-        "kind": "do",
-        "parent_key": None,
-        "status": StepState.RUNNING,
-        "output": None,
-        "error": None,
-        "attempts": 1,
-        "input_hash": None,
-        "started_at": time.time(),
-        "ended_at": None,
-        "wake_at": None,
-        "fresh": True,
-    }
-    record.update(fields)
-    return record
+def step(key: str, name: str = "s", seq: int = 0, **fields: Any) -> StepWrite:
+    values: dict[str, Any] = {"attempts": 1, "started_at": time.time(), "new": True, **fields}
+    return StepWrite(key, seq, f"{name}#0", name, 0, values.pop("kind", "do"), **values)
 
 
 # --- plan versions and decisions ---------------------------------------------------------------
@@ -314,7 +304,7 @@ def test_a_completed_step_is_never_overwritten(store: Store) -> None:
     key = claimed_run(store)
     store.save_step("worker-a", step(key, status=StepState.COMPLETE, output="first"))
     with pytest.raises(LeaseLost):
-        store.save_step("worker-a", step(key, status=StepState.RUNNING, fresh=False))
+        store.save_step("worker-a", step(key, status=StepState.RUNNING, new=False))
     [record] = store.load_steps(key)
     assert (record.status, record.output) == (StepState.COMPLETE, "first")
 
