@@ -16,7 +16,7 @@ from agentflow.store.tables import (
     StepRow,
     StepWrite,
 )
-from agentflow.store.transitions import NewPlanVersion, Settlement, Transition
+from agentflow.store.transitions import NewPlanVersion, Settlement, StartOnApproval, Transition
 
 __all__ = [
     "CLAIMABLE",
@@ -32,6 +32,7 @@ __all__ = [
     "ReviewDecisionRow",
     "RunRow",
     "Settlement",
+    "StartOnApproval",
     "StepRecord",
     "StepRow",
     "StepWrite",

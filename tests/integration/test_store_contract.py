@@ -15,6 +15,7 @@ from agentflow.store import (
     NewPlanVersion,
     PlanVersionRow,
     Settlement,
+    StartOnApproval,
     StepWrite,
     Store,
     Transition,
@@ -81,12 +82,27 @@ def test_deciding_a_missing_plan_version_is_not_found(store: Store) -> None:
 
 
 def test_approval_starts_the_run_the_version_was_queued_with_once(store: Store) -> None:
-    plan = new_plan(store)
-    store.update_plan(plan.id or 0, start_on_approval={"run_id": "later", "params": {"n": 2}})
+    start = StartOnApproval(run_id="later", params={"n": 2})
+    plan = store.add_plan_version(
+        NewPlanVersion(agent_id=AGENT, sha256="0" * 64, source="…", start_on_approval=start)
+    )
+    assert store.start_on_approval(plan.id or 0) == start
     store.decide_plan(plan.id or 0, PlanState.APPROVED, "dana", None)
     run = store.find_run(AGENT, "later")
     assert (run.status, run.params, run.plan_id) == (RunState.QUEUED, {"n": 2}, plan.id)
-    assert store.get_plan(plan.id or 0).start_on_approval is None
+    assert store.start_on_approval(plan.id or 0) is None
+
+
+def test_approving_a_repaired_version_leaves_the_restart_to_the_caller(store: Store) -> None:
+    start = StartOnApproval(restart_run_id="failed")
+    plan = store.add_plan_version(
+        NewPlanVersion(agent_id=AGENT, sha256="0" * 64, source="…", start_on_approval=start)
+    )
+    store.decide_plan(plan.id or 0, PlanState.APPROVED, "dana", None)
+    assert store.start_on_approval(plan.id or 0) == start
+    assert store.list_runs(AGENT) == []
+    store.clear_start_on_approval(plan.id or 0)
+    assert store.start_on_approval(plan.id or 0) is None
 
 
 def test_rejection_ends_every_unfinished_run_of_the_version(store: Store) -> None:
