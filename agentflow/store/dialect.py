@@ -24,8 +24,11 @@ _Query = TypeVar("_Query", bound=Select[Any])
 
 
 class Dialect:
-    """What the store asks of its database. These answers are SQLite's: one file on one
-    machine, whose transactions take the write lock at BEGIN."""
+    """What the store asks of its database.
+
+    These answers are SQLite's: one file on one machine, whose transactions take the write lock
+    at BEGIN.
+    """
 
     def make_engine(self, url: str) -> SAEngine:
         """A connection pool for `url`, set up for agentflow's transactions."""
@@ -49,12 +52,16 @@ class Dialect:
         return engine
 
     def lock_for_migration(self, conn: Connection) -> None:
-        """Keep other processes from migrating the same database at once (BEGIN IMMEDIATE
-        already does on SQLite)."""
+        """Keep other processes from migrating the same database at once.
+
+        BEGIN IMMEDIATE already does on SQLite.
+        """
 
     def lock_rows(self, query: _Query, *, skip_locked: bool = False) -> _Query:
-        """`query` reading rows the transaction will write (every transaction holds the whole
-        file on SQLite, so there is nothing to add)."""
+        """`query`, reading rows the transaction will write.
+
+        Every transaction holds the whole file on SQLite, so there is nothing to add.
+        """
         return query
 
     def lease_clock(self) -> Any:
@@ -91,8 +98,10 @@ class PostgresDialect(Dialect):
         return query.with_for_update(skip_locked=skip_locked)
 
     def lease_clock(self) -> Any:
-        """The database server's clock, so that workers on machines whose clocks disagree
-        never see a live lease as expired."""
+        """The database server's clock.
+
+        Workers on machines whose clocks disagree never see a live lease as expired.
+        """
         return cast(extract("epoch", func.clock_timestamp()), Float)
 
     def bool_literal(self, value: bool) -> str:

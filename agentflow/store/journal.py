@@ -1,5 +1,7 @@
-"""A run's journal: its step checkpoints and its inbox of events, every write fenced by the
-run's lease."""
+"""A run's journal: its step checkpoints and its inbox of events.
+
+Every write is fenced by the run's lease.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ _INSERT_STEP = insert(STEPS)
 
 
 def fence(conn: Connection, key: str, owner: str) -> str | None:
-    """Check, in the caller's transaction, that `owner` still holds the run's lease, and mark
-    the activation as alive; returns the run's pending control request.
+    """Check that `owner` still holds the run's lease, in the caller's transaction.
+
+    The activation is marked alive; the run's pending control request is returned.
 
     Raises:
         LeaseLost: another worker holds the run now, or nobody does.
@@ -43,7 +46,8 @@ def fence(conn: Connection, key: str, owner: str) -> str | None:
     ).first()
     if held is None:
         raise LeaseLost(key)
-    return held[0]
+    control: str | None = held[0]
+    return control
 
 
 def delete_steps(conn: Connection, key: str, from_seq: int) -> None:

@@ -51,8 +51,10 @@ class LeaseStore(Database):
         }
 
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
-        """Lease one run to `owner` if it is due, nobody else holds it, and its plan version
-        is approved (checked in the same statement, so a rejection can never be raced)."""
+        """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
+
+        All three are checked in the one statement, so a rejection can never be raced.
+        """
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(
@@ -161,8 +163,9 @@ class LeaseStore(Database):
     def requeue_unsettled(
         self, key: str, owner: str, wake_at: float, error: dict[str, Any]
     ) -> Transition:
-        """Give the run back to the queue after an activation that could not settle it (its
-        sandbox died), counting that against the run.
+        """Give the run back to the queue after an activation that could not settle it.
+
+        Its sandbox died; the lost activation counts against the run.
 
         Returns:
             DONE, or LOST when `owner` no longer holds the lease.

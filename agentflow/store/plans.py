@@ -187,9 +187,11 @@ class PlanStore(Database):
         )
 
     def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
-        """Start the run a pending version was queued with, in its approval's transaction, so
-        that no crash can leave an approved plan whose run never starts. A repaired version's
-        restart of its failed run is left to `Reviews.approve`."""
+        """Start the run a pending version was queued with, in its approval's transaction.
+
+        No crash can then leave an approved plan whose run never starts. A repaired version's
+        restart of its failed run is left to `Reviews.approve`.
+        """
         row = conn.execute(
             select(PLANS.c.agent_id, PLANS.c.start_on_approval).where(PLANS.c.id == plan_id)
         ).first()

@@ -1,5 +1,7 @@
-"""Runs: creating and reading them, and the transitions a host asks for (pause, terminate,
-resume, restart)."""
+"""Runs: creating and reading them, and the transitions a host asks for.
+
+Pause, terminate, resume and restart each return the `Transition` that happened.
+"""
 
 from __future__ import annotations
 
@@ -58,8 +60,11 @@ def _the_run(key: str, agent_id: str | None) -> list[ColumnElement[bool]]:
 
 
 class RunStore(Database):
-    """The store's runs. The transitions take the run's store-wide key and, for a handle bound
-    to an agent, that agent's id: a run of another agent is not found."""
+    """The store's runs.
+
+    The transitions take the run's store-wide key and, for a handle bound to an agent, that
+    agent's id: a run of another agent is not found.
+    """
 
     def create_run(
         self,
@@ -228,8 +233,10 @@ class RunStore(Database):
         from_seq: int | None = 0,
         plan_id: int | None = None,
     ) -> Transition:
-        """Queue a run again from step `from_seq` (its later checkpoints are dropped; None keeps
-        them all), optionally on another plan version, whose replay then rebases the run.
+        """Queue a run again from step `from_seq`, optionally on another plan version.
+
+        Checkpoints from `from_seq` on are dropped (None keeps them all); on another plan
+        version the next replay rebases the run.
 
         Returns:
             DONE (queued) or REFUSED (a worker holds a live lease on it).

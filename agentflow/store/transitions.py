@@ -1,5 +1,7 @@
-"""What the store's named transitions take and answer: `Transition`, `Settlement`,
-`NewPlanVersion`, `StartOnApproval`."""
+"""What the store's named transitions take and answer.
+
+`Transition`, `Settlement`, `NewPlanVersion` and `StartOnApproval`.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +51,10 @@ class Settlement:
 
 @dataclass(frozen=True, slots=True)
 class StartOnApproval:
-    """What a reviewer's approval of a pending plan version sets going: a new run (`run_id`,
-    `params`), or, for a repaired version, the restart of the failed run `restart_run_id` on it.
+    """What a reviewer's approval of a pending plan version sets going.
+
+    A new run (`run_id`, `params`), or, for a repaired version, the restart of the failed run
+    `restart_run_id` on it.
     """
 
     run_id: str | None = None
