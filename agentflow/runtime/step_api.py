@@ -254,16 +254,16 @@ class StepContext:
             **fields,
         )
 
-    def _mark_new(self, step: StepWrite) -> StepWrite:
-        """Mark whether the store has this step's record yet (insert, or update)."""
+    def _mark_new(self, step: StepWrite, **changes: Any) -> StepWrite:
+        """`step` with `changes`, marked with whether the store has its record yet."""
         new = step.key not in self._stored
         self._stored.add(step.key)
-        return replace(step, new=new)
+        return replace(step, new=new, **changes)
 
-    def _save(self, step: StepWrite) -> None:
+    def _save(self, step: StepWrite, **changes: Any) -> None:
         if self._closed:
             raise RuntimeError("the activation has ended; a stray attempt cannot record steps")
-        self._control = self._store.save_step(self._owner, self._mark_new(step))
+        self._control = self._store.save_step(self._owner, self._mark_new(step, **changes))
 
     # --- step.do -----------------------------------------------------------------------
 
@@ -304,13 +304,11 @@ class StepContext:
                 f"the worker running step {name!r} stopped during each of its {attempts} attempts"
             )
             self._save(
-                replace(
-                    base,
-                    status=StepState.FAILED,
-                    error=_error_of(lost),
-                    attempts=attempts,
-                    ended_at=time.time(),
-                )
+                base,
+                status=StepState.FAILED,
+                error=_error_of(lost),
+                attempts=attempts,
+                ended_at=time.time(),
             )
             raise StepFailed(name, "WorkerLost", str(lost), attempts)
         timed = getattr(fn, "call_with_timeout", None)
@@ -324,18 +322,12 @@ class StepContext:
             attempts += 1
             # Recorded before the call, so the timeline shows the step in flight and an attempt
             # cut short by a crash still counts.
-            self._save(replace(base, status=StepState.RUNNING, attempts=attempts))
+            self._save(base, status=StepState.RUNNING, attempts=attempts)
             ok, value = self._attempt(task, limit)
             now = time.time()
             if ok:
                 self._save(
-                    replace(
-                        base,
-                        status=StepState.COMPLETE,
-                        output=value,
-                        attempts=attempts,
-                        ended_at=now,
-                    )
+                    base, status=StepState.COMPLETE, output=value, attempts=attempts, ended_at=now
                 )
                 return value
             final = _is_final(value) or attempts > policy.limit
@@ -352,13 +344,11 @@ class StepContext:
             delay = policy.delay_before(attempts)
             wake = now + delay
             self._save(
-                replace(
-                    base,
-                    status=StepState.RETRYING,
-                    error=_error_of(value),
-                    attempts=attempts,
-                    wake_at=wake,
-                )
+                base,
+                status=StepState.RETRYING,
+                error=_error_of(value),
+                attempts=attempts,
+                wake_at=wake,
             )
             if delay > self._limits.inline_retry_max:
                 raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
@@ -434,10 +424,10 @@ class StepContext:
                 wake_at=wake,
             )
         if now >= wake:
-            self._save(replace(record_fields, status=StepState.COMPLETE, ended_at=now))
+            self._save(record_fields, status=StepState.COMPLETE, ended_at=now)
             return
         if record is None:
-            self._save(replace(record_fields, status=StepState.SLEEPING))
+            self._save(record_fields, status=StepState.SLEEPING)
         raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
 
     def wait_for_event(self, name: str, type: str, timeout: Any = "24 hours") -> Event:
@@ -483,16 +473,14 @@ class StepContext:
             )
         if now >= deadline:
             self._save(
-                replace(
-                    fields,
-                    status=StepState.TIMED_OUT,
-                    ended_at=now,
-                    error={"type": "WaitTimeout", "message": f"no {type!r} event came"},
-                )
+                fields,
+                status=StepState.TIMED_OUT,
+                ended_at=now,
+                error={"type": "WaitTimeout", "message": f"no {type!r} event came"},
             )
             raise WaitTimeout(name, type, seconds)
         if record is None:
-            self._save(replace(fields, status=StepState.WAITING))
+            self._save(fields, status=StepState.WAITING)
         raise Suspend(Suspension(RunState.WAITING, wake_at=deadline, waiting_for=type))
 
     # --- now ---------------------------------------------------------------------------
@@ -591,7 +579,7 @@ class StepContext:
         started = record.started_at if record is not None and record.started_at else time.time()
         group = self._record(seq, key, name, occurrence, kind, started_at=started)
         if record is None:
-            self._save(replace(group, status=StepState.RUNNING, attempts=1))
+            self._save(group, status=StepState.RUNNING, attempts=1)
         outputs: dict[str, Any] = {}
         attempts: dict[str, int] = {}
         pending: list[_Task] = []
@@ -602,13 +590,11 @@ class StepContext:
                 outputs[task.key] = child.output
             elif child is not None and child.status == StepState.FAILED:
                 self._save(
-                    replace(
-                        group,
-                        status=StepState.FAILED,
-                        error=child.error,
-                        attempts=1,
-                        ended_at=time.time(),
-                    )
+                    group,
+                    status=StepState.FAILED,
+                    error=child.error,
+                    attempts=1,
+                    ended_at=time.time(),
                 )
                 raise _step_failed(task.name, child)
             else:
@@ -667,27 +653,19 @@ class StepContext:
             if failure is not None:
                 task, exc = failure
                 self._save(
-                    replace(
-                        group,
-                        status=StepState.FAILED,
-                        error=_error_of(exc),
-                        attempts=1,
-                        ended_at=now,
-                    )
+                    group, status=StepState.FAILED, error=_error_of(exc), attempts=1, ended_at=now
                 )
                 raise StepFailed(task.name, _type_name(exc), error_message(exc), attempts[task.key])
             pending = [t for t, (ok, _v) in zip(pending, results, strict=True) if not ok]
             if pending:
                 wake = min(retry_at)
                 if wake - now > self._limits.inline_retry_max:
-                    self._save(replace(group, status=StepState.RETRYING, wake_at=wake, attempts=1))
+                    self._save(group, status=StepState.RETRYING, wake_at=wake, attempts=1)
                     raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
                 time.sleep(max(0.0, wake - now))
         ordered = [outputs[t.key] for t in tasks]
         self._save(
-            replace(
-                group, status=StepState.COMPLETE, output=ordered, attempts=1, ended_at=time.time()
-            )
+            group, status=StepState.COMPLETE, output=ordered, attempts=1, ended_at=time.time()
         )
         return outputs
 
