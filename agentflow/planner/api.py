@@ -33,6 +33,7 @@ from agentflow.planner.planner import (
 )
 from agentflow.planner.prompts import PromptTemplates
 from agentflow.runtime import PlanVersion
+from agentflow.store import StartOnApproval
 
 if TYPE_CHECKING:
     from agentflow.agent import Agent
@@ -242,10 +243,9 @@ def _store_and_launch(
     run_id: str | None,
 ) -> PlanAndRunResult:
     chosen_id = run_id or f"run_{uuid.uuid4().hex}"
-    queued = {
-        "params": request.agent.checked_start(dict(params or {}), chosen_id),
-        "run_id": chosen_id,
-    }
+    queued = StartOnApproval(
+        run_id=chosen_id, params=request.agent.checked_start(dict(params or {}), chosen_id)
+    )
     pending = False
     if generated is None:
         assert request.reused is not None
@@ -267,7 +267,7 @@ def _store_and_launch(
         )
     run = request.agent.start(dict(params or {}), plan=version, run_id=chosen_id)
     if generated is not None and pending:
-        request.engine.store.update_plan(version.id, start_on_approval=None)
+        request.engine.store.clear_start_on_approval(version.id)
     return PlanAndRunResult(
         plan=version,
         run=run,

@@ -37,6 +37,7 @@ from agentflow.planner.model import (
 from agentflow.planner.prompts import PromptTemplates, prompt_hash
 from agentflow.planner.recorded import recorded_reply
 from agentflow.runtime import PlanVersion
+from agentflow.store import StartOnApproval
 from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:
@@ -308,7 +309,7 @@ def plan_conversation(
 def store_plan(
     request: PlanRequest,
     generated: GeneratedPlan,
-    start_on_approval: Mapping[str, Any] | None = None,
+    start_on_approval: StartOnApproval | None = None,
 ) -> PlanVersion:
     """Store a generated plan as the agent's next version; its review policy then applies."""
     agent = request.open_agent()
@@ -318,7 +319,7 @@ def store_plan(
         origin="planner",
         goal_key=request.goal_key,
         catalogue_hash=request.catalogue.hash,
-        start_on_approval=dict(start_on_approval) if start_on_approval else None,
+        start_on_approval=start_on_approval,
         **generated.provenance(),
     )
 
@@ -401,7 +402,7 @@ def repair_conversation(
 def store_repair(request: RepairRequest, generated: GeneratedPlan) -> PlanVersion:
     """Store the repaired version; when its policy approves it, the run continues on it now.
 
-    Under review, the version carries `start_on_approval={"restart_run_id": ...}`, so a
+    Under review, the version carries a `StartOnApproval` that restarts the run, so a
     reviewer's approval moves the run onto it.
     """
     version = request.agent.submit_plan(
@@ -411,10 +412,10 @@ def store_repair(request: RepairRequest, generated: GeneratedPlan) -> PlanVersio
         parent_id=request.parent.id,
         goal_key=request.goal_key,
         catalogue_hash=request.catalogue.hash,
-        start_on_approval={"restart_run_id": request.run_id},
+        start_on_approval=StartOnApproval(restart_run_id=request.run_id),
         **generated.provenance(),
     )
     if version.approved:
         request.agent.get_run(request.run_id).restart(plan=version)
-        request.engine.store.update_plan(version.id, start_on_approval=None)
+        request.engine.store.clear_start_on_approval(version.id)
     return version

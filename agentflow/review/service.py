@@ -38,17 +38,15 @@ class Reviews:
         # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, PlanState.APPROVED, reviewer, comment)
         self._engine.notify()
-        row = self._engine.store.get_plan(plan_id)
-        if row.start_on_approval:
-            request: dict[str, Any] = dict(row.start_on_approval)
-            if request.get("restart_run_id"):
+        start = self._engine.store.start_on_approval(plan_id)
+        if start is not None:
+            agent = self._engine.get_agent(plan.agent_id)
+            if start.restart_run_id:
                 # a repaired version: the failed run goes on with it, keeping its checkpoints
-                agent = self._engine.get_agent(row.agent_id)
-                agent.get_run(request["restart_run_id"]).restart(plan=plan_id)
+                agent.get_run(start.restart_run_id).restart(plan=plan_id)
             else:
-                agent = self._engine.get_agent(row.agent_id)
-                agent.start(request.get("params") or {}, plan=plan_id, run_id=request.get("run_id"))
-            self._engine.store.update_plan(plan_id, start_on_approval=None)
+                agent.start(start.params, plan=plan_id, run_id=start.run_id)
+            self._engine.store.clear_start_on_approval(plan_id)
         return plan
 
     def simulate(

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.tools import StepScope, inside_step
-from agentflow.store.tables import StepRecord
+from agentflow.store.tables import StepRecord, StepWrite
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 
@@ -57,14 +57,14 @@ class TakenEvent(Protocol):
 class Journal(Protocol):
     """Where a run's steps are recorded: the store in the worker, a channel in a sandbox."""
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+    def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Record one step; returns the run's control request, if any."""
 
-    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
+    def save_steps(self, owner: str, run_id: str, steps: Sequence[StepWrite]) -> str | None:
         """Record several steps at once; returns the run's control request, if any."""
 
     def take_event(
-        self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
+        self, owner: str, run_id: str, event_type: str, step: StepWrite
     ) -> TakenEvent | None:
         """Take the oldest event of `event_type` sent to the run, recording the wait's step."""
 
@@ -250,32 +250,27 @@ class StepContext:
 
     def _record(
         self, seq: int, key: str, name: str, occurrence: int, kind: str, **fields: Any
-    ) -> dict[str, Any]:
-        record = {
-            "run_id": self._run_id,
-            "seq": seq,
-            "key": key,
-            "name": name,
-            "occurrence": occurrence,
-            "kind": kind,
-            "parent_key": None,
-            "output": None,
-            "error": None,
-            "wake_at": None,
-        }
-        record.update(fields)
-        return record
+    ) -> StepWrite:
+        return StepWrite(
+            run_id=self._run_id,
+            seq=seq,
+            key=key,
+            name=name,
+            occurrence=occurrence,
+            kind=kind,
+            **fields,
+        )
 
-    def _fresh(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Mark whether the store has this step's record yet (insert, or update)."""
-        fresh = record["key"] not in self._stored
-        self._stored.add(record["key"])
-        return {**record, "fresh": fresh}
+    def _mark_new(self, step: StepWrite, **changes: Any) -> StepWrite:
+        """`step` with `changes`, marked with whether the store has its record yet."""
+        new = step.key not in self._stored
+        self._stored.add(step.key)
+        return replace(step, new=new, **changes)
 
-    def _save(self, record: dict[str, Any]) -> None:
+    def _save(self, step: StepWrite, **changes: Any) -> None:
         if self._closed:
             raise RuntimeError("the activation has ended; a stray attempt cannot record steps")
-        self._control = self._store.save_step(self._owner, self._fresh(record))
+        self._control = self._store.save_step(self._owner, self._mark_new(step, **changes))
 
     # --- step.do -----------------------------------------------------------------------
 
@@ -316,13 +311,11 @@ class StepContext:
                 f"the worker running step {name!r} stopped during each of its {attempts} attempts"
             )
             self._save(
-                {
-                    **base,
-                    "status": StepState.FAILED,
-                    "error": _error_of(lost),
-                    "attempts": attempts,
-                    "ended_at": time.time(),
-                }
+                base,
+                status=StepState.FAILED,
+                error=_error_of(lost),
+                attempts=attempts,
+                ended_at=time.time(),
             )
             raise StepFailed(name, "WorkerLost", str(lost), attempts)
         timed = getattr(fn, "call_with_timeout", None)
@@ -336,41 +329,33 @@ class StepContext:
             attempts += 1
             # Recorded before the call, so the timeline shows the step in flight and an attempt
             # cut short by a crash still counts.
-            self._save({**base, "status": StepState.RUNNING, "attempts": attempts})
+            self._save(base, status=StepState.RUNNING, attempts=attempts)
             ok, value = self._attempt(task, limit)
             now = time.time()
             if ok:
                 self._save(
-                    {
-                        **base,
-                        "status": StepState.COMPLETE,
-                        "output": value,
-                        "attempts": attempts,
-                        "ended_at": now,
-                    }
+                    base, status=StepState.COMPLETE, output=value, attempts=attempts, ended_at=now
                 )
                 return value
             final = _is_final(value) or attempts > policy.limit
             if final:
-                failed = {
-                    **base,
-                    "status": StepState.FAILED,
-                    "error": _error_of(value),
-                    "attempts": attempts,
-                    "ended_at": now,
-                }
+                failed = replace(
+                    base,
+                    status=StepState.FAILED,
+                    error=_error_of(value),
+                    attempts=attempts,
+                    ended_at=now,
+                )
                 self._save(failed)
                 raise StepFailed(name, _type_name(value), error_message(value), attempts)
             delay = policy.delay_before(attempts)
             wake = now + delay
             self._save(
-                {
-                    **base,
-                    "status": StepState.RETRYING,
-                    "error": _error_of(value),
-                    "attempts": attempts,
-                    "wake_at": wake,
-                }
+                base,
+                status=StepState.RETRYING,
+                error=_error_of(value),
+                attempts=attempts,
+                wake_at=wake,
             )
             if delay > self._limits.inline_retry_max:
                 raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
@@ -446,10 +431,10 @@ class StepContext:
                 wake_at=wake,
             )
         if now >= wake:
-            self._save({**record_fields, "status": StepState.COMPLETE, "ended_at": now})
+            self._save(record_fields, status=StepState.COMPLETE, ended_at=now)
             return
         if record is None:
-            self._save({**record_fields, "status": StepState.SLEEPING})
+            self._save(record_fields, status=StepState.SLEEPING)
         raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
 
     def wait_for_event(self, name: str, type: str, timeout: Any = "24 hours") -> Event:
@@ -483,9 +468,9 @@ class StepContext:
             attempts=1,
             wake_at=deadline,
         )
-        done = {**fields, "status": StepState.COMPLETE, "ended_at": now}
+        done = replace(fields, status=StepState.COMPLETE, ended_at=now)
         taken = self._store.take_event(
-            self._owner, self._run_id, type, {**done, "fresh": record is None}
+            self._owner, self._run_id, type, replace(done, new=record is None)
         )
         if taken is not None:
             return Event(
@@ -495,16 +480,14 @@ class StepContext:
             )
         if now >= deadline:
             self._save(
-                {
-                    **fields,
-                    "status": StepState.TIMED_OUT,
-                    "ended_at": now,
-                    "error": {"type": "WaitTimeout", "message": f"no {type!r} event came"},
-                }
+                fields,
+                status=StepState.TIMED_OUT,
+                ended_at=now,
+                error={"type": "WaitTimeout", "message": f"no {type!r} event came"},
             )
             raise WaitTimeout(name, type, seconds)
         if record is None:
-            self._save({**fields, "status": StepState.WAITING})
+            self._save(fields, status=StepState.WAITING)
         raise Suspend(Suspension(RunState.WAITING, wake_at=deadline, waiting_for=type))
 
     # --- now ---------------------------------------------------------------------------
@@ -603,7 +586,7 @@ class StepContext:
         started = record.started_at if record is not None and record.started_at else time.time()
         group = self._record(seq, key, name, occurrence, kind, started_at=started)
         if record is None:
-            self._save({**group, "status": StepState.RUNNING, "attempts": 1})
+            self._save(group, status=StepState.RUNNING, attempts=1)
         outputs: dict[str, Any] = {}
         attempts: dict[str, int] = {}
         pending: list[_Task] = []
@@ -614,18 +597,17 @@ class StepContext:
                 outputs[task.key] = child.output
             elif child is not None and child.status == StepState.FAILED:
                 self._save(
-                    {
-                        **group,
-                        "status": StepState.FAILED,
-                        "error": child.error,
-                        "ended_at": time.time(),
-                    }
+                    group,
+                    status=StepState.FAILED,
+                    error=child.error,
+                    attempts=1,
+                    ended_at=time.time(),
                 )
                 raise _step_failed(task.name, child)
             else:
                 pending.append(task)
 
-        def child_record(task: _Task) -> dict[str, Any]:
+        def child_record(task: _Task) -> StepWrite:
             return self._record(
                 seq,
                 task.key,
@@ -640,9 +622,9 @@ class StepContext:
         while pending:
             for task in pending:
                 attempts[task.key] += 1
-            running = [{**child_record(task), "status": StepState.RUNNING} for task in pending]
+            running = [child_record(task) for task in pending]
             self._control = self._store.save_steps(
-                self._owner, self._run_id, [self._fresh(row) for row in running]
+                self._owner, self._run_id, [self._mark_new(row) for row in running]
             )
             results = self._run_concurrently(pending, limit)
             now = time.time()
@@ -652,67 +634,45 @@ class StepContext:
                 if ok:
                     outputs[task.key] = value
                     rows.append(
-                        {
-                            **child_row,
-                            "status": StepState.COMPLETE,
-                            "output": value,
-                            "ended_at": now,
-                        }
+                        replace(child_row, status=StepState.COMPLETE, output=value, ended_at=now)
                     )
                 elif _is_final(value) or attempts[task.key] > policy.limit:
                     rows.append(
-                        {
-                            **child_row,
-                            "status": StepState.FAILED,
-                            "error": _error_of(value),
-                            "ended_at": now,
-                        }
+                        replace(
+                            child_row, status=StepState.FAILED, error=_error_of(value), ended_at=now
+                        )
                     )
                     failure = failure or (task, value)
                 else:
                     wake = now + policy.delay_before(attempts[task.key])
                     retry_at.append(wake)
                     rows.append(
-                        {
-                            **child_row,
-                            "status": StepState.RETRYING,
-                            "error": _error_of(value),
-                            "wake_at": wake,
-                        }
+                        replace(
+                            child_row,
+                            status=StepState.RETRYING,
+                            error=_error_of(value),
+                            wake_at=wake,
+                        )
                     )
             self._control = self._store.save_steps(
-                self._owner, self._run_id, [self._fresh(row) for row in rows]
+                self._owner, self._run_id, [self._mark_new(row) for row in rows]
             )
             if failure is not None:
                 task, exc = failure
                 self._save(
-                    {
-                        **group,
-                        "status": StepState.FAILED,
-                        "error": _error_of(exc),
-                        "attempts": 1,
-                        "ended_at": now,
-                    }
+                    group, status=StepState.FAILED, error=_error_of(exc), attempts=1, ended_at=now
                 )
                 raise StepFailed(task.name, _type_name(exc), error_message(exc), attempts[task.key])
             pending = [t for t, (ok, _v) in zip(pending, results, strict=True) if not ok]
             if pending:
                 wake = min(retry_at)
                 if wake - now > self._limits.inline_retry_max:
-                    self._save(
-                        {**group, "status": StepState.RETRYING, "wake_at": wake, "attempts": 1}
-                    )
+                    self._save(group, status=StepState.RETRYING, wake_at=wake, attempts=1)
                     raise Suspend(Suspension(RunState.SLEEPING, wake_at=wake))
                 time.sleep(max(0.0, wake - now))
         ordered = [outputs[t.key] for t in tasks]
         self._save(
-            {
-                **group,
-                "status": StepState.COMPLETE,
-                "output": ordered,
-                "attempts": 1,
-                "ended_at": time.time(),
-            }
+            group, status=StepState.COMPLETE, output=ordered, attempts=1, ended_at=time.time()
         )
         return outputs
 

@@ -14,8 +14,9 @@ from agentflow.store.tables import (
     RunRow,
     StepRecord,
     StepRow,
+    StepWrite,
 )
-from agentflow.store.transitions import NewPlanVersion, Settlement, Transition
+from agentflow.store.transitions import NewPlanVersion, Settlement, StartOnApproval, Transition
 
 __all__ = [
     "CLAIMABLE",
@@ -31,8 +32,10 @@ __all__ = [
     "ReviewDecisionRow",
     "RunRow",
     "Settlement",
+    "StartOnApproval",
     "StepRecord",
     "StepRow",
+    "StepWrite",
     "Store",
     "Transition",
 ]

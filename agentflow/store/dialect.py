@@ -39,8 +39,8 @@ def check_durability(durability: str) -> None:
 class Dialect:
     """What the store asks of its database.
 
-    These answers are SQLite's: one file on one machine, whose transactions take the write
-    lock at BEGIN.
+    These answers are SQLite's: one file on one machine, whose transactions take the write lock
+    at BEGIN.
     """
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
@@ -73,7 +73,7 @@ class Dialect:
         """
 
     def lock_rows(self, query: _Query, *, skip_locked: bool = False) -> _Query:
-        """`query` reading rows the transaction will write.
+        """`query`, reading rows the transaction will write.
 
         Every transaction holds the whole file on SQLite, so there is nothing to add.
         """
@@ -123,7 +123,7 @@ class PostgresDialect(Dialect):
     def lease_clock(self) -> Any:
         """The database server's clock.
 
-        So that workers on machines whose clocks disagree never see a live lease as expired.
+        Workers on machines whose clocks disagree never see a live lease as expired.
         """
         return cast(extract("epoch", func.clock_timestamp()), Float)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from agentflow.errors import LeaseLost
 from agentflow.models import RunState, StepState
 from agentflow.store.database import Database
-from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord
+from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord, StepWrite
 
 # Statements on the hot path of every checkpoint, built once.
 _FENCE = (
@@ -33,9 +34,9 @@ _INSERT_STEP = insert(STEPS)
 
 
 def fence(conn: Connection, key: str, owner: str) -> str | None:
-    """Check, in the caller's transaction, that `owner` still holds the run's lease.
+    """Check that `owner` still holds the run's lease, in the caller's transaction.
 
-    Marks the activation as alive; returns the run's pending control request.
+    The activation is marked alive; the run's pending control request is returned.
 
     Raises:
         LeaseLost: another worker holds the run now, or nobody does.
@@ -66,17 +67,18 @@ def delete_steps(conn: Connection, key: str, from_seq: int) -> None:
     conn.execute(delete(STEPS).where(STEPS.c.run_id == key, STEPS.c.seq >= from_seq))
 
 
-def _write_step(conn: Connection, record: dict[str, Any]) -> None:
+def _write_step(conn: Connection, step: StepWrite) -> None:
     # A record this activation has not seen is inserted; a clash means another worker
     # wrote it, and the whole transaction rolls back.
-    if not record.pop("fresh", False):
-        where = {"w_run_id": record["run_id"], "w_key": record["key"]}
-        if conn.execute(_UPDATE_STEP, {**record, **where}).rowcount:
+    row = step.row()
+    if not step.new:
+        where = {"w_run_id": step.run_id, "w_key": step.key}
+        if conn.execute(_UPDATE_STEP, {**row, **where}).rowcount:
             return
     try:
-        conn.execute(_INSERT_STEP, record)
+        conn.execute(_INSERT_STEP, row)
     except IntegrityError as exc:
-        raise LeaseLost(record["run_id"]) from exc
+        raise LeaseLost(step.run_id) from exc
 
 
 class JournalStore(Database):
@@ -88,7 +90,7 @@ class JournalStore(Database):
         with self._tx() as conn:
             return [StepRecord(**row._mapping) for row in conn.execute(query)]
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+    def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Insert or update a step record, fenced by the run's lease.
 
         A record already `complete` is never overwritten: a step's result is written once.
@@ -100,16 +102,16 @@ class JournalStore(Database):
             LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
         """
         with self._tx() as conn:
-            control = fence(conn, record["run_id"], owner)
-            _write_step(conn, record)
+            control = fence(conn, step.run_id, owner)
+            _write_step(conn, step)
         return control
 
-    def save_steps(self, owner: str, key: str, records: Sequence[dict[str, Any]]) -> str | None:
+    def save_steps(self, owner: str, key: str, steps: Sequence[StepWrite]) -> str | None:
         """Write several step records of one run in one transaction, in the order given."""
         with self._tx() as conn:
             control = fence(conn, key, owner)
-            for record in records:
-                _write_step(conn, record)
+            for step in steps:
+                _write_step(conn, step)
         return control
 
     def delete_steps(self, key: str, from_seq: int = 0) -> None:
@@ -180,9 +182,7 @@ class JournalStore(Database):
         with self._tx() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
-    def take_event(
-        self, owner: str, key: str, event_type: str, step_record: dict[str, Any]
-    ) -> EventRow | None:
+    def take_event(self, owner: str, key: str, event_type: str, step: StepWrite) -> EventRow | None:
         """Consume the oldest undelivered event of a type and complete the wait step with it."""
         with self._tx() as conn:
             fence(conn, key, owner)
@@ -198,15 +198,8 @@ class JournalStore(Database):
             ).first()
             if row is None:
                 return None
-            conn.execute(
-                update(EVENTS).where(EVENTS.c.id == row.id).values(consumed_by=step_record["key"])
-            )
+            conn.execute(update(EVENTS).where(EVENTS.c.id == row.id).values(consumed_by=step.key))
             taken = EventRow(**row._mapping)
-            record = dict(step_record)
-            record["output"] = {
-                "type": taken.type,
-                "payload": taken.payload,
-                "timestamp": taken.created_at,
-            }
-            _write_step(conn, record)
+            output = {"type": taken.type, "payload": taken.payload, "timestamp": taken.created_at}
+            _write_step(conn, replace(step, output=output))
         return taken

@@ -51,9 +51,9 @@ class LeaseStore(Database):
         }
 
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
-        """Lease one run to `owner` if it is due, nobody else holds it, and its plan is approved.
+        """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
 
-        All checked in the same statement, so a rejection can never be raced.
+        All three are checked in the one statement, so a rejection can never be raced.
         """
         now = time.time()
         with self._tx() as conn:
@@ -165,7 +165,7 @@ class LeaseStore(Database):
     ) -> Transition:
         """Give the run back to the queue after an activation that could not settle it.
 
-        Its sandbox died; that counts against the run.
+        Its sandbox died; the lost activation counts against the run.
 
         Returns:
             DONE, or LOST when `owner` no longer holds the lease.

@@ -15,7 +15,7 @@ from agentflow.models import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.runs import insert_queued_run
 from agentflow.store.tables import DECISIONS, PLANS, RUNS, PlanVersionRow, ReviewDecisionRow
-from agentflow.store.transitions import NewPlanVersion
+from agentflow.store.transitions import NewPlanVersion, StartOnApproval
 
 
 class PlanStore(Database):
@@ -95,6 +95,18 @@ class PlanStore(Database):
             row = conn.execute(query).first()
         return PlanVersionRow(**row._mapping) if row else None
 
+    def start_on_approval(self, plan_id: int) -> StartOnApproval | None:
+        """What the approval of this plan version is still to set going, if anything."""
+        with self._tx() as conn:
+            stored = conn.execute(
+                select(PLANS.c.start_on_approval).where(PLANS.c.id == plan_id)
+            ).scalar()
+        return StartOnApproval.stored(stored)
+
+    def clear_start_on_approval(self, plan_id: int) -> None:
+        """Record that the approval of this plan version has set going what it had to."""
+        self.update_plan(plan_id, start_on_approval=None)
+
     def update_plan(self, plan_id: int, **fields: Any) -> None:
         """Set mutable bookkeeping fields of a plan version (never its source)."""
         assert "source" not in fields and "sha256" not in fields
@@ -173,7 +185,7 @@ class PlanStore(Database):
     def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
         """Start the run a pending version was queued with, in its approval's transaction.
 
-        So no crash can leave an approved plan whose run never starts. A repaired version's
+        No crash can then leave an approved plan whose run never starts. A repaired version's
         restart of its failed run is left to `Reviews.approve`.
         """
         row = conn.execute(
@@ -181,16 +193,15 @@ class PlanStore(Database):
         ).first()
         if row is None or not row.start_on_approval:
             return
-        request = dict(row.start_on_approval)
-        run_id = request.get("run_id")
-        if not run_id or request.get("restart_run_id"):
+        start = StartOnApproval.stored(row.start_on_approval)
+        if start is None or not start.run_id or start.restart_run_id:
             return
+        run_id, params = start.run_id, start.params
         exists = conn.execute(
             select(RUNS.c.id).where(RUNS.c.agent_id == row.agent_id, RUNS.c.run_id == run_id)
         ).first()
         if exists is None:
             key = f"run_{uuid.uuid4().hex}"
-            params = dict(request.get("params") or {})
             insert_queued_run(conn, self.dialect, run_id, row.agent_id, plan_id, params, key, now)
         conn.execute(update(PLANS).where(PLANS.c.id == plan_id).values(start_on_approval=None))
 

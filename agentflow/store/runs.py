@@ -1,6 +1,6 @@
 """Runs: creating and reading them, and the transitions a host asks for.
 
-Pause, terminate, resume and restart.
+Pause, terminate, resume and restart each return the `Transition` that happened.
 """
 
 from __future__ import annotations
@@ -240,8 +240,8 @@ class RunStore(Database):
     ) -> Transition:
         """Queue a run again from step `from_seq`, optionally on another plan version.
 
-        Its later checkpoints are dropped (None keeps them all); on another version, its replay
-        then rebases the run.
+        Checkpoints from `from_seq` on are dropped (None keeps them all); on another plan
+        version the next replay rebases the run.
 
         Returns:
             DONE (queued) or REFUSED (a worker holds a live lease on it).

@@ -1,11 +1,12 @@
 """What the store's named transitions take and answer.
 
-`Transition`, `Settlement` and `NewPlanVersion`.
+`Transition`, `Settlement`, `NewPlanVersion` and `StartOnApproval`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +50,34 @@ class Settlement:
 
 
 @dataclass(frozen=True, slots=True)
+class StartOnApproval:
+    """What a reviewer's approval of a pending plan version sets going.
+
+    A new run (`run_id`, `params`), or, for a repaired version, the restart of the failed run
+    `restart_run_id` on it.
+    """
+
+    run_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    restart_run_id: str | None = None
+
+    @classmethod
+    def stored(cls, data: Mapping[str, Any] | None) -> StartOnApproval | None:
+        """From its JSON column (None when nothing waits for the approval)."""
+        if not data:
+            return None
+        return cls(
+            run_id=data.get("run_id"),
+            params=dict(data.get("params") or {}),
+            restart_run_id=data.get("restart_run_id"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """As its JSON column keeps it."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class NewPlanVersion:
     """A plan version to store (pending review), with where it came from.
 
@@ -71,4 +100,4 @@ class NewPlanVersion:
     tokens: int | None = None
     cost: float | None = None
     generation: list[Any] = field(default_factory=list)
-    start_on_approval: dict[str, Any] | None = None
+    start_on_approval: StartOnApproval | None = None

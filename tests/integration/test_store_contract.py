@@ -10,7 +10,16 @@ import pytest
 
 from agentflow import NotFound, RunStateError
 from agentflow.models import PlanState, RunControl, RunState, StepState
-from agentflow.store import LeaseLost, NewPlanVersion, PlanVersionRow, Settlement, Store, Transition
+from agentflow.store import (
+    LeaseLost,
+    NewPlanVersion,
+    PlanVersionRow,
+    Settlement,
+    StartOnApproval,
+    StepWrite,
+    Store,
+    Transition,
+)
 
 AGENT = "acme"
 
@@ -44,27 +53,9 @@ def claimed_run(store: Store, owner: str = "worker-a", run_id: str = "r1") -> st
     return key
 
 
-def step(key: str, name: str = "s", seq: int = 0, **fields: Any) -> dict[str, Any]:
-    record = {
-        "run_id": key,
-        "seq": seq,
-        "key": f"{name}#0",
-        "name": name,
-        "occurrence": 0,
-        "kind": "do",
-        "parent_key": None,
-        "status": StepState.RUNNING,
-        "output": None,
-        "error": None,
-        "attempts": 1,
-        "input_hash": None,
-        "started_at": time.time(),
-        "ended_at": None,
-        "wake_at": None,
-        "fresh": True,
-    }
-    record.update(fields)
-    return record
+def step(key: str, name: str = "s", seq: int = 0, **fields: Any) -> StepWrite:
+    values: dict[str, Any] = {"attempts": 1, "started_at": time.time(), "new": True, **fields}
+    return StepWrite(key, seq, f"{name}#0", name, 0, values.pop("kind", "do"), **values)
 
 
 # --- plan versions and decisions ---------------------------------------------------------------
@@ -91,12 +82,27 @@ def test_deciding_a_missing_plan_version_is_not_found(store: Store) -> None:
 
 
 def test_approval_starts_the_run_the_version_was_queued_with_once(store: Store) -> None:
-    plan = new_plan(store)
-    store.update_plan(plan.id or 0, start_on_approval={"run_id": "later", "params": {"n": 2}})
+    start = StartOnApproval(run_id="later", params={"n": 2})
+    plan = store.add_plan_version(
+        NewPlanVersion(agent_id=AGENT, sha256="0" * 64, source="…", start_on_approval=start)
+    )
+    assert store.start_on_approval(plan.id or 0) == start
     store.decide_plan(plan.id or 0, PlanState.APPROVED, "dana", None)
     run = store.find_run(AGENT, "later")
     assert (run.status, run.params, run.plan_id) == (RunState.QUEUED, {"n": 2}, plan.id)
-    assert store.get_plan(plan.id or 0).start_on_approval is None
+    assert store.start_on_approval(plan.id or 0) is None
+
+
+def test_approving_a_repaired_version_leaves_the_restart_to_the_caller(store: Store) -> None:
+    start = StartOnApproval(restart_run_id="failed")
+    plan = store.add_plan_version(
+        NewPlanVersion(agent_id=AGENT, sha256="0" * 64, source="…", start_on_approval=start)
+    )
+    store.decide_plan(plan.id or 0, PlanState.APPROVED, "dana", None)
+    assert store.start_on_approval(plan.id or 0) == start
+    assert store.list_runs(AGENT) == []
+    store.clear_start_on_approval(plan.id or 0)
+    assert store.start_on_approval(plan.id or 0) is None
 
 
 def test_rejection_ends_every_unfinished_run_of_the_version(store: Store) -> None:
@@ -314,7 +320,7 @@ def test_a_completed_step_is_never_overwritten(store: Store) -> None:
     key = claimed_run(store)
     store.save_step("worker-a", step(key, status=StepState.COMPLETE, output="first"))
     with pytest.raises(LeaseLost):
-        store.save_step("worker-a", step(key, status=StepState.RUNNING, fresh=False))
+        store.save_step("worker-a", step(key, status=StepState.RUNNING, new=False))
     [record] = store.load_steps(key)
     assert (record.status, record.output) == (StepState.COMPLETE, "first")
 

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from agentflow import RunFailed, RunStateError
 from agentflow.store import LeaseLost
-from agentflow.store.tables import RUNS
+from agentflow.store.tables import RUNS, StepWrite
 from tests.support.host import make_engine
 
 PLAN = """
@@ -84,7 +84,7 @@ def test_rejecting_a_plan_settles_its_unfinished_runs_as_errored(engine):
     with pytest.raises(RunFailed, match="plan version 1 was rejected by dana"):
         agent.get_run(queued).result(timeout=5)
     # the worker that held the lease loses it at its next checkpoint
-    record = {"run_id": leased, "key": "nap#0", "fresh": True}
+    record = StepWrite(leased, seq=0, key="nap#0", name="nap", occurrence=0, kind="sleep", new=True)
     with pytest.raises(LeaseLost):
         engine.store.save_step("elsewhere", record)
 

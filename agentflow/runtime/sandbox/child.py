@@ -31,7 +31,7 @@ from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.runtime.tools import current_scope
-from agentflow.store.tables import StepRecord
+from agentflow.store.tables import StepRecord, StepWrite
 
 _PLAN_CACHE_SIZE = 64
 _HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}
@@ -159,21 +159,21 @@ class ChannelJournal:
         self._saved_by_host: dict[str, str | None] = {}
         self._control: str | None = None
 
-    def save_step(self, owner: str, record: dict[str, Any]) -> str | None:
+    def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Record one step (unless the host already checkpointed it); returns the run's control."""
-        key = record["key"]
-        if record["status"] == StepState.COMPLETE and key in self._saved_by_host:
-            self._control = self._saved_by_host.pop(key)
+        if step.status == StepState.COMPLETE and step.key in self._saved_by_host:
+            self._control = self._saved_by_host.pop(step.key)
             return self._control
-        if record["status"] == StepState.RUNNING and record["kind"] in ATTEMPT_KINDS:
+        if step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS:
             with self._held_lock:
-                self._held.append(record)
+                self._held.append(step.to_json())
             return self._control
-        return self.save_steps(owner, record["run_id"], [record])
+        return self.save_steps(owner, step.run_id, [step])
 
-    def save_steps(self, owner: str, run_id: str, records: Sequence[dict[str, Any]]) -> str | None:
+    def save_steps(self, owner: str, run_id: str, steps: Sequence[StepWrite]) -> str | None:
         """Have the host record these steps; returns the run's control."""
-        reply = self._link.request("save_steps", carry=self.take_held, records=list(records))
+        records = [step.to_json() for step in steps]
+        reply = self._link.request("save_steps", carry=self.take_held, records=records)
         self._control = _control(reply)
         return self._control
 
@@ -195,11 +195,11 @@ class ChannelJournal:
         self._link.request("save_steps", carry=self.take_held, records=[])
 
     def take_event(
-        self, owner: str, run_id: str, event_type: str, step_record: dict[str, Any]
+        self, owner: str, run_id: str, event_type: str, step: StepWrite
     ) -> ReceivedEvent | None:
         """Have the host take the oldest event of `event_type` for the wait, if one came."""
         reply = self._link.request(
-            "take_event", carry=self.take_held, type=event_type, record=step_record
+            "take_event", carry=self.take_held, type=event_type, record=step.to_json()
         )
         event = reply.get("event")
         if event is None:

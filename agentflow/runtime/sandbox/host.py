@@ -41,33 +41,14 @@ from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
 from agentflow.runtime.tools import StepScope, inside_step
 from agentflow.store import Store
-from agentflow.store.tables import StepRecord
+from agentflow.store.tables import STEP_WRITE_FIELDS, StepRecord, StepWrite
 
 _STEP_KINDS = frozenset(
     {"do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"}
     | {"map_child", "parallel_child"}
 )
 _STEP_STATES = frozenset(StepState)
-_RECORD_FIELDS = frozenset(
-    {
-        "run_id",
-        "seq",
-        "key",
-        "name",
-        "occurrence",
-        "kind",
-        "parent_key",
-        "status",
-        "output",
-        "error",
-        "attempts",
-        "input_hash",
-        "started_at",
-        "ended_at",
-        "wake_at",
-        "fresh",
-    }
-)
+_RECORD_FIELDS = frozenset(STEP_WRITE_FIELDS)
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
 
@@ -131,7 +112,7 @@ class _Session:
         self.run = run
         self.tools = tools
         self.limits = limits
-        self.in_flight: dict[str, dict[str, Any]] = {}  # running attempts, by step key
+        self.in_flight: dict[str, StepWrite] = {}  # running attempts, by step key
         self.store_lock = threading.Lock()
         self.pending: dict[int, tuple[float, StepScope, list[bool]]] = {}
         self.pending_lock = threading.Lock()
@@ -295,16 +276,16 @@ class _Session:
             records = [self._clean_record(item) for item in raw]
             return {"control": self._store_records(records)}
 
-    def _store_records(self, records: list[dict[str, Any]]) -> str | None:
-        if len(records) == 1:
-            control = self.store.save_step(self.owner, records[0])
+    def _store_records(self, steps: list[StepWrite]) -> str | None:
+        if len(steps) == 1:
+            control = self.store.save_step(self.owner, steps[0])
         else:
-            control = self.store.save_steps(self.owner, self.run.key, records)
-        for record in records:
-            if record["status"] == StepState.RUNNING and record["kind"] in ATTEMPT_KINDS:
-                self.in_flight[record["key"]] = record
+            control = self.store.save_steps(self.owner, self.run.key, steps)
+        for step in steps:
+            if step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS:
+                self.in_flight[step.key] = step
             else:
-                self.in_flight.pop(record["key"], None)
+                self.in_flight.pop(step.key, None)
         return control
 
     def _reply_then_checkpoint(self, number: int, key: str, reply: dict[str, Any]) -> None:
@@ -316,15 +297,15 @@ class _Session:
         sandbox dies meanwhile, and the round trip costs no time over the write.
         """
         with self.store_lock:
-            record = self._complete_record(key, reply["value"])
-            if record is not None:
+            step = self._complete_step(key, reply["value"])
+            if step is not None:
                 reply["saved"] = True
             with contextlib.suppress(ChannelClosed):
                 self.channel.send({"op": "reply", "id": number, **reply})
-            if record is None:
+            if step is None:
                 return
             try:
-                control = self._store_records([record])
+                control = self._store_records([step])
             except LeaseLost:
                 self.checkpoint_lost = True
             except BaseException as exc:  # raised in the session's thread by its next request
@@ -333,16 +314,16 @@ class _Session:
                 if control in (RunControl.PAUSE, RunControl.TERMINATE):
                     self.halt = control
 
-    def _complete_record(self, key: str, value: Any) -> dict[str, Any] | None:
+    def _complete_step(self, key: str, value: Any) -> StepWrite | None:
         running = self.in_flight.get(key)
         if running is None:
             return None
         record = {
-            **running,
+            **running.to_json(),
             "status": StepState.COMPLETE.value,  # exact str, as _clean_record requires
             "output": value,
             "ended_at": time.time(),
-            "fresh": False,
+            "new": False,
         }
         try:
             return self._clean_record(record)
@@ -368,7 +349,7 @@ class _Session:
             self.store.truncate_steps_in_activation(self.owner, self.run.key, from_seq)
         return {}
 
-    def _clean_record(self, raw: Any) -> dict[str, Any]:
+    def _clean_record(self, raw: Any) -> StepWrite:
         if not isinstance(raw, dict) or not set(raw) <= _RECORD_FIELDS:
             raise SandboxViolation("a step record with unknown fields")
         record = dict(raw)
@@ -398,8 +379,8 @@ class _Session:
                     f"run {self.run.run_id} would store more than {self.limits.max_run_bytes:,} "
                     "bytes of step results (RuntimeLimits.max_run_bytes)"
                 )
-        record["fresh"] = record.get("fresh") is True
-        return record
+        record["new"] = record.get("new") is True
+        return StepWrite(**record)
 
     # --- tools -------------------------------------------------------------------------
 
