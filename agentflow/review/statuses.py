@@ -39,7 +39,9 @@ HTTP_STATUSES: dict[type[BaseException], int] = {
     AmbiguousRunId: 400,
     LimitExceeded: 413,
     UsageError: 400,
-    ModelUnavailable: 503,  # no model is configured or reachable: retry later or elsewhere
+    # No model is configured for the goal, or none can be reached: the request cannot be planned
+    # as it stands (a goal with a recorded plan, or a configured model, can be); not a 5xx.
+    ModelUnavailable: 422,
     AgentflowError: 500,
 }
 

@@ -118,7 +118,7 @@ def test_an_executor_signal_says_what_it_means_if_someone_sees_it(signal):
         (errors.PlanNotApproved(1, "pending"), 409),
         (errors.MissingReviewer(), 400),
         (InvalidRunId("x y"), 400),
-        (errors.ModelUnavailable("no key"), 503),
+        (errors.ModelUnavailable("no key"), 422),
         (errors.RunFailed("r", "errored", None), 500),
         (ValueError("not ours"), 500),
     ],
