@@ -121,22 +121,22 @@ def test_a_plan_is_refused_with_diagnostics_then_approved_by_a_reviewer_only(wor
         assert [d["reviewer"] for d in detail["decisions"]] == ["dana"]
         assert globex.get(f"/plans/{plan['id']}").status_code == 404
 
-        assert plan["id"] in [p["id"] for p in dana.get("/plans").json()["items"]]
-        assert plan["id"] in [p["id"] for p in acme.get("/plans?status=approved").json()["items"]]
-        assert globex.get("/plans").json()["items"] == []
-        assert globex.get("/plans?agent=acme").json()["items"] == []
+        assert plan["id"] in [p["id"] for p in dana.get("/plans").json()]
+        assert plan["id"] in [p["id"] for p in acme.get("/plans?status=approved").json()]
+        assert globex.get("/plans").json() == []
+        assert globex.get("/plans?agent=acme").json() == []
 
 
 def test_check_compiles_without_storing(world):
     with world.http("acme") as acme, world.http("dana") as dana:
-        before = len(dana.get("/plans?status=pending").json()["items"])
+        before = len(dana.get("/plans?status=pending").json())
         bad = acme.post("/check", json={"source": BROKEN}).json()
         assert bad["ok"] is False and bad["agent_id"] == "acme"
         assert {d["line"] for d in bad["diagnostics"]} == {2, 3}
         good = acme.post("/check", json={"source": WAITING}).json()
         assert good["ok"] is True and good["summary"]["event_types"] == ["go"]
         assert acme.post("/check", json={"source": WAITING, "agent": "globex"}).status_code == 404
-        assert len(dana.get("/plans?status=pending").json()["items"]) == before
+        assert len(dana.get("/plans?status=pending").json()) == before
 
 
 def test_a_run_gets_the_same_event_id_once_and_finishes(world):
