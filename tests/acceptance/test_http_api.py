@@ -285,3 +285,17 @@ def test_a_reviewer_signed_in_to_the_web_app_decides_under_the_tokens_name(world
         assert decided.status_code == 200
     with world.http("dana") as dana:
         assert dana.get(f"/plans/{plan['id']}").json()["decided_by"] == "dana"
+
+
+def test_a_browser_without_a_token_gets_the_sign_in_page(world):
+    with httpx.Client(base_url=world.base, timeout=10) as browser:
+        page = browser.get("/runs?status=waiting", headers={"accept": "text/html"})
+        assert page.status_code == 401 and 'name="token"' in page.text
+        assert 'value="/runs?status=waiting"' in page.text
+        refused = browser.post("/signin", data={"token": world.tokens["acme"], "next": "/runs"})
+        assert refused.status_code == 401 and "not a reviewer" in refused.text
+        offsite = browser.post("/signin", data={"token": world.tokens["dana"], "next": "//evil"})
+        assert offsite.status_code == 303 and offsite.headers["location"] == "/"
+        signed = browser.post("/signin", data={"token": world.tokens["dana"], "next": "/runs"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/runs"
+        assert browser.get("/runs").status_code == 200
