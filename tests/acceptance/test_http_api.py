@@ -299,3 +299,12 @@ def test_a_browser_without_a_token_gets_the_sign_in_page(world):
         signed = browser.post("/signin", data={"token": world.tokens["dana"], "next": "/runs"})
         assert signed.status_code == 303 and signed.headers["location"] == "/runs"
         assert browser.get("/runs").status_code == 200
+
+
+def test_unknown_endpoints_and_methods_are_problems_too(world):
+    with world.http("acme") as acme:
+        missing = acme.get("/nothing/here")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        wrong = acme.delete("/runs")
+        assert wrong.status_code in (404, 405) and wrong.json()["status"] == wrong.status_code
