@@ -144,16 +144,8 @@ class Client:
 
     def plans(self, agent: str | None = None, status: str | None = None) -> list[PlanVersion]:
         """Plan versions the token sees, newest first."""
-        items: list[PlanVersion] = []
-        cursor = None
-        while True:
-            page = self.request(
-                "GET", "/plans", params={"agent": agent, "status": status, "cursor": cursor}
-            )
-            items.extend(PlanVersion.model_validate(p) for p in page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+        answer = self.request("GET", "/plans", params={"agent": agent, "status": status})
+        return [PlanVersion.model_validate(p) for p in answer]
 
     def approve(self, plan_id: int, comment: str | None = None) -> PlanVersion:
         """Approve a pending plan version, as the token's holder (reviewer or admin token)."""

@@ -71,7 +71,12 @@ def create_app(
     templates = Jinja2Templates(env=_environment())
     app.add_middleware(BaseHTTPMiddleware, dispatch=_same_origin_writes)
     if token:
-        app.add_middleware(BaseHTTPMiddleware, dispatch=_token_required(token))
+
+        def sign_in_page(request: Request, error: str | None, next_path: str) -> Response:
+            context = {"url": engine.url, "signed_in": "", "error": error, "next": next_path}
+            return templates.TemplateResponse(request, "signin.html", context, status_code=401)
+
+        app.add_middleware(BaseHTTPMiddleware, dispatch=_token_required(token, sign_in_page))
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.include_router(api_router(engine), prefix="/api")
@@ -216,11 +221,14 @@ async def _same_origin_writes(
 ) -> Response:
     # A page on another site may post a plain form to a local server (CSRF); browsers always
     # name the origin of such a post, so any write whose origin is not this server is refused.
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        origin = request.headers.get("origin") or request.headers.get("referer")
-        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _cross_site(request):
+        return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
     return await call_next(request)
+
+
+def _cross_site(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
 
 
 TOKEN_COOKIE = "agentflow_review_token"
@@ -236,8 +244,35 @@ def _static_sign_in(token: str) -> SignIn:
     return check
 
 
+SignInPage = Callable[[Request, str | None, str], Response]
+
+
+def _local_path(value: object) -> str:
+    """A path on this server to go back to after signing in (never another site)."""
+    text = value if isinstance(value, str) else ""
+    return text if text.startswith("/") and not text.startswith("//") else "/"
+
+
+async def _sign_in(
+    request: Request, sign_in_page: SignInPage, matches: Callable[[str | None], bool]
+) -> Response:
+    """The sign-in page, or its form's answer: a cookie and a way back, or the page again."""
+    if request.method != "POST":
+        return sign_in_page(request, None, "/")
+    if _cross_site(request):
+        return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    form = await request.form()
+    back = _local_path(form.get("next"))
+    secret = form.get("token")
+    if isinstance(secret, str) and matches(secret):
+        response = RedirectResponse(back, status_code=303)
+        response.set_cookie(TOKEN_COOKIE, secret, httponly=True, samesite="strict")
+        return response
+    return sign_in_page(request, "that token is unknown, revoked or not a reviewer's", back)
+
+
 def _token_required(
-    token: str | SignIn,
+    token: str | SignIn, sign_in_page: SignInPage | None = None
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
     check = _static_sign_in(token) if isinstance(token, str) else token
 
@@ -247,6 +282,8 @@ def _token_required(
     async def dispatch(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        if sign_in_page is not None and request.url.path == "/signin":
+            return await _sign_in(request, sign_in_page, matches)
         offered = request.query_params.get("token")
         if matches(offered):
             # Keep the token in a cookie and drop it from the address bar (and history).
@@ -267,6 +304,10 @@ def _token_required(
             if name is not None:
                 request.state.reviewer = name
                 return await call_next(request)
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if sign_in_page is not None and wants_page and not request.url.path.startswith("/api/"):
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return sign_in_page(request, None, here)
         return JSONResponse(
             {
                 "detail": "this review app needs its token: open it with ?token=... once, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from agentflow.engine import Engine
 from agentflow.errors import PlanValidationError
@@ -11,7 +11,6 @@ from agentflow.review.api import decide
 from agentflow.server.access import Access, Caller, Scope
 from agentflow.server.problems import Problem
 from agentflow.server.schemas import (
-    MAX_ID,
     AgentFilter,
     AgentId,
     CheckRequest,
@@ -20,7 +19,6 @@ from agentflow.server.schemas import (
     DecisionBody,
     PlanDetail,
     PlanId,
-    PlanPage,
     PlanSubmission,
 )
 from agentflow.store.mappers import plan_version_of
@@ -67,28 +65,18 @@ def plans_router(engine: Engine, access: Access) -> APIRouter:
             summary=compiled.summary.model_dump(mode="json"),
         )
 
-    @router.get("/plans", response_model=PlanPage)
+    @router.get("/plans", response_model=list[PlanVersion])
     def list_plans(
         scope: Scope = Depends(scope),
         agent: AgentFilter = None,
         status: PlanState | None = None,
-        limit: int = Query(default=100, ge=1, le=1000),
-        cursor: int | None = Query(
-            default=None, ge=1, le=MAX_ID, description="`next_cursor` of the previous page."
-        ),
-    ) -> PlanPage:
+    ) -> list[PlanVersion]:
         """Plan versions, newest first; an agent token sees only its own agent's."""
         own = scope.caller.visible_agent(agent)
         if agent is not None and own != agent:
-            return PlanPage(items=[])
-        rows = [
-            r
-            for r in engine.store.list_plans(own, status.value if status else None)
-            if cursor is None or (r.id or 0) < cursor
-        ]
-        page = [plan_version_of(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return PlanPage(items=page, next_cursor=str(page[-1].id) if more and page else None)
+            return []
+        rows = engine.store.list_plans(own, status.value if status else None)
+        return [plan_version_of(r) for r in rows]
 
     @router.get("/plans/{plan_id}", response_model=PlanDetail)
     def get_plan(plan_id: PlanId, scope: Scope = Depends(scope)) -> PlanDetail:

@@ -71,13 +71,6 @@ class PlanDetail(PlanVersion):
     decisions: list[Decision] = Field(default_factory=list)
 
 
-class PlanPage(BaseModel):
-    """A list of plan versions, newest first."""
-
-    items: list[PlanVersion]
-    next_cursor: str | None = None
-
-
 class DecisionBody(_Body):
     """`POST /api/v1/plans/{id}/approve|reject`: the reviewer is the token's name."""
 

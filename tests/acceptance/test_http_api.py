@@ -121,22 +121,22 @@ def test_a_plan_is_refused_with_diagnostics_then_approved_by_a_reviewer_only(wor
         assert [d["reviewer"] for d in detail["decisions"]] == ["dana"]
         assert globex.get(f"/plans/{plan['id']}").status_code == 404
 
-        assert plan["id"] in [p["id"] for p in dana.get("/plans").json()["items"]]
-        assert plan["id"] in [p["id"] for p in acme.get("/plans?status=approved").json()["items"]]
-        assert globex.get("/plans").json()["items"] == []
-        assert globex.get("/plans?agent=acme").json()["items"] == []
+        assert plan["id"] in [p["id"] for p in dana.get("/plans").json()]
+        assert plan["id"] in [p["id"] for p in acme.get("/plans?status=approved").json()]
+        assert globex.get("/plans").json() == []
+        assert globex.get("/plans?agent=acme").json() == []
 
 
 def test_check_compiles_without_storing(world):
     with world.http("acme") as acme, world.http("dana") as dana:
-        before = len(dana.get("/plans?status=pending").json()["items"])
+        before = len(dana.get("/plans?status=pending").json())
         bad = acme.post("/check", json={"source": BROKEN}).json()
         assert bad["ok"] is False and bad["agent_id"] == "acme"
         assert {d["line"] for d in bad["diagnostics"]} == {2, 3}
         good = acme.post("/check", json={"source": WAITING}).json()
         assert good["ok"] is True and good["summary"]["event_types"] == ["go"]
         assert acme.post("/check", json={"source": WAITING, "agent": "globex"}).status_code == 404
-        assert len(dana.get("/plans?status=pending").json()["items"]) == before
+        assert len(dana.get("/plans?status=pending").json()) == before
 
 
 def test_a_run_gets_the_same_event_id_once_and_finishes(world):
@@ -285,3 +285,26 @@ def test_a_reviewer_signed_in_to_the_web_app_decides_under_the_tokens_name(world
         assert decided.status_code == 200
     with world.http("dana") as dana:
         assert dana.get(f"/plans/{plan['id']}").json()["decided_by"] == "dana"
+
+
+def test_a_browser_without_a_token_gets_the_sign_in_page(world):
+    with httpx.Client(base_url=world.base, timeout=10) as browser:
+        page = browser.get("/runs?status=waiting", headers={"accept": "text/html"})
+        assert page.status_code == 401 and 'name="token"' in page.text
+        assert 'value="/runs?status=waiting"' in page.text
+        refused = browser.post("/signin", data={"token": world.tokens["acme"], "next": "/runs"})
+        assert refused.status_code == 401 and "not a reviewer" in refused.text
+        offsite = browser.post("/signin", data={"token": world.tokens["dana"], "next": "//evil"})
+        assert offsite.status_code == 303 and offsite.headers["location"] == "/"
+        signed = browser.post("/signin", data={"token": world.tokens["dana"], "next": "/runs"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/runs"
+        assert browser.get("/runs").status_code == 200
+
+
+def test_unknown_endpoints_and_methods_are_problems_too(world):
+    with world.http("acme") as acme:
+        missing = acme.get("/nothing/here")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        wrong = acme.delete("/runs")
+        assert wrong.status_code in (404, 405) and wrong.json()["status"] == wrong.status_code

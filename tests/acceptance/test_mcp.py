@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ import pytest
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from agentflow import Engine
 from tests.support.reach_app import engine as make_host
+from tests.support.serve import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +135,42 @@ def test_an_mcp_client_checks_plans_plans_and_runs_and_reads_a_run(tmp_path):
     assert [s["delivered"] for s in seen["sent"]] == [True, False]
     assert seen["waited"]["status"] == "complete" and seen["waited"]["output"] == 5
     assert seen["hidden"].is_error and seen["other"].is_error
+
+
+def test_the_mcp_server_over_streamable_http(tmp_path):
+    db = f"sqlite:///{tmp_path / 'http.db'}"
+    host: Engine = make_host(db)
+    host.agent("initech", tools=["list_orders"], review="auto")
+    host.close()
+    port = free_port()
+    command = [sys.executable, "-m", "agentflow.cli", "mcp", "--db", db, "--app", APP]
+    command += ["--agent", "initech", "--transport", "streamable-http", "--port", str(port)]
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def listed() -> set[str]:
+        for _ in range(300):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                await anyio.sleep(0.1)
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            checked = structured(await session.call_tool("check_plan", {"source": BROKEN}))
+            assert checked["diagnostics"][0]["line"] == 3
+            return {tool.name for tool in (await session.list_tools()).tools}
+
+    try:
+        assert "plan_and_run" in anyio.run(listed)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
