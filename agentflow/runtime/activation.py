@@ -19,7 +19,7 @@ from agentflow.plain import error_message
 from agentflow.plan.data import RunInput
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import Journal, RuntimeLimits, StepContext, checkpointable
-from agentflow.store.tables import StepRecord
+from agentflow.store.tables import StepRecord, StepWrite
 
 
 class LoadedPlan(Protocol):
@@ -78,6 +78,8 @@ class ActivationResult:
     suspension: Suspension | None = None
     error: dict[str, Any] | None = None
     printed: str = ""
+    checkpoints: tuple[StepWrite, ...] = ()
+    """Steps finished but not written yet; the run's settlement writes them with it."""
 
 
 def describe_error(exc: BaseException, plan_filename: str | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from agentflow.runtime.activation import (
 )
 from agentflow.runtime.step_api import RuntimeLimits
 from agentflow.store import RunRow, Settlement, Store, Transition
-from agentflow.store.tables import StepRecord
+from agentflow.store.tables import StepRecord, StepWrite
 
 log = logging.getLogger("agentflow.executor")
 
@@ -128,17 +128,20 @@ def settle_result(
             wake_at=suspension.wake_at,
             waiting_for=suspension.waiting_for,
             error=_TERMINATED if suspension.status == RunState.TERMINATED else None,
+            checkpoints=result.checkpoints,
         )
         return _settle(store, run, owner, result.printed, limits, suspended)
     if result.kind == ResultKind.COMPLETE:
-        complete = Settlement(RunState.COMPLETE, output=result.output)
+        complete = Settlement(
+            RunState.COMPLETE, output=result.output, checkpoints=result.checkpoints
+        )
         return _settle(store, run, owner, result.printed, limits, complete)
     error = result.error or {"type": "Error", "message": "the activation failed"}
-    return _settle(store, run, owner, result.printed, limits, _errored(error))
+    return _settle(store, run, owner, result.printed, limits, _errored(error, result.checkpoints))
 
 
-def _errored(error: dict[str, Any]) -> Settlement:
-    return Settlement(RunState.ERRORED, error=error)
+def _errored(error: dict[str, Any], checkpoints: tuple[StepWrite, ...] = ()) -> Settlement:
+    return Settlement(RunState.ERRORED, error=error, checkpoints=checkpoints)
 
 
 def _settle(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import LeaseLost
-from agentflow.models import RunState, StepState
+from agentflow.models import RunControl, RunState, StepState
 from agentflow.store.database import Database
 from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord, StepWrite
 
@@ -67,7 +67,8 @@ def delete_steps(conn: Connection, key: str, from_seq: int) -> None:
     conn.execute(delete(STEPS).where(STEPS.c.run_id == key, STEPS.c.seq >= from_seq))
 
 
-def _write_step(conn: Connection, step: StepWrite) -> None:
+def write_step(conn: Connection, step: StepWrite) -> None:
+    """Write one step record in the caller's transaction (fenced by the caller)."""
     # A record this activation has not seen is inserted; a clash means another worker
     # wrote it, and the whole transaction rolls back.
     row = step.row()
@@ -103,7 +104,7 @@ class JournalStore(Database):
         """
         with self._tx() as conn:
             control = fence(conn, step.run_id, owner)
-            _write_step(conn, step)
+            write_step(conn, step)
         return control
 
     def save_steps(self, owner: str, key: str, steps: Sequence[StepWrite]) -> str | None:
@@ -111,7 +112,30 @@ class JournalStore(Database):
         with self._tx() as conn:
             control = fence(conn, key, owner)
             for step in steps:
-                _write_step(conn, step)
+                write_step(conn, step)
+        return control
+
+    def checkpoint_then(
+        self, owner: str, key: str, done: StepWrite, then: Sequence[StepWrite]
+    ) -> str | None:
+        """Write a finished step's checkpoint and, unless the run was asked to stop, `then`.
+
+        One transaction for a step's end and the next step's start. The checkpoint is always
+        written; when a pause or terminate is pending, the records of the work that would
+        follow are not (that work must not start).
+
+        Returns:
+            The run's pending control request (a `RunControl`, or None).
+
+        Raises:
+            LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
+        """
+        with self._tx() as conn:
+            control = fence(conn, key, owner)
+            write_step(conn, done)
+            if control not in (RunControl.PAUSE, RunControl.TERMINATE):
+                for step in then:
+                    write_step(conn, step)
         return control
 
     def delete_steps(self, key: str, from_seq: int = 0) -> None:
@@ -201,5 +225,5 @@ class JournalStore(Database):
             conn.execute(update(EVENTS).where(EVENTS.c.id == row.id).values(consumed_by=step.key))
             taken = EventRow(**row._mapping)
             output = {"type": taken.type, "payload": taken.payload, "timestamp": taken.created_at}
-            _write_step(conn, replace(step, output=output))
+            write_step(conn, replace(step, output=output))
         return taken

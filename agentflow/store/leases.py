@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, update
 
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
+from agentflow.store.journal import write_step
 from agentflow.store.tables import EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
 
@@ -144,6 +145,8 @@ class LeaseStore(Database):
             )
             if found.rowcount == 0:
                 return Transition.LOST
+            for step in settlement.checkpoints:
+                write_step(conn, step)
             if settlement.wake_at is not None:
                 self.dialect.signal_due(conn)
             if settlement.status == RunState.WAITING and settlement.waiting_for:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from agentflow.models import RunState
+from agentflow.store.tables import StepWrite
 
 
 class Transition(StrEnum):
@@ -47,6 +48,8 @@ class Settlement:
     waiting_for: str | None = None
     output: Any = None
     error: dict[str, Any] | None = None
+    checkpoints: tuple[StepWrite, ...] = ()
+    """Steps the activation finished but has not written yet: written with the settlement."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ activation ends with a reason that names the limit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -117,11 +118,12 @@ class _Session:
         self.pending: dict[int, tuple[float, StepScope, list[bool]]] = {}
         self.pending_lock = threading.Lock()
         self.stored_bytes = 0
-        # Written by a tool thread after its reply went out (under `store_lock`), read by the
-        # next request: a pause or terminate the checkpoint read back, or why it failed.
+        # A whole-step tool's checkpoint, left by its tool thread after the reply went out
+        # (under `store_lock`): written with the next request's records, or when the sandbox
+        # stays quiet for _POLL seconds, or with the run's settlement.
+        self.deferred: StepWrite | None = None
+        # A pause or terminate a deferred checkpoint's write read back: no new work starts.
         self.halt: str | None = None
-        self.checkpoint_lost = False
-        self.checkpoint_error: BaseException | None = None
 
     # --- the activation ------------------------------------------------------------------
 
@@ -150,24 +152,41 @@ class _Session:
             self.channel.send(request)
             # Read after the send: the sandbox starts on the plan while the worker reads /proc.
             result, reusable = self._serve(self.sandbox.cpu_seconds())
-            self._after_last_checkpoint()
-            return result, reusable
         except ChannelClosed:
-            self._after_last_checkpoint()
-            return self._died(), False
+            result, reusable = self._died(), False
         except SandboxViolation as exc:
             self.sandbox.kill("protocol")
             error = {"type": "SandboxViolation", "message": f"the plan's sandbox misbehaved: {exc}"}
-            return ActivationResult(ResultKind.ERRORED, error=error), False
+            result, reusable = ActivationResult(ResultKind.ERRORED, error=error), False
         except LeaseLost:
             self.sandbox.kill("lease lost")
             return ActivationResult(ResultKind.LOST), False
+        return self._with_deferred(result), reusable
+
+    def _with_deferred(self, result: ActivationResult) -> ActivationResult:
+        """The result, carrying a checkpoint not written yet to the run's settlement.
+
+        A sandbox that died is not settled (its run is queued again), so its checkpoint is
+        written now: a step whose tool returned is never run again.
+        """
+        with self.store_lock:
+            done, self.deferred = self.deferred, None
+        if done is None or result.kind == ResultKind.LOST:
+            return result
+        if result.kind == ResultKind.CRASHED:
+            try:
+                self.store.save_step(self.owner, done)
+            except LeaseLost:
+                return ActivationResult(ResultKind.LOST)
+            return result
+        return dataclasses.replace(result, checkpoints=(done,))
 
     def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
         last_word = time.monotonic()
         while True:
             message = self.channel.receive(timeout=_POLL)
             if message is None:
+                self._write_deferred()
                 self._expire_tool_calls()
                 used = self.sandbox.cpu_seconds() - cpu_start
                 if used > self.settings.cpu_seconds:
@@ -234,85 +253,101 @@ class _Session:
 
     # --- requests ----------------------------------------------------------------------
 
-    def _after_last_checkpoint(self) -> None:
-        """Wait for a checkpoint still being written; raise what its write raised."""
+    def _write_deferred(self) -> None:
+        """Write a deferred checkpoint on its own.
+
+        The sandbox computes on, or asks for something that carries no new step's records.
+        """
         with self.store_lock:
-            if self.checkpoint_lost:
-                raise LeaseLost(self.run.key)
-            if self.checkpoint_error is not None:
-                raise self.checkpoint_error
+            done, self.deferred = self.deferred, None
+            if done is not None:
+                self._note_control(self._store_records([done]))
+
+    def _note_control(self, control: str | None) -> None:
+        if control in (RunControl.PAUSE, RunControl.TERMINATE):
+            self.halt = control
 
     def _answer(self, op: Any, message: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            self._after_last_checkpoint()
+            if op not in ("tool", "save_steps"):
+                self._write_deferred()
             if self.halt is not None and (op != "save_steps" or message.get("records")):
-                # The previous step's checkpoint read back a pause or terminate: no new work
-                # starts, so the records this request carries are not stored either.
+                # A checkpoint read back a pause or terminate: no new work starts, so the
+                # records this request carries are not stored either.
                 return {"halt": self.halt}
-            before = message.get("before")
-            if before is not None:
-                self._save_steps(before)
-            if op == "save_steps":
-                return self._save_steps(message.get("records"))
-            if op == "take_event":
-                return self._take_event(message)
-            if op == "truncate":
-                return self._truncate(message.get("from_seq"))
-            if op == "tool":
-                self._call_tool(message)
-                return None
+            return self._dispatch(op, message)
         except LeaseLost:
             return {"lost": True, "run_id": self.run.key}
         except (PlainDataError, ValueError, TypeError) as exc:
             return {"refused": safe_text(str(exc), 2000)}
+
+    def _dispatch(self, op: Any, message: dict[str, Any]) -> dict[str, Any] | None:
+        before = message.get("before")
+        if op == "save_steps":
+            earlier = _listed(before) if before is not None else []
+            return self._save_steps([*earlier, *_listed(message.get("records"))])
+        if before is not None:
+            saved = self._save_steps(before)
+            if "halt" in saved:
+                return saved
+        if op == "take_event":
+            return self._take_event(message)
+        if op == "truncate":
+            return self._truncate(message.get("from_seq"))
+        if op == "tool":
+            self._write_deferred()  # a tool call that carried no records of its own
+            if self.halt is not None:
+                return {"halt": self.halt}
+            self._call_tool(message)
+            return None
         raise SandboxViolation(f"an unknown request {str(op)[:40]!r}")
 
     def _save_steps(self, raw: Any) -> dict[str, Any]:
         if not isinstance(raw, list) or len(raw) > self.limits.max_steps:
             raise SandboxViolation("save_steps without a list of records")
-        if not raw:
-            return {}
         with self.store_lock:
-            records = [self._clean_record(item) for item in raw]
-            return {"control": self._store_records(records)}
+            steps = [self._clean_record(item) for item in raw]
+            done, self.deferred = self.deferred, None
+            if done is None:
+                return {"control": self._store_records(steps)} if steps else {}
+            # One transaction for the last step's end and this request's records.
+            control = self.store.checkpoint_then(self.owner, self.run.key, done, steps)
+            self._track([done])
+            self._note_control(control)
+            if self.halt is not None:
+                return {"halt": self.halt}
+            self._track(steps)
+            return {"control": control}
 
     def _store_records(self, steps: list[StepWrite]) -> str | None:
         if len(steps) == 1:
             control = self.store.save_step(self.owner, steps[0])
         else:
             control = self.store.save_steps(self.owner, self.run.key, steps)
+        self._track(steps)
+        return control
+
+    def _track(self, steps: list[StepWrite]) -> None:
         for step in steps:
             if step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS:
                 self.in_flight[step.key] = step
             else:
                 self.in_flight.pop(step.key, None)
-        return control
 
-    def _reply_then_checkpoint(self, number: int, key: str, reply: dict[str, Any]) -> None:
-        """Reply with a whole-step tool's result, then checkpoint it, under `store_lock`.
+    def _reply_and_defer(self, number: int, key: str, reply: dict[str, Any]) -> None:
+        """Reply with a whole-step tool's result and leave its checkpoint to the next write.
 
-        The sandbox goes on to its next step while the result is written; the lock keeps its
-        next request (and the `running` record that step's tool call needs first) waiting for
-        the write. So the checkpoint is stored before any later step does anything, even if the
-        sandbox dies meanwhile, and the round trip costs no time over the write.
+        The sandbox goes on to its next step at once; the checkpoint is written in one
+        transaction with that step's `running` record, before its tool may act (or alone,
+        should the sandbox ask for nothing within _POLL seconds, or with the settlement).
         """
         with self.store_lock:
             step = self._complete_step(key, reply["value"])
             if step is not None:
+                self.deferred = step
                 reply["saved"] = True
             with contextlib.suppress(ChannelClosed):
                 self.channel.send({"op": "reply", "id": number, **reply})
-            if step is None:
-                return
-            try:
-                control = self._store_records([step])
-            except LeaseLost:
-                self.checkpoint_lost = True
-            except BaseException as exc:  # raised in the session's thread by its next request
-                self.checkpoint_error = exc
-            else:
-                if control in (RunControl.PAUSE, RunControl.TERMINATE):
-                    self.halt = control
 
     def _complete_step(self, key: str, value: Any) -> StepWrite | None:
         running = self.in_flight.get(key)
@@ -432,7 +467,7 @@ class _Session:
         if not self._claim_reply(number):
             return  # the call timed out; its late result is dropped
         if whole_step and "value" in reply:
-            self._reply_then_checkpoint(number, step, reply)
+            self._reply_and_defer(number, step, reply)
             return
         with contextlib.suppress(ChannelClosed):
             self.channel.send({"op": "reply", "id": number, **reply})
@@ -574,3 +609,9 @@ def _limits_json(limits: RuntimeLimits) -> dict[str, Any]:
 
 def _record_json(record: StepRecord) -> dict[str, Any]:
     return asdict(record)
+
+
+def _listed(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise SandboxViolation("save_steps without a list of records")
+    return raw
