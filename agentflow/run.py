@@ -232,8 +232,9 @@ class Run:
         """
         self._control(self.engine.store.request_terminate)
 
-    def _control(self, transition: Callable[[str, str | None], Transition]) -> None:
-        if self._row().status in TERMINAL or transition(self._key, self._scope) is Transition.ENDED:
+    def _control(self, request: Callable[[str, str | None], Transition]) -> None:
+        ended = self._row().status in TERMINAL
+        if ended or request(self._key, self._scope) is Transition.ENDED:
             raise RunStateError(f"run {self.id} is already {self._row().status}")
         self.engine.notify()
 
