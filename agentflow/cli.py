@@ -367,7 +367,7 @@ def review_list(
     if as_json:
         from agentflow.store.mappers import plan_version_of
 
-        rows = engine.store.list_plans(None, None if all_plans else "pending")
+        rows = engine.store.list_plans(None, None if all_plans else PlanState.PENDING)
         _print_json([plan_version_of(r).model_dump(mode="json") for r in rows])
         return
     table = Table("id", "agent", "version", "status", "risk", "origin", "goal")

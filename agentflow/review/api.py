@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from agentflow.models import RunState
+from agentflow.models import PlanState, RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
 from agentflow.store.mappers import plan_version_of
@@ -32,6 +32,10 @@ class Decision(BaseModel):
     reviewer: str
     comment: str | None = None
     created_at: float
+
+
+PlanFilter = Literal[PlanState.PENDING, PlanState.APPROVED, PlanState.REJECTED, "all"]
+"""A plan list's status filter: one state, or every plan."""
 
 
 def signed_in(request: Request) -> str:
@@ -60,7 +64,7 @@ def api_router(engine: Engine) -> APIRouter:
 
     @router.get("/plans", response_model=list[PlanVersion])
     def plans(
-        status: Literal["pending", "approved", "rejected", "all"] = "pending",
+        status: PlanFilter = PlanState.PENDING,
         agent: str | None = None,
     ) -> list[PlanVersion]:
         """Plan versions, newest first (`status=all` for every one)."""

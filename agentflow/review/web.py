@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
@@ -24,14 +24,13 @@ from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, NotFound, UsageError
 from agentflow.models import PlanState, RunState
 from agentflow.review import views
-from agentflow.review.api import api_router, decide, signed_in
+from agentflow.review.api import PlanFilter, api_router, decide, signed_in
 from agentflow.review.statuses import http_status
 from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
 
-PlanFilter = Literal["pending", "approved", "rejected", "all"]
 #: Renders a template: `page(request, name, context, status_code=200)`.
 Page = Callable[..., HTMLResponse]
 SignIn = Callable[[str | None], str | None]
