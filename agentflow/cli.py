@@ -402,21 +402,21 @@ def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     summary = plan.summary
     console.print(
         f"plan {plan.id}: agent {plan.agent_id} v{plan.version}  [bold]{plan.status}"
-        f"[/bold]  risk {summary.get('risk', '-')}"
+        f"[/bold]  risk {summary.risk}"
     )
     if plan.goal:
         console.print(f"goal: {plan.goal}")
-    for reason in summary.get("risk_reasons", []):
+    for reason in summary.risk_reasons:
         console.print(f"  - {reason}")
     steps = Table("line", "kind", "name", "tool", "in loop")
-    for step in summary.get("steps", []):
-        tool = step.get("tool")
+    for step in summary.steps:
+        tool = step.tool
         steps.add_row(
-            str(step.get("line")),
-            str(step.get("kind")),
-            str(step.get("name")),
+            str(step.line),
+            step.kind,
+            str(step.name),
             ", ".join(tool) if isinstance(tool, list) else str(tool or ""),
-            "yes" if step.get("in_loop") else "",
+            "yes" if step.in_loop else "",
         )
     console.print(steps)
     console.print(plan.source)
@@ -850,7 +850,7 @@ def plan_command(
     summary = result.plan.summary
     console.print(
         f"plan {result.plan.id} ({result.plan.agent_id} v{result.plan.version}) "
-        f"{result.plan.status}, risk {summary.get('risk', '-')}; run {result.run_id}: "
+        f"{result.plan.status}, risk {summary.risk}; run {result.run_id}: "
         f"{result.status}"
     )
     if result.output is not None:

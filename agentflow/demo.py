@@ -36,10 +36,9 @@ def run_demo(db: str | None, recipe_name: str, console: Console) -> int:
     console.print(planned.message)
     summary = plan.summary
     console.print(
-        f"plan {plan.id} (v{plan.version}) is {plan.status}; risk "
-        f"[bold]{summary.get('risk')}[/bold]"
+        f"plan {plan.id} (v{plan.version}) is {plan.status}; risk [bold]{summary.risk}[/bold]"
     )
-    for reason in summary.get("risk_reasons", []):
+    for reason in summary.risk_reasons:
         console.print(f"  - {reason}")
     if plan.status == PlanState.PENDING:
         engine.reviews.approve(plan.id, reviewer="demo", comment="reviewed in the demo")

@@ -172,7 +172,7 @@ def create_mcp_server(
         """A plan version's review summary: steps, waits, tools, risk."""
         plan = agent.get_plan(int(plan_id))
         data = {"plan_id": plan.id, "version": plan.version, "status": plan.status}
-        return json.dumps({**data, "summary": plan.summary}, indent=2)
+        return json.dumps({**data, "summary": plan.summary.model_dump(mode="json")}, indent=2)
 
     @server.resource("plan://{plan_id}/source", mime_type="text/x-python")
     def plan_source(plan_id: str) -> str:

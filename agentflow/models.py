@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -138,6 +138,44 @@ class RunStatus(BaseModel):
         return self.status in TERMINAL
 
 
+class StepSummary(BaseModel):
+    """One `step.*` call as written in the source."""
+
+    kind: Literal["do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"]
+    name: str | None
+    tool: str | list[str] | None = None
+    line: int
+    in_loop: bool = False
+    side_effects: bool = False
+    duration_seconds: float | None = None
+    until: str | None = None
+    event_type: str | None = None
+    timeout_seconds: float | None = None
+    retries_limit: int | None = None
+
+
+class ToolUse(BaseModel):
+    """A tool the plan references, how often, and whether it has side effects."""
+
+    name: str
+    side_effects: bool
+    count: int
+
+
+class PlanSummary(BaseModel):
+    """What a reviewer needs to judge a plan; JSON-serialisable."""
+
+    docstring: str | None = None
+    steps: list[StepSummary] = Field(default_factory=list)
+    total_sleep_seconds: float = 0.0
+    event_types: list[str] = Field(default_factory=list)
+    tools_used: list[ToolUse] = Field(default_factory=list)
+    side_effects_in_loops: list[StepSummary] = Field(default_factory=list)
+    imports: list[str] = Field(default_factory=list)
+    risk: Literal["low", "medium", "high"] = "low"
+    risk_reasons: list[str] = Field(default_factory=list)
+
+
 class PlanVersion(BaseModel):
     """One stored, immutable version of an agent's plan, with its review state."""
 
@@ -146,7 +184,7 @@ class PlanVersion(BaseModel):
     version: int
     sha256: str
     source: str
-    summary: dict[str, Any] = Field(default_factory=dict)
+    summary: PlanSummary = Field(default_factory=PlanSummary)
     warnings: list[Any] = Field(default_factory=list)
     goal: str | None = None
     origin: str = "submitted"

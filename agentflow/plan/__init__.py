@@ -9,12 +9,12 @@ plan.execute(event, step, tools={"send_email": send_email})
 ```
 """
 
+from agentflow.models import PlanSummary, StepSummary, ToolUse
 from agentflow.plan.budget import PlanLimits
 from agentflow.plan.cache import PlanCache, load_plan
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.compiler import CompiledPlan, compile_plan
 from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy, plan_rules
-from agentflow.plan.summary import PlanSummary, StepSummary, ToolUse
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentflow.errors import BudgetSignal, Diagnostic, PlanBudgetExceeded, PlanValidationError
+from agentflow.models import PlanSummary
 from agentflow.plan.budget import Meter, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
@@ -17,7 +18,7 @@ from agentflow.plan.namespace import build_namespace
 from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
 from agentflow.plan.rewrite import MeteredPlanTransformer
 from agentflow.plan.steps import check_tools_and_steps
-from agentflow.plan.summary import PlanSummary, build_summary
+from agentflow.plan.summary import build_summary
 
 #: Plans longer than this are refused before parsing (a plan is a page, not a program).
 MAX_SOURCE_CHARS = 200_000

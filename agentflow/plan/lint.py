@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TextIO
 
 from agentflow.errors import PlanValidationError
+from agentflow.models import PlanSummary, StepSummary
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.compiler import compile_plan
-from agentflow.plan.summary import PlanSummary, StepSummary
 
 
 def check_main(path: str, tool_names: list[str] | None, *, out: TextIO) -> int:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Literal
 
-from pydantic import BaseModel
-
+from agentflow.models import PlanSummary, StepSummary, ToolUse
 from agentflow.plan.attributes import KNOWN_ATTRIBUTES
 from agentflow.plan.context import PlanContext
 from agentflow.plan.steps import StepCall
@@ -15,44 +14,6 @@ from agentflow.plan.steps import StepCall
 HIGH_RETRY_LIMIT = 5
 LONG_WAIT_SECONDS = 7 * 86400.0
 LONG_SLEEP_SECONDS = 30 * 86400.0
-
-
-class StepSummary(BaseModel):
-    """One `step.*` call as written in the source."""
-
-    kind: Literal["do", "sleep", "sleep_until", "wait_for_event", "map", "parallel", "now"]
-    name: str | None
-    tool: str | list[str] | None = None
-    line: int
-    in_loop: bool = False
-    side_effects: bool = False
-    duration_seconds: float | None = None
-    until: str | None = None
-    event_type: str | None = None
-    timeout_seconds: float | None = None
-    retries_limit: int | None = None
-
-
-class ToolUse(BaseModel):
-    """A tool the plan references, how often, and whether it has side effects."""
-
-    name: str
-    side_effects: bool
-    count: int
-
-
-class PlanSummary(BaseModel):
-    """What a reviewer needs to judge a plan; JSON-serialisable."""
-
-    docstring: str | None
-    steps: list[StepSummary]
-    total_sleep_seconds: float
-    event_types: list[str]
-    tools_used: list[ToolUse]
-    side_effects_in_loops: list[StepSummary]
-    imports: list[str]
-    risk: Literal["low", "medium", "high"]
-    risk_reasons: list[str]
 
 
 def build_summary(ctx: PlanContext, calls: list[StepCall]) -> PlanSummary:

@@ -129,7 +129,7 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         runs = [r for r in engine.store.list_runs(plan.agent_id, limit=200) if r.plan_id == plan.id]
         context = {
             "plan": plan,
-            "summary": views.summary_view(plan.summary),
+            "summary": views.summary_view(plan.summary.model_dump(mode="json")),
             "source": views.numbered(plan.source),
             "diff": views.diff_lines(engine.reviews.diff(plan_id)),
             "decisions": engine.reviews.decisions(plan_id),

@@ -34,7 +34,7 @@ def main(url: str) -> None:
         )
         if result.status == "awaiting_review":
             summary = result.plan.summary
-            print(f"  the reviewer sees risk {summary.get('risk')} and approves")
+            print(f"  the reviewer sees risk {summary.risk} and approves")
             engine.reviews.approve(result.plan.id, reviewer="dana", comment="escalation is fine")
         runs[expense["id"]] = engine.get_run(result.run_id)
     engine.work(until_idle=True)

@@ -29,7 +29,7 @@ def main(url: str) -> None:
     params = {"user": "ada@example.com", "renewal_at": renewal.isoformat()}
     result = plan_and_run(GOAL, agent, params, engine=engine)
     print(f"plan v{result.plan.version} by {result.plan.model}: {result.status}")
-    sleeps = [s["name"] for s in result.plan.summary["steps"] if s["kind"].startswith("sleep")]
+    sleeps = [s.name for s in result.plan.summary.steps if s.kind.startswith("sleep")]
     print(f"the reviewer sees {len(sleeps)} sleeps: {', '.join(sleeps)}")
     if result.status == "awaiting_review":
         engine.reviews.approve(result.plan.id, reviewer="dana", comment="ok")

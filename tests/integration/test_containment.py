@@ -340,8 +340,8 @@ def run(event, step):
     return event.parse_raw("1")
 """
     )
-    assert plan.summary["risk"] == "high"
-    assert "parse_raw" in plan.summary["risk_reasons"][0]
+    assert plan.summary.risk == "high"
+    assert "parse_raw" in plan.summary.risk_reasons[0]
     assert plan.status == "pending"
     engine.close()
 

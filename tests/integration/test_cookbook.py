@@ -134,7 +134,7 @@ def test_shop_recipe_runs_end_to_end(name, tmp_path):
     agent = engine.agent(f"cook-{name}", tools=list(recipe.tools), review="required")
     plan = agent.submit_plan(recipe.source, goal=recipe.goal)
     assert plan.status == "pending"
-    assert plan.summary["steps"], "the summary lists the steps"
+    assert plan.summary.steps, "the summary lists the steps"
     engine.reviews.approve(plan.id, reviewer="test")
     run = agent.start(params=recipe.params)
     events = list(recipe.events)

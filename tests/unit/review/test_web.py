@@ -222,7 +222,7 @@ def test_api_lists_shows_and_decides_plans(engine, agent, client):
     assert listed.status_code == 200
     assert [p["id"] for p in listed.json()] == [other.id, plan.id]
     shown = PlanVersion.model_validate(client.get(f"/api/plans/{plan.id}").json())
-    assert shown.goal == SCRIPT and shown.summary["risk"] == "high" and shown.source == V2
+    assert shown.goal == SCRIPT and shown.summary.risk == "high" and shown.source == V2
     assert "+def run(event, step):" in client.get(f"/api/plans/{plan.id}/diff").text
 
     approved = client.post(
