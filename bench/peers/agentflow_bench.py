@@ -1,0 +1,207 @@
+"""agentflow's side of bench/compare.py (runs with the project's own venv)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+from agentflow import Engine, Run
+
+SCRIPT = str(Path(__file__).resolve())
+EVENT_PLAN = (
+    "def run(event, step):\n"
+    '    step.wait_for_event("w", type="go", timeout="1 hour")\n'
+    '    return step.do("stamp", tools.stamp)\n'
+)
+SLEEP_PLAN = f'def run(event, step):\n    step.sleep("nap", {common.SLEEP_SECONDS})\n    return 1\n'
+CRASH_PLAN = (
+    "def run(event, step):\n"
+    '    step.do("a", tools.noop, 1)\n'
+    '    step.do("b", tools.block, event.params["id"])\n'
+    "    return 1\n"
+)
+
+
+def durability(sync: str) -> str:
+    return "full" if sync == "FULL" else "normal"
+
+
+def make_engine(directory: Path, name: str, sync: str, isolation: str = "process") -> Engine:
+    engine = Engine(
+        f"sqlite:///{directory}/{name}.db", durability=durability(sync), isolation=isolation
+    )
+
+    @engine.tool(side_effects=False)
+    def noop(i: int) -> int:
+        return i
+
+    @engine.tool(side_effects=False)
+    def stamp() -> float:
+        return time.time()
+
+    @engine.tool(side_effects=False)
+    def block(run_id: str) -> int:
+        common.block_if_crashing(directory, run_id)
+        return 2
+
+    return engine
+
+
+def steps_plan(count: int) -> str:
+    return (
+        "def run(event, step):\n"
+        f"    for i in range({count}):\n"
+        '        step.do("s", tools.noop, i)\n'
+        "    return 1\n"
+    )
+
+
+def finish(engine: Engine, run: Run) -> None:
+    engine.work()
+    run.result(timeout=120)
+
+
+def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
+    """Per-step overhead or one-step runs, inline and process isolation, trials alternating."""
+    sync = common.synchronous_of(measure)
+    steps = 1 if measure == "one-step" else args.steps
+    engines = {iso: make_engine(args.dir, f"{measure}-{iso}", sync, iso) for iso in ISOLATIONS}
+    agents = {}
+    for iso, engine in engines.items():
+        agents[iso] = engine.agent("bench", tools=["noop"], review="auto")
+        agents[iso].submit_plan(steps_plan(steps))
+        if engine.sandboxes is not None:
+            engine.sandboxes.warm()
+        finish(engine, agents[iso].start())  # warm-up
+    samples: dict[str, list[float]] = {iso: [] for iso in ISOLATIONS}
+    for _ in range(args.count):
+        for iso, engine in engines.items():
+            agent = agents[iso]
+            samples[iso].append(timed_run(engine, agent) / steps)
+    for engine in engines.values():
+        engine.close()
+    where = "in process (engine.work in the caller's thread)"
+    return [
+        common.row(
+            f"isolation={iso}",
+            f"{common.sqlite_setting(sync)} (durability={durability(sync)}), {where}",
+            samples[iso],
+        )
+        for iso in ISOLATIONS
+    ]
+
+
+ISOLATIONS = ("inline", "process")
+
+
+def timed_run(engine: Engine, agent: Any) -> float:
+    started = time.perf_counter()
+    run = agent.start()
+    finish(engine, run)
+    return time.perf_counter() - started
+
+
+def crash(args: Any) -> None:
+    engine = make_engine(args.dir, "recovery", args.sync)
+    agent = engine.agent("bench", tools=["noop", "block"], review="auto")
+    agent.submit_plan(CRASH_PLAN)
+    agent.start(params={"id": args.run_id}, run_id=args.run_id).result(timeout=3600)
+
+
+def recover(args: Any) -> None:
+    engine = make_engine(args.dir, "recovery", args.sync)
+    output = engine.get_run(args.run_id).result(timeout=120)
+    print(output, flush=True)
+    engine.close()
+
+
+def worker(args: Any) -> None:
+    engine = make_engine(args.dir, "event", args.sync)
+    engine.work(until_idle=False)
+
+
+def event(args: Any) -> list[float]:
+    engine = make_engine(args.dir, "event", args.sync)
+    agent = engine.agent("bench", tools=["stamp"], review="auto")
+    agent.submit_plan(EVENT_PLAN)
+    process = common.spawn(SCRIPT, "worker", args)
+    samples = []
+    try:
+        for _ in range(args.count + 1):
+            run = agent.start()
+            wait_status(run, "waiting")
+            sent = time.time()
+            run.send_event("go", None)
+            status = wait_status(run, "complete")
+            samples.append(float(status.output) - sent)
+    finally:
+        common.kill_group(process)
+        engine.close()
+    return samples[1:]
+
+
+def wait_status(run: Run, wanted: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = run.status()
+        if status.status == wanted:
+            return status
+        time.sleep(0.001)
+    raise TimeoutError(f"run {run.id} never became {wanted}")
+
+
+def sleep(args: Any) -> list[float]:
+    engine = make_engine(args.dir, "sleep", args.sync)
+    agent = engine.agent("bench", review="auto")
+    agent.submit_plan(SLEEP_PLAN)
+    stop = threading.Event()
+    thread = threading.Thread(target=engine.work, kwargs={"until_idle": False, "stop": stop})
+    thread.start()
+    try:
+        runs = []
+        for _ in range(args.count):
+            runs.append(agent.start())
+            time.sleep(0.1)
+        samples = []
+        for run in runs:
+            nap = wait_status(run, "complete", 30).steps[0]
+            samples.append(nap.ended_at.timestamp() - nap.wake_at.timestamp())
+    finally:
+        stop.set()
+        engine.notify()
+        thread.join()
+        engine.close()
+    return samples
+
+
+def main() -> None:
+    args = common.parse()
+    role = args.role
+    if role in ("crash", "recover", "worker"):
+        {"crash": crash, "recover": recover, "worker": worker}[role](args)
+        return
+    setting = common.sqlite_setting(args.sync) + f" (durability={durability(args.sync)})"
+    if role in ("step-full", "step-normal", "one-step"):
+        common.emit(in_process(args, role))
+    elif role == "recovery":
+        samples = common.measure_recovery(SCRIPT, args, args.count)
+        how = "isolation=process, lease_seconds=5 (default): a fresh process's run.result()"
+        common.emit([common.row("default", f"{setting}, {how}", samples)])
+    elif role == "event":
+        how = "worker process (poll_interval=0.5 default), sender in another process"
+        common.emit([common.row("default", f"{setting}, {how}", event(args))])
+    elif role == "sleep":
+        how = "live worker thread in process; wake = nap step's ended_at - wake_at"
+        common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+
+
+if __name__ == "__main__":
+    main()

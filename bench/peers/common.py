@@ -1,0 +1,131 @@
+"""What every system's measurement script shares (standard library only: it runs in both venvs).
+
+A script is called as `python <system>_bench.py MEASURE --dir DIR --count N [--steps S]` and
+prints one JSON line on stdout: {"rows": [{"variant", "setting", "samples"}]}, samples in
+seconds. Roles other than a measure (a worker, a process to crash) are internal to a script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MEASURES = ("step-full", "step-normal", "one-step", "recovery", "event", "sleep")
+SLEEP_SECONDS = 1.0
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role")
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--count", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous (internal roles)")
+    parser.add_argument("--run-id", default="", help="internal roles")
+    return parser.parse_args(argv)
+
+
+def emit(rows: list[dict[str, Any]]) -> None:
+    print(json.dumps({"rows": rows}), flush=True)
+
+
+def row(variant: str, setting: str, samples: list[float]) -> dict[str, Any]:
+    return {"variant": variant, "setting": setting, "samples": samples}
+
+
+def synchronous_of(measure: str) -> str:
+    return "FULL" if measure == "step-full" else "NORMAL"
+
+
+def sqlite_setting(sync: str) -> str:
+    return f"SQLite WAL, synchronous={sync}"
+
+
+def set_pragmas(connection: Any, sync: str) -> None:
+    """WAL and the given synchronous level on a DB-API sqlite3 connection."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={sync}")
+
+
+def read_synchronous(path: Path, sync: str) -> str:
+    """Sanity check that a fresh connection set up like the system's sees the expected mode."""
+    connection = sqlite3.connect(path)
+    set_pragmas(connection, sync)
+    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    connection.close()
+    return str(mode)
+
+
+def timed(body: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    body()
+    return time.perf_counter() - started
+
+
+def touch(path: Path) -> None:
+    path.write_text(str(time.time()))
+
+
+def wait_for_file(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.002)
+
+
+def spawn(
+    script: str, role: str, args: argparse.Namespace, *extra: str, crashing: bool = False
+) -> subprocess.Popen[str]:
+    """This system's script again, in a fresh process and its own process group."""
+    command = [sys.executable, script, role, "--dir", str(args.dir), "--sync", args.sync, *extra]
+    env = {**os.environ, "BENCH_CRASHING": "1" if crashing else "0"}
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env
+    )
+
+
+def kill_group(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+    """SIGKILL a spawned process and whatever it started (sandboxes, pools)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.communicate(timeout=30)
+
+
+def measure_recovery(script: str, args: argparse.Namespace, count: int) -> list[float]:
+    """Crash a run mid-step with SIGKILL, then time spawning a fresh process until it prints
+    the run's result. The crashing role touches `<dir>/blocked-<id>` inside its blocking step;
+    the recovering role prints a line once it has the result."""
+    samples = []
+    for index in range(count):
+        run_id = f"recover-{os.getpid()}-{index}"
+        victim = spawn(script, "crash", args, "--run-id", run_id, crashing=True)
+        wait_for_file(args.dir / f"blocked-{run_id}")
+        kill_group(victim)
+        started = time.perf_counter()
+        rescuer = spawn(script, "recover", args, "--run-id", run_id)
+        assert rescuer.stdout is not None
+        line = rescuer.stdout.readline()
+        elapsed = time.perf_counter() - started
+        if not line.strip():
+            raise RuntimeError(f"recovery of {run_id} printed nothing")
+        rescuer.communicate(timeout=60)
+        samples.append(elapsed)
+    return samples
+
+
+def block_if_crashing(directory: Path, run_id: str) -> None:
+    """The step a crash happens in: in the crashing process it announces itself and hangs."""
+    if os.environ.get("BENCH_CRASHING") == "1":
+        touch(directory / f"blocked-{run_id}")
+        time.sleep(3600)

@@ -1,0 +1,178 @@
+"""DBOS's side of bench/compare.py (runs with bench/peers/.venv: dbos==3.4.0).
+
+DBOS keeps its system database in SQLite here, as agentflow does. DBOS sets neither
+journal_mode nor synchronous on its SQLite connections, so a SQLAlchemy connect listener sets
+WAL and the measure's synchronous level on every connection it opens (as agentflow does).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+import sqlalchemy as sa
+from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
+
+SCRIPT = str(Path(__file__).resolve())
+SYNC = "NORMAL"
+DIRECTORY = Path(".")
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _pragmas(connection: Any, _record: Any) -> None:
+    common.set_pragmas(connection, SYNC)
+
+
+@DBOS.step()
+def noop(i: int) -> int:
+    return i
+
+
+@DBOS.step()
+def stamp() -> float:
+    return time.time()
+
+
+@DBOS.step()
+def block(run_id: str) -> int:
+    common.block_if_crashing(DIRECTORY, run_id)
+    return 2
+
+
+@DBOS.step()
+def ready(run_id: str) -> None:
+    common.touch(DIRECTORY / f"ready-{run_id}")
+
+
+@DBOS.workflow()
+def steps_wf(count: int) -> int:
+    for i in range(count):
+        noop(i)
+    return 1
+
+
+@DBOS.workflow()
+def crash_wf(run_id: str) -> int:
+    noop(1)
+    block(run_id)
+    return 1
+
+
+@DBOS.workflow()
+def event_wf(run_id: str) -> float:
+    ready(run_id)
+    DBOS.recv("go", timeout_seconds=3600)
+    return stamp()
+
+
+@DBOS.workflow()
+def sleep_wf() -> float:
+    # DBOS.sleep computes its deadline as time.time() + seconds when called (then checkpoints).
+    deadline = time.time() + common.SLEEP_SECONDS
+    DBOS.sleep(common.SLEEP_SECONDS)
+    return time.time() - deadline
+
+
+def url(name: str) -> str:
+    return f"sqlite:///{DIRECTORY}/dbos-{name}.sqlite"
+
+
+def launch(name: str) -> None:
+    config: DBOSConfig = {"name": "bench", "system_database_url": url(name), "log_level": "ERROR"}
+    DBOS(config=config)
+    DBOS.launch()
+    DBOS.register_queue("bench", polling_interval_sec=0.05)
+
+
+def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
+    launch(measure)
+    steps = 1 if measure == "one-step" else args.steps
+    steps_wf(steps)  # warm-up
+    samples = [common.timed(lambda: steps_wf(steps)) / steps for _ in range(args.count)]
+    where = "in process (workflow function called directly)"
+    return [common.row("default", f"{common.sqlite_setting(SYNC)}, {where}", samples)]
+
+
+def crash(args: Any) -> None:
+    launch("recovery")
+    with SetWorkflowID(args.run_id):
+        crash_wf(args.run_id)
+
+
+def recover(args: Any) -> None:
+    launch("recovery")  # recovers this executor's pending workflows on launch
+    print(DBOS.retrieve_workflow(args.run_id).get_result(), flush=True)
+    DBOS.destroy()
+
+
+def worker(args: Any) -> None:
+    launch("event")
+    while True:
+        time.sleep(3600)
+
+
+def event(args: Any) -> list[float]:
+    launch("event")  # creates the schema before the worker and the client use it
+    process = common.spawn(SCRIPT, "worker", args)
+    client = DBOSClient(system_database_url=url("event"))
+    samples = []
+    try:
+        for index in range(args.count + 1):
+            run_id = f"event-{index}"
+            options = {"queue_name": "bench", "workflow_name": "event_wf", "workflow_id": run_id}
+            handle = client.enqueue(options, run_id)  # type: ignore[arg-type]
+            common.wait_for_file(DIRECTORY / f"ready-{run_id}")
+            time.sleep(0.1)  # let the workflow reach DBOS.recv
+            sent = time.time()
+            client.send(run_id, "go", topic="go")
+            samples.append(handle.get_result() - sent)
+    finally:
+        common.kill_group(process)
+        client.destroy()
+    return samples[1:]
+
+
+def sleep(args: Any) -> list[float]:
+    launch("sleep")
+    handles = []
+    for _ in range(args.count):
+        handles.append(DBOS.start_workflow(sleep_wf))
+        time.sleep(0.1)
+    return [handle.get_result() for handle in handles]
+
+
+def main() -> None:
+    global SYNC, DIRECTORY
+    args = common.parse()
+    SYNC, DIRECTORY = args.sync, args.dir
+    role = args.role
+    if role in ("step-full", "step-normal", "one-step"):
+        SYNC = common.synchronous_of(role)
+        common.emit(in_process(args, role))
+    elif role in ("crash", "recover", "worker"):
+        {"crash": crash, "recover": recover, "worker": worker}[role](args)
+        return
+    setting = common.sqlite_setting(SYNC)
+    if role == "recovery":
+        samples = common.measure_recovery(SCRIPT, args, args.count)
+        how = "a fresh process's DBOS.launch() recovers, then retrieve_workflow().get_result()"
+        common.emit([common.row("default", f"{setting}, {how}", samples)])
+    elif role == "event":
+        how = (
+            "worker process (queue polled every 0.05 s; notification polling 1 s default), "
+            "DBOSClient.send from another process"
+        )
+        common.emit([common.row("default", f"{setting}, {how}", event(args))])
+    elif role == "sleep":
+        how = "live, in process (DBOS.start_workflow); wake = return of DBOS.sleep - its deadline"
+        common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    DBOS.destroy()
+
+
+if __name__ == "__main__":
+    main()
