@@ -71,7 +71,8 @@ MEASURES = (
     Measure("one-step", "One-step run, start -> result, in process", "ms", 50, 10, p99=True),
     Measure(
         "recovery",
-        "Recovery after SIGKILL mid-step: spawn a fresh process -> run's result (across processes)",
+        "Recovery after SIGKILL mid-step: spawn a fresh process -> run's result (across "
+        "processes; includes interpreter start and imports)",
         "ms",
         1,
         1,

@@ -86,17 +86,19 @@ def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
         for iso, engine in engines.items():
             agent = agents[iso]
             samples[iso].append(timed_run(engine, agent) / steps)
-    for engine in engines.values():
-        engine.close()
     where = "in process (engine.work in the caller's thread)"
-    return [
+    rows = [
         common.row(
             f"isolation={iso}",
-            f"{common.sqlite_setting(sync)} (durability={durability(sync)}), {where}",
+            f"{common.sqlite_setting(sync)} (durability={durability(sync)}), {where} "
+            + common.observed(common.sqlalchemy_query(engines[iso].store.engine)),
             samples[iso],
         )
         for iso in ISOLATIONS
     ]
+    for engine in engines.values():
+        engine.close()
+    return rows
 
 
 ISOLATIONS = ("inline", "process")
@@ -193,7 +195,10 @@ def main() -> None:
         common.emit(in_process(args, role))
     elif role == "recovery":
         samples = common.measure_recovery(SCRIPT, args, args.count)
-        how = "isolation=process, lease_seconds=5 (default): a fresh process's run.result()"
+        how = (
+            "isolation=process, lease_seconds=5 (default; the dead worker's lease must lapse): "
+            "a fresh process's engine.get_run(id).result()"
+        )
         common.emit([common.row("default", f"{setting}, {how}", samples)])
     elif role == "event":
         how = "worker process (poll_interval=0.5 default), sender in another process"

@@ -57,13 +57,26 @@ def set_pragmas(connection: Any, sync: str) -> None:
     connection.execute(f"PRAGMA synchronous={sync}")
 
 
-def read_synchronous(path: Path, sync: str) -> str:
-    """Sanity check that a fresh connection set up like the system's sees the expected mode."""
-    connection = sqlite3.connect(path)
-    set_pragmas(connection, sync)
-    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-    connection.close()
-    return str(mode)
+SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def observed(query: Callable[[str], Any]) -> str:
+    """What one of the system's own connections reports, read back after the measurement."""
+    journal = query("PRAGMA journal_mode")
+    sync = SYNCHRONOUS_NAMES.get(int(query("PRAGMA synchronous")), "?")
+    return f"[read back: journal_mode={journal}, synchronous={sync}]"
+
+
+def sqlalchemy_query(engine: Any) -> Callable[[str], Any]:
+    def query(sql: str) -> Any:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql(sql).scalar()
+
+    return query
+
+
+def sqlite3_query(connection: sqlite3.Connection) -> Callable[[str], Any]:
+    return lambda sql: connection.execute(sql).fetchone()[0]
 
 
 def timed(body: Callable[[], object]) -> float:

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
+from dbos._dbos import _get_dbos_instance
 
 SCRIPT = str(Path(__file__).resolve())
 SYNC = "NORMAL"
@@ -94,8 +95,12 @@ def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
     steps = 1 if measure == "one-step" else args.steps
     steps_wf(steps)  # warm-up
     samples = [common.timed(lambda: steps_wf(steps)) / steps for _ in range(args.count)]
-    where = "in process (workflow function called directly)"
+    where = "in process (workflow function called directly) " + observed()
     return [common.row("default", f"{common.sqlite_setting(SYNC)}, {where}", samples)]
+
+
+def observed() -> str:
+    return common.observed(common.sqlalchemy_query(_get_dbos_instance()._sys_db.engine))
 
 
 def crash(args: Any) -> None:

@@ -81,7 +81,8 @@ def config(thread: str, steps: int = 10) -> Any:
 def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
     sync = common.synchronous_of(measure)
     steps = 1 if measure == "one-step" else args.steps
-    graph = steps_graph(saver(args.dir, measure, sync))
+    checkpointer = saver(args.dir, measure, sync)
+    graph = steps_graph(checkpointer)
     counter = iter(range(10**9))
 
     def once() -> None:
@@ -90,7 +91,9 @@ def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
 
     once()  # warm-up
     samples = [common.timed(once) / steps for _ in range(args.count)]
-    where = 'in process (graph.invoke, durability="sync")'
+    where = 'in process (graph.invoke, durability="sync") ' + common.observed(
+        common.sqlite3_query(checkpointer.conn)
+    )
     return [common.row("default", f"{common.sqlite_setting(sync)}, {where}", samples)]
 
 
@@ -143,7 +146,7 @@ def main() -> None:
             [common.row("default", f"{common.sqlite_setting(args.sync)}, {how}", event(args))]
         )
     elif role == "sleep":
-        common.emit([])  # no durable timer
+        common.emit([common.row("n/a", "LangGraph has no durable timer: not measured", [])])
 
 
 if __name__ == "__main__":

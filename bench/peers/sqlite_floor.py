@@ -30,8 +30,10 @@ def main() -> None:
 
     commits()  # warm-up
     samples = [common.timed(commits) / args.steps for _ in range(args.count)]
+    where = "one INSERT + COMMIT per step, in process (sqlite3) " + common.observed(
+        common.sqlite3_query(connection)
+    )
     connection.close()
-    where = "one INSERT + COMMIT per step, in process (sqlite3)"
     common.emit([common.row("one commit", f"{common.sqlite_setting(sync)}, {where}", samples)])
 
 
