@@ -91,6 +91,14 @@ MEASURES = (
         10,
         2,
     ),
+    Measure(
+        "sleep-crash",
+        "Durable sleep after a crash: wake - deadline; the sleeping run's process is SIGKILLed "
+        "0.5 s into a 3 s sleep and a fresh process is started at once",
+        "ms",
+        2,
+        1,
+    ),
 )
 SCALE = {"µs": 1e6, "ms": 1e3}
 

@@ -21,7 +21,12 @@ EVENT_PLAN = (
     '    step.wait_for_event("w", type="go", timeout="1 hour")\n'
     '    return step.do("stamp", tools.stamp)\n'
 )
-SLEEP_PLAN = f'def run(event, step):\n    step.sleep("nap", {common.SLEEP_SECONDS})\n    return 1\n'
+
+
+def sleep_plan(seconds: float) -> str:
+    return f'def run(event, step):\n    step.sleep("nap", {seconds})\n    return 1\n'
+
+
 CRASH_PLAN = (
     "def run(event, step):\n"
     '    step.do("a", tools.noop, 1)\n'
@@ -126,7 +131,7 @@ def recover(args: Any) -> None:
 
 
 def worker(args: Any) -> None:
-    engine = make_engine(args.dir, "event", args.sync)
+    engine = make_engine(args.dir, args.db, args.sync)
     engine.work(until_idle=False)
 
 
@@ -134,7 +139,7 @@ def event(args: Any) -> list[float]:
     engine = make_engine(args.dir, "event", args.sync)
     agent = engine.agent("bench", tools=["stamp"], review="auto")
     agent.submit_plan(EVENT_PLAN)
-    process = common.spawn(SCRIPT, "worker", args)
+    process = common.spawn(SCRIPT, "worker", args, "--db", "event")
     samples = []
     try:
         for _ in range(args.count + 1):
@@ -156,14 +161,14 @@ def wait_status(run: Run, wanted: str, timeout: float = 60.0) -> Any:
         status = run.status()
         if status.status == wanted:
             return status
-        time.sleep(0.001)
+        time.sleep(0.005)
     raise TimeoutError(f"run {run.id} never became {wanted}")
 
 
 def sleep(args: Any) -> list[float]:
     engine = make_engine(args.dir, "sleep", args.sync)
     agent = engine.agent("bench", review="auto")
-    agent.submit_plan(SLEEP_PLAN)
+    agent.submit_plan(sleep_plan(common.SLEEP_SECONDS))
     stop = threading.Event()
     thread = threading.Thread(target=engine.work, kwargs={"until_idle": False, "stop": stop})
     thread.start()
@@ -174,12 +179,38 @@ def sleep(args: Any) -> list[float]:
             time.sleep(0.1)
         samples = []
         for run in runs:
-            nap = wait_status(run, "complete", 30).steps[0]
-            samples.append(nap.ended_at.timestamp() - nap.wake_at.timestamp())
+            samples.append(lateness(wait_status(run, "complete", 30)))
     finally:
         stop.set()
         engine.notify()
         thread.join()
+        engine.close()
+    return samples
+
+
+def lateness(status: Any) -> float:
+    nap = status.steps[0]
+    return float(nap.ended_at.timestamp() - nap.wake_at.timestamp())
+
+
+def sleep_after_crash(args: Any) -> list[float]:
+    engine = make_engine(args.dir, "sleep-crash", args.sync)
+    agent = engine.agent("bench", review="auto")
+    agent.submit_plan(sleep_plan(common.CRASH_SLEEP_SECONDS))
+    samples = []
+    try:
+        for _ in range(args.count):
+            run = agent.start()
+            victim = common.spawn(SCRIPT, "worker", args, "--db", "sleep-crash")
+            wait_status(run, "sleeping")
+            time.sleep(common.KILL_AFTER)
+            common.kill_group(victim)
+            rescuer = common.spawn(SCRIPT, "worker", args, "--db", "sleep-crash")
+            try:
+                samples.append(lateness(wait_status(run, "complete", 60)))
+            finally:
+                common.kill_group(rescuer)
+    finally:
         engine.close()
     return samples
 
@@ -206,6 +237,12 @@ def main() -> None:
     elif role == "sleep":
         how = "live worker thread in process; wake = nap step's ended_at - wake_at"
         common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    elif role == "sleep-crash":
+        how = (
+            f"worker process SIGKILLed {common.KILL_AFTER} s into a "
+            f"{common.CRASH_SLEEP_SECONDS:g} s sleep, fresh worker process started at once"
+        )
+        common.emit([common.row("default", f"{setting}, {how}", sleep_after_crash(args))])
 
 
 if __name__ == "__main__":

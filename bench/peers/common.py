@@ -20,8 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MEASURES = ("step-full", "step-normal", "one-step", "recovery", "event", "sleep")
 SLEEP_SECONDS = 1.0
+# After a crash: the sleeping run's worker is SIGKILLed KILL_AFTER seconds into the sleep and a
+# fresh process is started at once; the sleep is long enough for that process to be up in time.
+CRASH_SLEEP_SECONDS = 3.0
+KILL_AFTER = 0.5
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +35,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous (internal roles)")
     parser.add_argument("--run-id", default="", help="internal roles")
+    parser.add_argument("--db", default="", help="internal roles: which database file")
     return parser.parse_args(argv)
 
 

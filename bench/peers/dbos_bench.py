@@ -7,6 +7,8 @@ WAL and the measure's synchronous level on every connection it opens (as agentfl
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -72,11 +74,18 @@ def event_wf(run_id: str) -> float:
 
 
 @DBOS.workflow()
-def sleep_wf() -> float:
-    # DBOS.sleep computes its deadline as time.time() + seconds when called (then checkpoints).
-    deadline = time.time() + common.SLEEP_SECONDS
-    DBOS.sleep(common.SLEEP_SECONDS)
-    return time.time() - deadline
+def sleep_wf(seconds: float, run_id: str) -> float:
+    DBOS.sleep(seconds)
+    return time.time()  # on recovery, this is the recovering process's wake-up
+
+
+def lateness(run_id: str, woke: float) -> float:
+    """Wake minus the deadline DBOS.sleep checkpointed (time.time() + seconds when first called)."""
+    connection = sqlite3.connect(DIRECTORY / "dbos-sleep.sqlite")
+    query = "SELECT output FROM operation_outputs WHERE workflow_uuid = ? AND function_name = ?"
+    (output,) = connection.execute(query, (run_id, "DBOS.sleep")).fetchone()
+    connection.close()
+    return woke - float(json.loads(output))
 
 
 def url(name: str) -> str:
@@ -110,7 +119,7 @@ def crash(args: Any) -> None:
 
 
 def recover(args: Any) -> None:
-    launch("recovery")  # recovers this executor's pending workflows on launch
+    launch(args.db or "recovery")  # recovers this executor's pending workflows on launch
     print(DBOS.retrieve_workflow(args.run_id).get_result(), flush=True)
     DBOS.destroy()
 
@@ -145,10 +154,54 @@ def event(args: Any) -> list[float]:
 def sleep(args: Any) -> list[float]:
     launch("sleep")
     handles = []
-    for _ in range(args.count):
-        handles.append(DBOS.start_workflow(sleep_wf))
+    for index in range(args.count):
+        run_id = f"sleep-{index}"
+        with SetWorkflowID(run_id):
+            handles.append(DBOS.start_workflow(sleep_wf, common.SLEEP_SECONDS, run_id))
         time.sleep(0.1)
-    return [handle.get_result() for handle in handles]
+    return [lateness(handle.workflow_id, handle.get_result()) for handle in handles]
+
+
+def sleeper(args: Any) -> None:
+    launch("sleep")
+    with SetWorkflowID(args.run_id):
+        DBOS.start_workflow(sleep_wf, common.CRASH_SLEEP_SECONDS, args.run_id)
+    time.sleep(3600)
+
+
+def sleep_after_crash(args: Any) -> list[float]:
+    samples = []
+    for index in range(args.count):
+        run_id = f"sleep-crash-{index}"
+        victim = common.spawn(SCRIPT, "sleeper", args, "--run-id", run_id)
+        wait_for_sleep(run_id)
+        time.sleep(common.KILL_AFTER)
+        common.kill_group(victim)
+        rescuer = common.spawn(SCRIPT, "recover", args, "--run-id", run_id, "--db", "sleep")
+        assert rescuer.stdout is not None
+        woke = float(rescuer.stdout.readline())
+        rescuer.communicate(timeout=60)
+        samples.append(lateness(run_id, woke))
+    return samples
+
+
+def wait_for_sleep(run_id: str) -> None:
+    """Until the sleep's deadline is checkpointed."""
+    path = DIRECTORY / "dbos-sleep.sqlite"
+    query = "SELECT 1 FROM operation_outputs WHERE workflow_uuid = ? AND function_name = ?"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if path.exists():
+            connection = sqlite3.connect(path, timeout=30)
+            try:
+                if connection.execute(query, (run_id, "DBOS.sleep")).fetchone():
+                    return
+            except sqlite3.OperationalError:
+                pass  # tables not created yet
+            finally:
+                connection.close()
+        time.sleep(0.005)
+    raise TimeoutError(f"{run_id} never slept")
 
 
 def main() -> None:
@@ -159,8 +212,8 @@ def main() -> None:
     if role in ("step-full", "step-normal", "one-step"):
         SYNC = common.synchronous_of(role)
         common.emit(in_process(args, role))
-    elif role in ("crash", "recover", "worker"):
-        {"crash": crash, "recover": recover, "worker": worker}[role](args)
+    elif role in ("crash", "recover", "worker", "sleeper"):
+        {"crash": crash, "recover": recover, "worker": worker, "sleeper": sleeper}[role](args)
         return
     setting = common.sqlite_setting(SYNC)
     if role == "recovery":
@@ -176,6 +229,12 @@ def main() -> None:
     elif role == "sleep":
         how = "live, in process (DBOS.start_workflow); wake = return of DBOS.sleep - its deadline"
         common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    elif role == "sleep-crash":
+        how = (
+            f"process SIGKILLed {common.KILL_AFTER} s into a {common.CRASH_SLEEP_SECONDS:g} s "
+            "sleep, a fresh process launched at once recovers it"
+        )
+        common.emit([common.row("default", f"{setting}, {how}", sleep_after_crash(args))])
     DBOS.destroy()
 
 
