@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ class Measure:
     count: int  # samples per subprocess, full mode
     quick_count: int
     p99: bool = False
+    max_reps: int = 100
     systems: tuple[str, ...] = ("agentflow", "dbos", "langgraph")
 
 
@@ -99,8 +101,17 @@ MEASURES = (
         2,
         1,
     ),
+    Measure(
+        "many-sleeps",
+        "Many sleeping runs (10,000; --quick 200), one worker: memory while they sleep, then "
+        "wake-up rate once their common deadline passes (one repetition)",
+        "see variant",
+        10_000,
+        200,
+        max_reps=1,
+    ),
 )
-SCALE = {"µs": 1e6, "ms": 1e3}
+SCALE = {"µs": 1e6, "ms": 1e3, "see variant": 1.0}
 
 
 @dataclass
@@ -177,7 +188,7 @@ def collect(
     count = measure.quick_count if args.quick else measure.count
     steps = args.steps or (20 if args.quick else 200)
     rows: dict[tuple[str, str], Collected] = {}
-    for rep in range(reps):
+    for rep in range(min(reps, measure.max_reps)):
         order = systems[rep % len(systems) :] + systems[: rep % len(systems)]
         for system in order:
             answer = run_one(system, measure, count, steps, args)
@@ -201,6 +212,9 @@ def fmt(value: float, unit: str) -> str:
 def print_table(
     measure: Measure, rows: dict[tuple[str, str], Collected], systems: list[str]
 ) -> None:
+    if measure.max_reps == 1:
+        print_values(measure, rows, systems)
+        return
     unit = measure.unit
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n### {measure.title} [{unit}]\n")
@@ -234,6 +248,28 @@ def print_table(
                 f" {fmt(s.p90, unit)} |{extra} {spread} ({len(collected.rep_medians)} reps) |"
                 f" {collected.setting} |"
             )
+
+
+def print_values(
+    measure: Measure, rows: dict[tuple[str, str], Collected], systems: list[str]
+) -> None:
+    """A one-repetition measure: one value per row, in the unit its name gives."""
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n### {measure.title}\n")
+    print(f"load average after this measure (1/5/15 min): {load}\n")
+    print("| system | figure | value | configuration |")
+    print("|---|---|---:|---|")
+    for system in systems:
+        for (name, variant), collected in rows.items():
+            if name != system:
+                continue
+            if collected.error:
+                value = f"failed: {collected.error}"
+            elif collected.samples:
+                value = fmt(statistics.median(collected.samples), measure.unit)
+            else:
+                value = "n/a"
+            print(f"| {system} | {variant} | {value} | {collected.setting} |")
 
 
 def main() -> None:

@@ -215,6 +215,53 @@ def sleep_after_crash(args: Any) -> list[float]:
     return samples
 
 
+MANY_PLAN = 'def run(event, step):\n    step.sleep_until("nap", event.params["at"])\n    return 1\n'
+
+
+def count(engine: Engine, status: str) -> int:
+    return len(engine.runs(status=status, agent_id="many"))
+
+
+def many_sleeps(args: Any) -> list[dict[str, Any]]:
+    """N runs sleep until one common deadline in one worker process; memory, then wake-up rate.
+    The deadline leaves 1.2 times the time a pilot of noop runs predicts for putting N to sleep."""
+    engine = make_engine(args.dir, "many", args.sync)
+    pilot = engine.agent("pilot", tools=["noop"], review="auto")
+    pilot.submit_plan(steps_plan(1))
+    agent = engine.agent("many", review="auto")
+    agent.submit_plan(MANY_PLAN)
+    worker = common.spawn(SCRIPT, "worker", args, "--db", "many")
+    try:
+        wait_status(pilot.start(), "complete")  # the worker is up
+        pilot_runs = [pilot.start() for _ in range(50)]
+        started = time.time()
+        for run in pilot_runs:
+            wait_status(run, "complete")
+        before = common.rss_kib(common.group_pids(worker.pid))
+        per_run = (time.time() - started) / len(pilot_runs)
+        deadline = time.time() + 1.2 * per_run * args.count + 5
+        print(
+            f"pilot: {per_run * 1000:.1f} ms/run; deadline in {deadline - time.time():.0f} s",
+            file=sys.stderr,
+        )
+        started = time.time()
+        for _ in range(args.count):
+            agent.start(params={"at": deadline})
+        while count(engine, "sleeping") < args.count and time.time() < deadline:
+            time.sleep(1.0)
+        asleep_at = time.time()
+        asleep = count(engine, "sleeping")
+        after = common.rss_kib(common.group_pids(worker.pid))
+        time.sleep(max(0.0, deadline - time.time()))
+        while count(engine, "complete") < args.count:
+            time.sleep(1.0)
+        done = time.time()
+    finally:
+        common.kill_group(worker)
+        engine.close()
+    return common.many_rows(args.count, asleep, before, after, asleep_at - started, done - deadline)
+
+
 def main() -> None:
     args = common.parse()
     role = args.role
@@ -237,6 +284,15 @@ def main() -> None:
     elif role == "sleep":
         how = "live worker thread in process; wake = nap step's ended_at - wake_at"
         common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    elif role == "many-sleeps":
+        how = (
+            f"{setting}, one worker process (isolation=process: RSS summed over its sandboxes), "
+            "runs started from another process; completions polled every 1 s"
+        )
+        rows = many_sleeps(args)
+        for item in rows:
+            item["setting"] = f"{item['setting']}; {how}".lstrip("; ")
+        common.emit(rows)
     elif role == "sleep-crash":
         how = (
             f"worker process SIGKILLed {common.KILL_AFTER} s into a "

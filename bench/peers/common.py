@@ -146,3 +146,53 @@ def block_if_crashing(directory: Path, run_id: str) -> None:
     if os.environ.get("BENCH_CRASHING") == "1":
         touch(directory / f"blocked-{run_id}")
         time.sleep(3600)
+
+
+def rss_kib(pids: list[int]) -> int:
+    """Resident memory of these processes, summed (VmRSS from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every process in a process group (a worker and the sandboxes it started)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def many_rows(
+    runs: int, asleep: int, before_kib: int, after_kib: int, put_to_sleep: float, wake: float
+) -> list[dict[str, Any]]:
+    """The rows of the many-sleeps measure (each value in its own unit, named in the variant)."""
+    return [
+        row("runs put to sleep, runs/s", "", [runs / put_to_sleep]),
+        row(
+            "memory while all sleep, MiB",
+            f"before: {before_kib / 1024:.1f} MiB",
+            [after_kib / 1024],
+        ),
+        row("memory per sleeping run, KiB", "", [(after_kib - before_kib) / runs]),
+        row(
+            "wake-up rate after the common deadline, runs/s",
+            f"{asleep} of {runs} runs were asleep at the deadline",
+            [runs / wake],
+        ),
+    ]

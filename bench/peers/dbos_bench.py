@@ -8,8 +8,10 @@ WAL and the measure's synchronous level on every connection it opens (as agentfl
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,12 @@ def event_wf(run_id: str) -> float:
 def sleep_wf(seconds: float, run_id: str) -> float:
     DBOS.sleep(seconds)
     return time.time()  # on recovery, this is the recovering process's wake-up
+
+
+@DBOS.workflow()
+def until_wf(at: float) -> int:
+    DBOS.sleep(max(0.0, at - time.time()))
+    return 1
 
 
 def lateness(run_id: str, woke: float) -> float:
@@ -204,6 +212,46 @@ def wait_for_sleep(run_id: str) -> None:
     raise TimeoutError(f"{run_id} never slept")
 
 
+def many_sleeps(args: Any) -> list[dict[str, Any]]:
+    """N workflows sleep until one common deadline in this process; memory, then wake-up rate.
+    The deadline leaves 1.2 times the time a pilot of one-step workflows predicts."""
+    launch("many")
+    steps_wf(1)
+    started = time.time()
+    for handle in [DBOS.start_workflow(steps_wf, 1) for _ in range(50)]:
+        handle.get_result()
+    per_run = (time.time() - started) / 50
+    before = common.rss_kib([os.getpid()])
+    deadline = time.time() + 1.2 * per_run * args.count + 5
+    started = time.time()
+    handles = [DBOS.start_workflow(until_wf, deadline) for _ in range(args.count)]
+    while sleeping() < args.count and time.time() < deadline:
+        time.sleep(1.0)
+    asleep_at, asleep = time.time(), sleeping()
+    after = common.rss_kib([os.getpid()])
+    threads = threading.active_count()
+    time.sleep(max(0.0, deadline - time.time()))
+    for handle in handles:
+        handle.get_result()
+    done = time.time()
+    rows = common.many_rows(args.count, asleep, before, after, asleep_at - started, done - deadline)
+    how = (
+        f"{common.sqlite_setting(SYNC)}, one process (workflows started in it; "
+        f"{threads} threads while they slept)"
+    )
+    for item in rows:
+        item["setting"] = f"{item['setting']}; {how}".lstrip("; ")
+    return rows
+
+
+def sleeping() -> int:
+    connection = sqlite3.connect(DIRECTORY / "dbos-many.sqlite", timeout=30)
+    query = "SELECT count(*) FROM operation_outputs WHERE function_name = 'DBOS.sleep'"
+    (found,) = connection.execute(query).fetchone()
+    connection.close()
+    return int(found)
+
+
 def main() -> None:
     global SYNC, DIRECTORY
     args = common.parse()
@@ -229,6 +277,8 @@ def main() -> None:
     elif role == "sleep":
         how = "live, in process (DBOS.start_workflow); wake = return of DBOS.sleep - its deadline"
         common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    elif role == "many-sleeps":
+        common.emit(many_sleeps(args))
     elif role == "sleep-crash":
         how = (
             f"process SIGKILLed {common.KILL_AFTER} s into a {common.CRASH_SLEEP_SECONDS:g} s "

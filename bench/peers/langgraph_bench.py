@@ -145,7 +145,7 @@ def main() -> None:
         common.emit(
             [common.row("default", f"{common.sqlite_setting(args.sync)}, {how}", event(args))]
         )
-    elif role in ("sleep", "sleep-crash"):
+    elif role in ("sleep", "sleep-crash", "many-sleeps"):
         common.emit([common.row("n/a", "LangGraph has no durable timer: not measured", [])])
 
 
