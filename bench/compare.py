@@ -110,8 +110,18 @@ MEASURES = (
         200,
         max_reps=1,
     ),
+    Measure(
+        "postgres",
+        "agentflow on PostgreSQL: runs of 10 steps drained by 1, 2 and 4 worker processes "
+        "(300 runs; --quick 30; at most 3 repetitions)",
+        "runs/s",
+        300,
+        30,
+        max_reps=3,
+        systems=("agentflow",),
+    ),
 )
-SCALE = {"µs": 1e6, "ms": 1e3, "see variant": 1.0}
+SCALE = {"µs": 1e6, "ms": 1e3, "runs/s": 1.0, "see variant": 1.0}
 
 
 @dataclass
@@ -131,6 +141,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--measures", default=",".join(m.name for m in MEASURES))
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON)
     parser.add_argument("--json", type=Path, help="also write every sample here")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BENCH_POSTGRES", "postgresql+psycopg://agentflow:agentflow@127.0.0.1:54329/agentflow"
+        ),
+        help="a server where this role may CREATE DATABASE (one throw-away database per run)",
+    )
     return parser.parse_args()
 
 
@@ -173,7 +190,8 @@ def run_one(system: str, measure: Measure, count: int, steps: int, args: Any) ->
             "--steps",
             str(steps),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        env = {**os.environ, "BENCH_POSTGRES": args.postgres}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -212,7 +230,7 @@ def fmt(value: float, unit: str) -> str:
 def print_table(
     measure: Measure, rows: dict[tuple[str, str], Collected], systems: list[str]
 ) -> None:
-    if measure.max_reps == 1:
+    if measure.max_reps == 1:  # one value per row
         print_values(measure, rows, systems)
         return
     unit = measure.unit

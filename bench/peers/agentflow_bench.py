@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
+import pg
 
 from agentflow import Engine, Run
 
@@ -40,9 +41,8 @@ def durability(sync: str) -> str:
 
 
 def make_engine(directory: Path, name: str, sync: str, isolation: str = "process") -> Engine:
-    engine = Engine(
-        f"sqlite:///{directory}/{name}.db", durability=durability(sync), isolation=isolation
-    )
+    url = name if "://" in name else f"sqlite:///{directory}/{name}.db"
+    engine = Engine(url, durability=durability(sync), isolation=isolation)
 
     @engine.tool(side_effects=False)
     def noop(i: int) -> int:
@@ -132,6 +132,11 @@ def recover(args: Any) -> None:
 
 def worker(args: Any) -> None:
     engine = make_engine(args.dir, args.db, args.sync)
+    if args.run_id:  # a worker of the PostgreSQL measure: ready, then wait for the start signal
+        if engine.sandboxes is not None:
+            engine.sandboxes.warm()
+        common.touch(args.dir / f"ready-{args.run_id}")
+        common.wait_for_file(args.dir / "go", timeout=600)
     engine.work(until_idle=False)
 
 
@@ -262,6 +267,54 @@ def many_sleeps(args: Any) -> list[dict[str, Any]]:
     return common.many_rows(args.count, asleep, before, after, asleep_at - started, done - deadline)
 
 
+WORKERS = (1, 2, 4)
+POSTGRES_STEPS = 10
+
+
+def postgres(args: Any) -> list[dict[str, Any]]:
+    """N runs of 10 steps drained by 1, 2 and 4 worker processes on a fresh PostgreSQL database.
+    The runs are created first; the workers, started and warmed, begin together on a signal."""
+    samples: dict[int, list[float]] = {}
+    for workers in WORKERS:
+        with pg.database() as url:
+            samples[workers] = [drain(args, url, workers)]
+    setting = (
+        f"PostgreSQL, durability={durability(args.sync)} (synchronous_commit="
+        f"{'on' if args.sync == 'FULL' else 'off'}), isolation=process, {args.count} runs of "
+        f"{POSTGRES_STEPS} steps created before the workers start; throughput = runs / "
+        "(last completion - start signal), completions polled every 0.1 s"
+    )
+    return [common.row(f"{w} worker process(es), runs/s", setting, samples[w]) for w in WORKERS]
+
+
+def drain(args: Any, url: str, workers: int) -> float:
+    directory = args.dir / f"pg-{workers}"
+    directory.mkdir()
+    engine = make_engine(directory, url, args.sync)
+    agent = engine.agent("pg", tools=["noop"], review="auto")
+    agent.submit_plan(steps_plan(POSTGRES_STEPS))
+    for _ in range(args.count):
+        agent.start()
+    worker_args = common.parse([*sys.argv[1:2], "--dir", str(directory), "--sync", args.sync])
+    processes = [
+        common.spawn(SCRIPT, "worker", worker_args, "--db", url, "--run-id", str(index))
+        for index in range(workers)
+    ]
+    try:
+        for index in range(workers):
+            common.wait_for_file(directory / f"ready-{index}")
+        started = time.time()
+        common.touch(directory / "go")
+        while len(engine.runs(status="complete", agent_id="pg")) < args.count:
+            time.sleep(0.1)
+        elapsed = time.time() - started
+    finally:
+        for process in processes:
+            common.kill_group(process)
+        engine.close()
+    return args.count / elapsed
+
+
 def main() -> None:
     args = common.parse()
     role = args.role
@@ -293,6 +346,8 @@ def main() -> None:
         for item in rows:
             item["setting"] = f"{item['setting']}; {how}".lstrip("; ")
         common.emit(rows)
+    elif role == "postgres":
+        common.emit(postgres(args))
     elif role == "sleep-crash":
         how = (
             f"worker process SIGKILLed {common.KILL_AFTER} s into a "
