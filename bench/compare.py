@@ -112,13 +112,13 @@ MEASURES = (
     ),
     Measure(
         "postgres",
-        "agentflow on PostgreSQL: runs of 10 steps drained by 1, 2 and 4 worker processes "
-        "(300 runs; --quick 30; at most 3 repetitions)",
+        "PostgreSQL: runs of 10 steps drained by 1, 2 and 4 worker processes, synchronous_commit"
+        "=off (300 runs; --quick 30; at most 3 repetitions)",
         "runs/s",
         300,
         30,
         max_reps=3,
-        systems=("agentflow",),
+        systems=("agentflow", "dbos"),
     ),
 )
 SCALE = {"µs": 1e6, "ms": 1e3, "runs/s": 1.0, "see variant": 1.0}

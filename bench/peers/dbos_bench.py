@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
+import pg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
 from dbos._dbos import _get_dbos_instance
@@ -30,7 +31,8 @@ DIRECTORY = Path(".")
 
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _pragmas(connection: Any, _record: Any) -> None:
-    common.set_pragmas(connection, SYNC)
+    if isinstance(connection, sqlite3.Connection):
+        common.set_pragmas(connection, SYNC)
 
 
 @DBOS.step()
@@ -97,14 +99,16 @@ def lateness(run_id: str, woke: float) -> float:
 
 
 def url(name: str) -> str:
-    return f"sqlite:///{DIRECTORY}/dbos-{name}.sqlite"
+    return name if "://" in name else f"sqlite:///{DIRECTORY}/dbos-{name}.sqlite"
 
 
-def launch(name: str) -> None:
+def launch(name: str, **extra: Any) -> None:
     config: DBOSConfig = {"name": "bench", "system_database_url": url(name), "log_level": "ERROR"}
+    config.update(extra)  # type: ignore[typeddict-item]
     DBOS(config=config)
     DBOS.launch()
-    DBOS.register_queue("bench", polling_interval_sec=0.05)
+    if "://" not in name:
+        DBOS.register_queue("bench", polling_interval_sec=0.05)
 
 
 def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
@@ -252,6 +256,71 @@ def sleeping() -> int:
     return int(found)
 
 
+WORKERS = (1, 2, 4)
+POSTGRES_STEPS = 10
+# agentflow's default durability on PostgreSQL (durability="normal"); DBOS's server default is on.
+PG_KWARGS = {"connect_args": {"options": "-c synchronous_commit=off"}}
+
+
+def postgres(args: Any) -> list[dict[str, Any]]:
+    """N workflows of 10 steps, enqueued first, drained by 1, 2 and 4 worker processes that
+    start dequeuing together on a signal (each its own executor id)."""
+    samples: dict[int, list[float]] = {}
+    for workers in WORKERS:
+        with pg.database() as database:
+            samples[workers] = [pg_drain(args, database, workers)]
+    setting = (
+        f"PostgreSQL, synchronous_commit=off (set on DBOS's connections), {args.count} workflows "
+        f"of {POSTGRES_STEPS} steps enqueued before the workers start (queue polled every "
+        "0.05 s); throughput = workflows / (last completion - start signal), polled every 0.1 s"
+    )
+    return [common.row(f"{w} worker process(es), runs/s", setting, samples[w]) for w in WORKERS]
+
+
+def pg_drain(args: Any, database: str, workers: int) -> float:
+    directory = args.dir / f"pg-{workers}"
+    directory.mkdir()
+    worker_args = common.parse(["pg-worker", "--dir", str(directory)])
+    setup = common.spawn(SCRIPT, "pg-worker", worker_args, "--db", database)
+    common.wait_for_file(directory / "ready-")  # migrated; this one exits without dequeuing
+    common.kill_group(setup)
+    client = DBOSClient(system_database_url=database)
+    options = {"queue_name": "bench", "workflow_name": "steps_wf"}
+    for _ in range(args.count):
+        client.enqueue(options, POSTGRES_STEPS)  # type: ignore[arg-type]
+    processes = [
+        common.spawn(SCRIPT, "pg-worker", worker_args, "--db", database, "--run-id", str(index))
+        for index in range(workers)
+    ]
+    try:
+        for index in range(workers):
+            common.wait_for_file(directory / f"ready-{index}")
+        started = time.time()
+        common.touch(directory / "go")
+        query = "SELECT count(*) FROM dbos.workflow_status WHERE status = 'SUCCESS'"
+        admin = database.replace("postgresql+psycopg://", "postgresql://")
+        with pg.connect(admin) as connection:
+            while connection.execute(query).fetchone()[0] < args.count:  # type: ignore[index]
+                time.sleep(0.1)
+        elapsed = time.time() - started
+    finally:
+        for process in processes:
+            common.kill_group(process)
+        client.destroy()
+    return args.count / elapsed
+
+
+def pg_worker(args: Any) -> None:
+    executor = f"worker-{args.run_id or 'setup'}"
+    launch(args.db, executor_id=executor, db_engine_kwargs=PG_KWARGS)
+    common.touch(args.dir / f"ready-{args.run_id}")
+    if not args.run_id:
+        time.sleep(3600)
+    common.wait_for_file(args.dir / "go", timeout=600)
+    DBOS.register_queue("bench", polling_interval_sec=0.05)
+    time.sleep(3600)
+
+
 def main() -> None:
     global SYNC, DIRECTORY
     args = common.parse()
@@ -260,8 +329,9 @@ def main() -> None:
     if role in ("step-full", "step-normal", "one-step"):
         SYNC = common.synchronous_of(role)
         common.emit(in_process(args, role))
-    elif role in ("crash", "recover", "worker", "sleeper"):
-        {"crash": crash, "recover": recover, "worker": worker, "sleeper": sleeper}[role](args)
+    elif role in ("crash", "recover", "worker", "sleeper", "pg-worker"):
+        roles = {"crash": crash, "recover": recover, "worker": worker, "sleeper": sleeper}
+        {**roles, "pg-worker": pg_worker}[role](args)
         return
     setting = common.sqlite_setting(SYNC)
     if role == "recovery":
@@ -277,6 +347,9 @@ def main() -> None:
     elif role == "sleep":
         how = "live, in process (DBOS.start_workflow); wake = return of DBOS.sleep - its deadline"
         common.emit([common.row("default", f"{setting}, {how}", sleep(args))])
+    elif role == "postgres":
+        common.emit(postgres(args))
+        return
     elif role == "many-sleeps":
         common.emit(many_sleeps(args))
     elif role == "sleep-crash":

@@ -12,6 +12,10 @@ import psycopg
 DEFAULT = "postgresql+psycopg://agentflow:agentflow@127.0.0.1:54329/agentflow"
 
 
+def connect(url: str) -> psycopg.Connection:  # type: ignore[type-arg]
+    return psycopg.connect(url, autocommit=True)
+
+
 @contextmanager
 def database() -> Iterator[str]:
     """Create `bench_<random>`, yield its SQLAlchemy URL, drop it (even if connections remain)."""
