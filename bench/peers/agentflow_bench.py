@@ -17,6 +17,7 @@ import pg
 from agentflow import Engine, Run
 
 SCRIPT = str(Path(__file__).resolve())
+ISOLATIONS = ("inline", "process")
 EVENT_PLAN = (
     "def run(event, step):\n"
     '    step.wait_for_event("w", type="go", timeout="1 hour")\n'
@@ -104,9 +105,6 @@ def in_process(args: Any, measure: str) -> list[dict[str, Any]]:
     for engine in engines.values():
         engine.close()
     return rows
-
-
-ISOLATIONS = ("inline", "process")
 
 
 def timed_run(engine: Engine, agent: Any) -> float:
