@@ -31,7 +31,11 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
+# `make bench BENCH_ARGS=` runs bench/compare.py in full (about half an hour); it creates
+# bench/peers/.venv (DBOS, LangGraph, pinned) on first use.
+BENCH_ARGS ?= --quick
 bench: $(STAMP)
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/planner.py
