@@ -38,6 +38,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(tokens_app, name="tokens")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, soft_wrap=True)
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -92,6 +93,35 @@ def _engine(db: str | None, app_path: str | None = None) -> Any:
             )
         return engine
     return Engine(db)
+
+
+def _missing_store(db: str | None) -> str | None:
+    """The URL of a SQLite store that does not exist yet (a read must not create it)."""
+    from sqlalchemy.engine import make_url
+
+    from agentflow.engine import database_url
+
+    url = database_url(db)
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return url if path and path != ":memory:" and not Path(path).exists() else None
+
+
+def _reading_engine(db: str | None, what: str, as_json: bool) -> Any:
+    """The engine for a command that only reads; None (after saying so) when there is no store."""
+    missing = _missing_store(db)
+    if missing is None:
+        return _engine(db)
+    if as_json:
+        _print_json([])
+    else:
+        err_console.print(f"no {what}: there is no store at {missing} (nothing was created)")
+    return None
+
+
+def _say_empty(engine: Any, what: str) -> None:
+    err_console.print(f"no {what} in the store at {engine.url}")
 
 
 def _fail(message: str) -> NoReturn:
@@ -219,13 +249,18 @@ def runs_list(
     """List runs, newest first."""
     from agentflow.run import run_status_of
 
-    engine = _engine(db)
+    engine = _reading_engine(db, "runs", as_json)
+    if engine is None:
+        return
+    rows = engine.store.list_runs(agent, status)
     if as_json:
-        rows = engine.store.list_runs(agent, status)
         _print_json([run_status_of(r, []).model_dump(mode="json") for r in rows])
         return
+    if not rows:
+        _say_empty(engine, "runs")
+        return
     table = Table("run", "agent", "plan", "status", "created", "updated")
-    for row in engine.store.list_runs(agent, status):
+    for row in rows:
         status_model = run_status_of(row, [])
         table.add_row(
             row.run_id,
@@ -243,6 +278,9 @@ def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> 
     """Show a run and its step timeline."""
     from agentflow.errors import AgentflowError
 
+    missing = _missing_store(db)
+    if missing is not None:
+        _fail(f"no run with id {run_id!r}: there is no store at {missing}")
     engine = _engine(db)
     try:
         status = engine.get_run(run_id).status()
@@ -363,15 +401,20 @@ def review_list(
     as_json: JsonOption = False,
 ) -> None:
     """List plans awaiting review (or all plans)."""
-    engine = _engine(db)
+    engine = _reading_engine(db, "plans", as_json)
+    if engine is None:
+        return
+    rows = engine.store.list_plans(None, None if all_plans else PlanState.PENDING)
     if as_json:
         from agentflow.store.mappers import plan_version_of
 
-        rows = engine.store.list_plans(None, None if all_plans else PlanState.PENDING)
         _print_json([plan_version_of(r).model_dump(mode="json") for r in rows])
         return
+    if not rows:
+        _say_empty(engine, "plans" if all_plans else "plans awaiting review")
+        return
     table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
-    for row in engine.store.list_plans(None, None if all_plans else PlanState.PENDING):
+    for row in rows:
         table.add_row(
             str(row.id),
             row.agent_id,
@@ -389,6 +432,9 @@ def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     """Show a plan version: its summary, its source and its decisions."""
     from agentflow.errors import NotFound
 
+    missing = _missing_store(db)
+    if missing is not None:
+        _fail(f"no plan version with id {plan_id}: there is no store at {missing}")
     engine = _engine(db)
     try:
         plan = engine.get_plan(plan_id)
@@ -431,6 +477,9 @@ def review_diff(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     """Diff a plan version against its agent's last approved version."""
     from agentflow.errors import NotFound
 
+    missing = _missing_store(db)
+    if missing is not None:
+        _fail(f"no plan version with id {plan_id}: there is no store at {missing}")
     engine = _engine(db)
     try:
         diff = engine.reviews.diff(plan_id)
