@@ -227,8 +227,11 @@ def count(engine: Engine, status: str) -> int:
 
 
 def many_sleeps(args: Any) -> list[dict[str, Any]]:
-    """N runs sleep until one common deadline in one worker process; memory, then wake-up rate.
-    The deadline leaves 1.2 times the time a pilot of noop runs predicts for putting N to sleep."""
+    """N runs sleep until one common deadline in one worker process.
+
+    Memory, then wake-up rate. The deadline leaves 1.2 times the time a pilot of noop runs
+    predicts for putting N to sleep.
+    """
     engine = make_engine(args.dir, "many", args.sync)
     pilot = engine.agent("pilot", tools=["noop"], review="auto")
     pilot.submit_plan(steps_plan(1))
@@ -272,7 +275,9 @@ POSTGRES_STEPS = 10
 
 def postgres(args: Any) -> list[dict[str, Any]]:
     """N runs of 10 steps drained by 1, 2 and 4 worker processes on a fresh PostgreSQL database.
-    The runs are created first; the workers, started and warmed, begin together on a signal."""
+
+    The runs are created first; the workers, started and warmed, begin together on a signal.
+    """
     samples: dict[int, list[float]] = {}
     for workers in WORKERS:
         with pg.database() as url:

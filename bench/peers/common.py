@@ -120,9 +120,11 @@ def kill_group(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> Non
 
 
 def measure_recovery(script: str, args: argparse.Namespace, count: int) -> list[float]:
-    """Crash a run mid-step with SIGKILL, then time spawning a fresh process until it prints
-    the run's result. The crashing role touches `<dir>/blocked-<id>` inside its blocking step;
-    the recovering role prints a line once it has the result."""
+    """Crash a run mid-step with SIGKILL, then time a fresh process until it has the result.
+
+    The crashing role touches `<dir>/blocked-<id>` inside its blocking step; the recovering
+    role prints a line once it has the run's result.
+    """
     samples = []
     for index in range(count):
         run_id = f"recover-{os.getpid()}-{index}"

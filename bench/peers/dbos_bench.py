@@ -217,8 +217,11 @@ def wait_for_sleep(run_id: str) -> None:
 
 
 def many_sleeps(args: Any) -> list[dict[str, Any]]:
-    """N workflows sleep until one common deadline in this process; memory, then wake-up rate.
-    The deadline leaves 1.2 times the time a pilot of one-step workflows predicts."""
+    """N workflows sleep until one common deadline in this process.
+
+    Memory, then wake-up rate. The deadline leaves 1.2 times the time a pilot of one-step
+    workflows predicts.
+    """
     launch("many")
     steps_wf(1)
     started = time.time()
@@ -263,8 +266,10 @@ PG_KWARGS = {"connect_args": {"options": "-c synchronous_commit=off"}}
 
 
 def postgres(args: Any) -> list[dict[str, Any]]:
-    """N workflows of 10 steps, enqueued first, drained by 1, 2 and 4 worker processes that
-    start dequeuing together on a signal (each its own executor id)."""
+    """N workflows of 10 steps, enqueued first, drained by 1, 2 and 4 worker processes.
+
+    The workers start dequeuing together on a signal, each with its own executor id.
+    """
     samples: dict[int, list[float]] = {}
     for workers in WORKERS:
         with pg.database() as database:

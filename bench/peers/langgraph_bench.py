@@ -1,5 +1,6 @@
-"""LangGraph's side of bench/compare.py (runs with bench/peers/.venv: langgraph==1.2.24 and
-langgraph-checkpoint-sqlite==3.1.2).
+"""LangGraph's side of bench/compare.py.
+
+Runs with bench/peers/.venv: langgraph==1.2.24 and langgraph-checkpoint-sqlite==3.1.2.
 
 Each graph step (superstep) writes a checkpoint through SqliteSaver before the next one starts
 (durability="sync"), on a sqlite3 connection in WAL mode with the measure's synchronous level.

@@ -1,5 +1,8 @@
-"""The floor under every system's per-step figure: one small INSERT committed per step on the
-same kind of SQLite file (WAL, the measure's synchronous level), from Python's sqlite3."""
+"""The floor under every system's per-step figure.
+
+One small INSERT committed per step on the same kind of SQLite file (WAL, the measure's synchronous
+level), from Python's sqlite3.
+"""
 
 from __future__ import annotations
 
