@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import socket
 import sys
 import threading
 import uuid
@@ -30,6 +29,7 @@ from agentflow.runtime import (
     run_activation,
 )
 from agentflow.runtime.executor import PlanRunner, run_inline
+from agentflow.runtime.liveness import owner_id
 from agentflow.runtime.observe import observe_activation
 from agentflow.runtime.sandbox.host import SandboxRunner
 from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
@@ -109,7 +109,7 @@ class Engine:
         self._sandboxes: SandboxRunner | None = None
         self._sandbox_lock = threading.Lock()
         self.lease_seconds = lease_seconds
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner_id(uuid.uuid4().hex[:8])
         self.wakeup = threading.Condition()
         self.reviews = Reviews(self)
         self._leases = LeaseKeeper(self.store, self.owner, lease_seconds)

@@ -92,6 +92,32 @@ class LeaseStore(Database):
             }
         return [rows[key] for key in keys]
 
+    def lease_owners_on(self, host: str) -> list[str]:
+        """The owners of live leases on running runs whose id names `host`."""
+        query = (
+            select(RUNS.c.lease_owner)
+            .where(
+                RUNS.c.status == RunState.RUNNING,
+                RUNS.c.lease_owner.like(f"{host}:%"),
+                RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
+            )
+            .distinct()
+        )
+        with self._tx() as conn:
+            return [r[0] for r in conn.execute(query)]
+
+    def expire_leases(self, owners: list[str]) -> int:
+        """End every lease these owners hold now (their processes are gone); how many runs."""
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.lease_owner.in_(owners), RUNS.c.status == RunState.RUNNING)
+                .values(lease_expires_at=0.0)
+            )
+            if found.rowcount:
+                self.dialect.signal_due(conn)
+        return found.rowcount
+
     def next_wake_at(self) -> float | None:
         """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
         with self._tx() as conn:

@@ -331,7 +331,8 @@ def main() -> None:
     elif role == "recovery":
         samples = common.measure_recovery(SCRIPT, args, args.count)
         how = (
-            "isolation=process, lease_seconds=5 (default; the dead worker's lease must lapse): "
+            "isolation=process, lease_seconds=5 (default; a dead worker on the same host is "
+            "noticed by its pid, without waiting for its lease): "
             "a fresh process's engine.get_run(id).result()"
         )
         common.emit([common.row("default", f"{setting}, {how}", samples)])

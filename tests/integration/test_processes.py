@@ -234,3 +234,38 @@ def run(event, step):
     crash = run.status().steps[0]
     assert (crash.status, crash.attempts) == ("failed", 2)
     assert len([e for e in read_ledger(ledger) if e["tool"] == "crash"]) == 2
+
+
+@pytest.mark.parametrize("recover_with", ["result", "worker"])
+def test_a_worker_killed_on_this_host_is_noticed_without_waiting_for_its_lease(
+    engine, db_url, ledger, recover_with
+):
+    source = """
+def run(event, step):
+    a = step.do("one", tools.echo, 1)
+    b = step.do("slow", tools.slow, "two", 3)
+    return [a, b]
+"""
+    agent = _approved(engine, source)
+    run = agent.start()
+    long_lease = {"AGENTFLOW_TEST_LEASE": "120"}
+    victim = spawn(db_url, "worker", env=long_lease)
+    _wait_for(lambda: any(e["tool"] == "slow" for e in read_ledger(ledger)), what="the slow step")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=10)
+
+    started = time.monotonic()
+    if recover_with == "result":
+        out = json.loads(run_host(db_url, "result", run.id, "60", timeout=90))
+    else:
+        rescuer = spawn(db_url, "worker", env=long_lease)
+        try:
+            out = run.result(timeout=60)
+        finally:
+            rescuer.kill()
+            rescuer.communicate(timeout=10)
+    # Far sooner than the 120 s lease: the dead worker's pid is gone from this host.
+    assert time.monotonic() - started < 60
+    assert out == [1, "two"]
+    assert [e["value"] for e in read_ledger(ledger) if e["tool"] == "echo"] == [1]
+    assert run.status().steps[1].attempts == 2, "the attempt cut short by SIGKILL counts"
