@@ -7,6 +7,8 @@ how to tell other processes that a run became due.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -16,8 +18,15 @@ from sqlalchemy import Connection, Float, Select, cast, create_engine, event, ex
 from sqlalchemy.engine import Engine as SAEngine
 
 from agentflow.errors import ConfigurationError
+from agentflow.models import RunState
 
 DUE_CHANNEL = "agentflow_due"
+WATCH_SECONDS = 0.005
+"""How often a SQLite worker looks at the file's data version for other processes' commits."""
+_WAITING_STATES = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
+_DUE_NOW = (
+    "SELECT 1 FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL AND wake_at <= ? LIMIT 1"
+)
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
 
 _Query = TypeVar("_Query", bound=Select[Any])
@@ -93,8 +102,30 @@ class Dialect:
     def listen_for_due(
         self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
     ) -> threading.Thread | None:
-        """Call `callback` whenever another process makes a run due; None if nobody can."""
-        return None
+        """Call `callback` soon after another process makes a run due.
+
+        A thread of its own reads the file's `PRAGMA data_version` every few milliseconds on a
+        connection of its own: a cheap read that changes when another connection commits.
+        After a change it asks whether some run is due and unleased now (a read, which in WAL
+        mode never waits for a writer), and only then calls `callback`.
+        """
+        path = engine.url.database
+        if not path or path == ":memory:":
+            return None
+
+        def watch() -> None:
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                last = conn.execute("PRAGMA data_version").fetchone()[0]
+                while not stop.wait(WATCH_SECONDS):
+                    current = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if current != last:
+                        last = current
+                        if conn.execute(_DUE_NOW, (*_WAITING_STATES, time.time())).fetchone():
+                            callback()
+
+        thread = threading.Thread(target=watch, name="agentflow-watch", daemon=True)
+        thread.start()
+        return thread
 
 
 class PostgresDialect(Dialect):

@@ -269,3 +269,27 @@ def run(event, step):
     assert out == [1, "two"]
     assert [e["value"] for e in read_ledger(ledger) if e["tool"] == "echo"] == [1]
     assert run.status().steps[1].attempts == 2, "the attempt cut short by SIGKILL counts"
+
+
+def test_a_sqlite_worker_notices_another_processes_event_without_polling(engine, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL workers wake on NOTIFY (the test above)")
+    agent = _approved(
+        engine, 'def run(event, step):\n    return step.wait_for_event("w", type="go").payload\n'
+    )
+    # Polling only every 30 s: only the file's data version can wake this worker in time.
+    worker = spawn(db_url, "worker", env={"AGENTFLOW_TEST_POLL": "30"})
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        run = agent.start()
+        _wait_for(lambda: run.status().status == "waiting", timeout=10, what="the claim")
+        sent = time.monotonic()
+        run.send_event("go", 7)
+        _wait_for(lambda: run.status().done, timeout=10, what="the event's wake-up")
+        assert time.monotonic() - sent < 10
+        assert run.status().output == 7
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=20)
