@@ -76,12 +76,13 @@ def simulation_table(simulation: Simulation) -> Table:
             duration_text(entry.at_seconds),
             entry.kind,
             escape(entry.step or ""),
-            escape(_trace_detail(entry)),
+            escape(trace_detail(entry)),
         )
     return table
 
 
-def _trace_detail(entry: TraceEntry) -> str:
+def trace_detail(entry: TraceEntry) -> str:
+    """One trace entry's detail in a line: a tool call with its arguments and value, ..."""
     if entry.kind == "tool":
         arguments = [short(a, 24) for a in entry.args]
         arguments += [f"{k}={short(v, 24)}" for k, v in entry.kwargs.items()]

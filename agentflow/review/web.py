@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
@@ -22,7 +22,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, NotFound, UsageError
-from agentflow.models import PlanState, RunState
+from agentflow.models import PlanState, RunState, Simulation
 from agentflow.review import views
 from agentflow.review.api import PlanFilter, api_router, decide, signed_in
 from agentflow.review.statuses import http_status
@@ -30,6 +30,7 @@ from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
+from agentflow.terminal import trace_detail
 
 #: Renders a template: `page(request, name, context, status_code=200)`.
 Page = Callable[..., HTMLResponse]
@@ -124,6 +125,8 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         status_code: int = 200,
         form: dict[str, str] | None = None,
         done: str | None = None,
+        simulation: Simulation | None = None,
+        simulation_waits: str = "answer",
     ) -> HTMLResponse:
         plan = engine.get_plan(plan_id)
         runs = [r for r in engine.store.list_runs(plan.agent_id, limit=200) if r.plan_id == plan.id]
@@ -137,8 +140,12 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
             "error": error,
             "form": form or {},
             "done": PlanState(done) if done in _DECIDED else None,
+            "simulation": simulation,
+            "simulation_waits": simulation_waits,
         }
         return page(request, "plan.html", context, status_code)
+
+    _add_dry_run(app, engine, plan_page)
 
     @app.get("/plans/{plan_id}", response_class=HTMLResponse)
     def plan(request: Request, plan_id: int, done: str | None = None) -> HTMLResponse:
@@ -170,6 +177,16 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         request: Request, plan_id: int, reviewer: str = Form(""), comment: str = Form("")
     ) -> Response:
         return decide_form(request, plan_id, "reject", reviewer, comment)
+
+
+def _add_dry_run(app: FastAPI, engine: Engine, plan_page: Callable[..., HTMLResponse]) -> None:
+    @app.post("/plans/{plan_id}/simulate", response_class=HTMLResponse)
+    def simulate(
+        request: Request, plan_id: int, waits: Literal["answer", "timeout"] = Form("answer")
+    ) -> HTMLResponse:
+        """Dry-run the plan (fake tools, virtual clock) and show its trace on the plan's page."""
+        simulation = engine.reviews.simulate(plan_id, waits=waits)
+        return plan_page(request, plan_id, simulation=simulation, simulation_waits=waits)
 
 
 def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
@@ -211,6 +228,7 @@ def _environment() -> Environment:
         json=views.to_json,
         short=views.short,
         tools=views.tool_names,
+        trace_detail=trace_detail,
     )
     return env
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from agentflow.review.web import create_app
 from agentflow.runtime import PlanVersion, RunStatus
+from tests.support.host import read_ledger
 
 V1 = '''"""Say hello and wait for a reply."""
 
@@ -342,3 +343,33 @@ def test_the_run_page_draws_an_escaped_waterfall(engine, agent, client):
     assert svg.startswith('<svg class="waterfall"') and svg.count('<g class="wf-step') == 2
     assert SCRIPT not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+
+
+DRY = """def run(event, step):
+    orders = step.do("fetch <b>orders</b>", tools.list_orders, status="open")
+    step.sleep("give them a day", "1 day")
+    try:
+        step.wait_for_event("manager", type="approval", timeout="3 days")
+    except WaitTimeout:
+        return "no answer"
+    return len(orders)
+"""
+
+
+def test_the_plan_page_runs_a_dry_run_and_shows_its_trace(engine, agent, client, ledger):
+    plan = agent.submit_plan(DRY, goal=SCRIPT)
+    page = client.get(f"/plans/{plan.id}").text
+    assert f'action="/plans/{plan.id}/simulate#dry-run"' in page
+    answered = client.post(f"/plans/{plan.id}/simulate", data={"waits": "answer"})
+    assert answered.status_code == 200
+    trace = answered.text.split('id="simulation-trace"', 1)[1].split("</table>", 1)[0]
+    assert "list_orders" in trace and "1 day" in trace and "approval" in trace
+    assert "fetch &lt;b&gt;orders&lt;/b&gt;" in trace and "<b>orders</b>" not in answered.text
+    assert "the run would take 1 day" in answered.text  # the wait answered at once
+    assert SCRIPT not in answered.text
+    timed_out = client.post(f"/plans/{plan.id}/simulate", data={"waits": "timeout"})
+    assert "wait_timeout" in timed_out.text
+    assert "the run would take 4 days" in timed_out.text
+    assert read_ledger(ledger) == [], "a dry run never calls a real tool"
+    assert engine.get_plan(plan.id).status == "pending"
+    assert client.post(f"/plans/{plan.id}/simulate", data={"waits": "never"}).status_code == 422
