@@ -120,6 +120,14 @@ def _reading_engine(db: str | None, what: str, as_json: bool) -> Any:
     return None
 
 
+def _existing_engine(db: str | None, not_found: str) -> Any:
+    """The engine of a store that exists; a command that reads one thing fails without it."""
+    missing = _missing_store(db)
+    if missing is not None:
+        _fail(f"{not_found}: there is no store at {missing}")
+    return _engine(db)
+
+
 def _say_empty(engine: Any, what: str) -> None:
     err_console.print(f"no {what} in the store at {engine.url}")
 
@@ -278,10 +286,7 @@ def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> 
     """Show a run and its step timeline."""
     from agentflow.errors import AgentflowError
 
-    missing = _missing_store(db)
-    if missing is not None:
-        _fail(f"no run with id {run_id!r}: there is no store at {missing}")
-    engine = _engine(db)
+    engine = _existing_engine(db, f"no run with id {run_id!r}")
     try:
         status = engine.get_run(run_id).status()
     except AgentflowError as exc:
@@ -432,10 +437,7 @@ def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     """Show a plan version: its summary, its source and its decisions."""
     from agentflow.errors import NotFound
 
-    missing = _missing_store(db)
-    if missing is not None:
-        _fail(f"no plan version with id {plan_id}: there is no store at {missing}")
-    engine = _engine(db)
+    engine = _existing_engine(db, f"no plan version with id {plan_id}")
     try:
         plan = engine.get_plan(plan_id)
     except NotFound as exc:
@@ -477,10 +479,7 @@ def review_diff(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     """Diff a plan version against its agent's last approved version."""
     from agentflow.errors import NotFound
 
-    missing = _missing_store(db)
-    if missing is not None:
-        _fail(f"no plan version with id {plan_id}: there is no store at {missing}")
-    engine = _engine(db)
+    engine = _existing_engine(db, f"no plan version with id {plan_id}")
     try:
         diff = engine.reviews.diff(plan_id)
     except NotFound as exc:
