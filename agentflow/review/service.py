@@ -31,12 +31,20 @@ class Reviews:
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
         """Approve a pending plan version; a run the planner queued for it starts (or restarts).
 
+        Under the two-person rule (`engine.agent(..., approvals={"high": 2})`) a version of
+        that risk stays pending until as many distinct reviewers approved it; the returned
+        version says how far it got (`approvals_given` of `approvals_required`), and the
+        queued run starts with the last approval.
+
         Raises:
             MissingReviewer: `reviewer` is blank.
             PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
+            DuplicateApproval: this reviewer already approved the still pending version.
         """
         # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, PlanState.APPROVED, reviewer, comment)
+        if not plan.approved:
+            return plan  # more approvals to come: nothing starts yet
         self._engine.notify()
         start = self._engine.store.start_on_approval(plan_id)
         if start is not None:

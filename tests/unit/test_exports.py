@@ -40,6 +40,7 @@ EXPECTED = {
     "WaitTimeout",
     "InvalidRunId",
     "PlanAlreadyDecided",
+    "DuplicateApproval",
     "PlanSignal",
     "RunError",
     "UsageError",
