@@ -144,4 +144,3 @@ def test_a_repair_that_loops_a_payment_needs_two_reviewers_before_the_run_goes_o
     assert run.result(timeout=20)["paid"][0] == {"invoice": "INV-7", "amount": 100}
     assert [p["amount"] for p in split_payment.PAID] == [100] * 5
     engine.close()
-
