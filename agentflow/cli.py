@@ -418,13 +418,14 @@ def review_list(
     if not rows:
         _say_empty(engine, "plans" if all_plans else "plans awaiting review")
         return
-    table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
+    table = Table("id", "agent", "version", "status", "approvals", "risk", "origin", "goal")
     for row in rows:
         table.add_row(
             str(row.id),
             row.agent_id,
             str(row.version),
             row.status,
+            f"{row.approvals_given} of {row.approvals_required}",
             str(row.summary.get("risk", "-")),
             row.origin,
             short(row.goal or "", 40),

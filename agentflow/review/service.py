@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import MissingReviewer
 from agentflow.models import PlanState, Simulation
+from agentflow.review.context import ReviewContext, review_context
 from agentflow.runtime import PlanVersion
 from agentflow.simulation import simulate
 from agentflow.store.mappers import plan_version_of
@@ -113,6 +114,19 @@ class Reviews:
         # The store decides only a pending version, in one statement: of two reviewers acting
         # at once exactly one wins, and the other gets PlanAlreadyDecided.
         return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
+
+    def context(self, plan_id: int) -> ReviewContext:
+        """What a reviewer decides a plan version on, beside its source and summary.
+
+        The queued run's params; for a repaired version, the run it continues, the error it
+        answers and the checkpoints kept; what changed against the plan it replaces (steps
+        added, removed and moved, tools, durations); and risk reasons for side-effecting calls
+        whose count or literal arguments changed, saying when the original was refused.
+
+        Raises:
+            NotFound: no such plan version.
+        """
+        return review_context(self._engine, plan_id)
 
     def decisions(self, plan_id: int) -> list[dict[str, Any]]:
         """Every decision taken on a plan version, oldest first."""
