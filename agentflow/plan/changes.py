@@ -56,23 +56,20 @@ def tool_calls(source: str) -> dict[str, ToolCalls]:
 
 
 def _calls(node: ast.AST, repeat: int | None) -> Iterator[tuple[ast.Call, int | None]]:
-    """Each call under `node`, with how many times the loops around it repeat it."""
+    """Each call in `node`, with how many times the loops around it repeat it (None: unknown)."""
+    if isinstance(node, ast.For | ast.AsyncFor):
+        length = _loop_length(node.iter)
+        inner = None if repeat is None or length is None else repeat * length
+        yield from _calls(node.iter, repeat)
+        for part in (*node.body, *node.orelse):
+            yield from _calls(part, inner)
+        return
+    if isinstance(node, ast.While | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+        repeat = None
+    if isinstance(node, ast.Call):
+        yield node, repeat
     for child in ast.iter_child_nodes(node):
-        inner = repeat
-        if isinstance(child, ast.For | ast.AsyncFor):
-            length = _loop_length(child.iter)
-            inner = None if repeat is None or length is None else repeat * length
-            yield from _calls(child.iter, repeat)
-            for part in (*child.body, *child.orelse):
-                yield from _calls(part, inner)
-            continue
-        if isinstance(
-            child, ast.While | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
-        ):
-            inner = None
-        if isinstance(child, ast.Call):
-            yield child, repeat
-        yield from _calls(child, inner)
+        yield from _calls(child, repeat)
 
 
 def _loop_length(iterable: ast.expr) -> int | None:
