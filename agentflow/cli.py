@@ -494,7 +494,8 @@ def _print_review_context(context: ReviewContext) -> None:
     lines: list[str] = []
     if context.queued_run_id:
         params = json.dumps(context.queued_params, ensure_ascii=False, default=str)
-        lines.append(f"approving starts run {context.queued_run_id} with params {params}")
+        verb = "restarts" if context.repair else "starts"
+        lines.append(f"approving {verb} run {context.queued_run_id} with params {params}")
     repair = context.repair
     if repair is not None:
         error = repair.error or {}
