@@ -70,7 +70,9 @@ def build_engine(url: str, **options: Any) -> Engine:
     return engine
 
 
-def refused_and_repaired(engine: Engine, **agent: Any) -> tuple[Run, PlanVersion]:
+def refused_and_repaired(
+    engine: Engine, invoice: str = "INV-7", **agent: Any
+) -> tuple[Run, PlanVersion]:
     """Run version 1 until the payment is refused, and store the repair, pending review.
 
     Returns the failed run and the repaired version (whose approval restarts the run on it).
@@ -78,7 +80,7 @@ def refused_and_repaired(engine: Engine, **agent: Any) -> tuple[Run, PlanVersion
     payments = engine.agent(AGENT_ID, tools=["lookup_invoice", "pay"], **agent)
     original = payments.submit_plan(ORIGINAL, goal=GOAL)
     engine.reviews.approve(original.id, reviewer="dana", comment="one payment")
-    run = payments.start({"invoice": "INV-7"}, plan=original, run_id="pay-inv-7")
+    run = payments.start({"invoice": invoice}, plan=original, run_id="pay-inv-7")
     engine.work(until_idle=True)
     reply = f"```python\n{REPAIRED}```\n"
     repaired = repair(run.id, engine=engine, model=RecordedModel(reply, GOAL))
