@@ -210,7 +210,10 @@ class PlanStore(Database):
                 self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
             elif done:
                 self._start_queued_on_approval(conn, plan_id, now)
-        return self.get_plan(plan_id)
+            # as this decision left it: a reviewer whose approval was not the last one must not
+            # see (and act on) the approval another reviewer gave right after
+            decided = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).one()
+        return PlanVersionRow(**decided._mapping)
 
     def _pending_plan(self, conn: Connection, plan_id: int) -> Any:
         """The pending version's row, locked for this transaction's decision."""

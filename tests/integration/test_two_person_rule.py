@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from agentflow import ConfigurationError, DuplicateApproval, PlanAlreadyDecided, plan_and_run
 from agentflow.testing import ScriptedModel
 from tests.support import split_payment
+from tests.support.host import make_engine
 
 # A side-effecting tool in a loop: the summary grades it "high".
 HIGH = """
@@ -99,6 +102,51 @@ def test_the_rule_holds_even_where_the_policy_would_approve_by_itself(engine):
     )
     assert shop.submit_plan(HIGH, goal="refund").status == "pending"
     assert shop.submit_plan(LOW, goal="list").status == "approved"
+
+    model = ScriptedModel([f"```python\n{HIGH}```"])
+    queued = plan_and_run("Refund every open order", shop, {}, engine=engine, model=model)
+    assert queued.status == "awaiting_review" and queued.run is None
+    engine.reviews.approve(queued.plan.id, reviewer="dana")
+    engine.reviews.approve(queued.plan.id, reviewer="lee")
+    engine.work(until_idle=True)
+    assert shop.get_run(queued.run_id).result(timeout=10) == 2
+
+
+def test_reviewers_approving_at_once_are_counted_once_each(db_url):
+    engine = make_engine(db_url)
+    try:
+        for attempt in range(3):
+            shop = engine.agent(
+                f"shop-{attempt}", tools=["list_orders", "refund"], approvals={"high": 2}
+            )
+            plan = shop.submit_plan(HIGH, goal="refund")
+            reviewers = ["dana", "lee"] if attempt < 2 else ["dana", "dana"]
+            outcomes: list[object] = []
+
+            def approve(
+                name: str, plan_id: int = plan.id, outcomes: list[object] = outcomes
+            ) -> None:
+                try:
+                    outcomes.append(engine.reviews.approve(plan_id, reviewer=name).status)
+                except DuplicateApproval as refused:
+                    outcomes.append(refused)
+
+            threads = [threading.Thread(target=approve, args=(n,)) for n in reviewers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            stored = engine.get_plan(plan.id)
+            decisions = engine.reviews.decisions(plan.id)
+            if reviewers[0] != reviewers[1]:
+                assert sorted(map(str, outcomes)) == ["approved", "pending"]
+                assert stored.status == "approved" and len(decisions) == 2
+            else:
+                assert sum(isinstance(o, DuplicateApproval) for o in outcomes) == 1
+                assert stored.status == "pending" and stored.approvals_given == 1
+                assert len(decisions) == 1
+    finally:
+        engine.close()
 
 
 @pytest.mark.parametrize(
