@@ -69,6 +69,11 @@ def test_two_reviewers_approve_a_high_risk_plan_over_http_and_the_same_one_twice
         return httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=30)
 
     with serving(db) as base, http("dana") as dana, http("lee") as lee:
+        before = dana.get(f"/plans/{plan_id}").json()
+        assert (before["approvals_given"], before["approvals_required"]) == (0, 2)
+        assert before["context"]["queued_run_id"] == run_id
+        assert before["context"]["queued_params"] == {"why": "recall"}
+
         first = dana.post(f"/plans/{plan_id}/approve", json={"comment": "refunds look right"})
         assert first.status_code == 200, first.text
         body = first.json()
