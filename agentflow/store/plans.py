@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agentflow.errors import ConfigurationError, DuplicateApproval, NotFound, PlanAlreadyDecided
+from agentflow.errors import (
+    ConfigurationError,
+    DuplicateApproval,
+    NotFound,
+    PlanAlreadyDecided,
+    RunStateError,
+)
 from agentflow.models import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.runs import insert_queued_run
@@ -196,7 +202,22 @@ class PlanStore(Database):
                 values.update(
                     status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
                 )
-            conn.execute(update(PLANS).where(PLANS.c.id == plan_id).values(**values))
+            # Conditional on the count read above, so that even a store whose transactions do not
+            # hold the row from the read on can never lose a concurrent reviewer's approval.
+            written = conn.execute(
+                update(PLANS)
+                .where(
+                    PLANS.c.id == plan_id,
+                    PLANS.c.status == PlanState.PENDING,
+                    PLANS.c.approvals_given == plan.approvals_given,
+                )
+                .values(**values)
+            )
+            if written.rowcount != 1:
+                raise RunStateError(
+                    f"plan version {plan_id} changed while this decision was taken (another "
+                    "reviewer decided at the same moment); nothing was recorded: try again"
+                )
             conn.execute(
                 insert(DECISIONS).values(
                     plan_id=plan_id,
