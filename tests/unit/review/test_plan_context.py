@@ -137,3 +137,27 @@ def test_queued_params_errors_and_step_names_are_escaped(engine, tmp_path):
         queued_page = client.get(f"/plans/{queued.plan.id}").text
         params = queued_page.split('id="queued-params"', 1)[1].split("</pre>", 1)[0]
         assert ESCAPED in params
+
+
+def test_a_planned_version_gives_its_queued_run_and_what_changed_since_the_last_approved(engine):
+    shop = engine.agent("shop", tools=engine.tools.names(), review="required")
+    first = shop.submit_plan(
+        'def run(event, step):\n    return step.do("orders", tools.list_orders)\n'
+    )
+    alone = engine.reviews.context(first.id)
+    assert alone.base_plan_id is None and alone.base_reason == "no earlier plan to compare with"
+    assert alone.queued_run_id is None and alone.repair is None and alone.changes == []
+    engine.reviews.approve(first.id, reviewer="dana")
+
+    model = ScriptedModel([f"```python\n{HIGH}```"])
+    queued = plan_and_run("Refund", shop, {"batch": 7}, engine=engine, model=model)
+    context = engine.reviews.context(queued.plan.id)
+    assert context.queued_run_id == queued.run_id and context.queued_params == {"batch": 7}
+    assert (context.base_plan_id, context.base_reason) == (first.id, "the last approved plan")
+    assert context.changes == [
+        "step 'refund' added (line 3)",  # the planner stores the reply's code block trimmed
+        "tool 'refund' added (side effects)",
+    ]
+    assert context.risk_reasons == []  # no side-effecting call both versions make
+    engine.reviews.approve(queued.plan.id, reviewer="dana")
+    assert engine.reviews.context(queued.plan.id).queued_run_id is None  # started
