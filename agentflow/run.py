@@ -198,6 +198,8 @@ class Run:
                 and release_if_gone(self.engine.store, row.lease_owner, self.engine.owner)
             ):
                 free = True  # its worker is gone: its lease need not lapse first
+            if due and free:
+                self.engine.warm_sandboxes()  # starts while the run is claimed and loaded
             claimed = (
                 self.engine.store.claim_run(self._key, self.engine.owner, self.engine.lease_seconds)
                 if due and free
