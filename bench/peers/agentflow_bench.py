@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
 import threading
@@ -307,7 +308,9 @@ def takeover(args: Any) -> list[float]:
                 victim = common.spawn(SCRIPT, "pg-victim", args, "--db", url, crashing=True)
                 common.wait_for_file(args.dir / f"blocked-{run_id}")
                 os.kill(rescuer.pid, signal.SIGCONT)
-                time.sleep(0.7)  # the rescuer saw the run leased to a live worker, and idles
+                # The rescuer saw the run leased to a live worker and idles; the kill falls at a
+                # random point of its poll interval.
+                time.sleep(0.7 + random.random() * 0.5)
                 killed = time.time()
                 common.kill_group(victim)
                 status = wait_status(run, "complete", 60)
