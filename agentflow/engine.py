@@ -265,10 +265,18 @@ class Engine:
         """
         if until_idle:
             return self._loop.drain()
+        self.warm_sandboxes()
+        return self._loop.run_forever(stop or threading.Event(), concurrency)
+
+    def warm_sandboxes(self) -> None:
+        """Start the sandbox zygote in the background, if plan code runs in sandboxes.
+
+        Its interpreter starts and imports while this process claims a run and loads its plan
+        and journal, instead of after: a process that recovers a run waits less.
+        """
         runner = self._runner()
         if isinstance(runner, SandboxRunner):
             runner.warm()
-        return self._loop.run_forever(stop or threading.Event(), concurrency)
 
     def notify(self) -> None:
         """Wake this process's idle work loops (a run may have become due)."""

@@ -17,7 +17,7 @@ from agentflow.models import (
     to_datetime,
 )
 from agentflow.runtime import PlanVersion, RunStatus, StepStatus
-from agentflow.runtime.liveness import owner_is_gone
+from agentflow.runtime.liveness import release_if_gone
 from agentflow.runtime.step_api import checkpointable
 from agentflow.store import RunRow, StepRecord, Transition
 
@@ -192,10 +192,14 @@ class Run:
             # Claiming takes the write lock: try only when the run looks due and unleased.
             due = row.status in CLAIMABLE and (row.wake_at or 0) <= now
             free = row.lease_owner is None or (row.lease_expires_at or 0) < now
-            if row.lease_owner is not None and not free and owner_is_gone(row.lease_owner):
-                # Its worker died on this host: its lease need not lapse first.
-                self.engine.store.expire_leases([row.lease_owner])
-                free = True
+            if (
+                row.lease_owner is not None
+                and not free
+                and release_if_gone(self.engine.store, row.lease_owner, self.engine.owner)
+            ):
+                free = True  # its worker is gone: its lease need not lapse first
+            if due and free:
+                self.engine.warm_sandboxes()  # starts while the run is claimed and loaded
             claimed = (
                 self.engine.store.claim_run(self._key, self.engine.owner, self.engine.lease_seconds)
                 if due and free

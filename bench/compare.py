@@ -80,6 +80,15 @@ MEASURES = (
         1,
     ),
     Measure(
+        "pg-takeover",
+        "PostgreSQL takeover: a worker on another host SIGKILLed mid-step -> a live worker on "
+        "another connection has run the rest (across processes)",
+        "ms",
+        10,
+        3,
+        systems=("agentflow", "dbos"),
+    ),
+    Measure(
         "event",
         "Event sent -> run resumed (step after the wait), sender in another process than the run",
         "ms",

@@ -17,7 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent / "agentflow"
 # Lowest first; a module imports only from its own layer or from lower ones.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # `agentflow.cookbook` is package data (the recipes' index) kept in cookbook/, outside ROOT.
-    ("core", ("errors", "durations", "models", "plain", "examples", "telemetry", "cookbook")),
+    (
+        "core",
+        (
+            "errors",
+            "durations",
+            "models",
+            "plain",
+            "examples",
+            "telemetry",
+            "checkpoints",
+            "cookbook",
+        ),
+    ),
     ("plan/store", ("plan", "store")),
     ("runtime", ("runtime",)),
     (

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from agentflow.checkpoints import StepRecord, StepWrite
 from agentflow.errors import AgentflowError, LeaseLost, PlanValidationError
 from agentflow.plain import error_message
 from agentflow.plan.data import RunInput
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import Journal, RuntimeLimits, StepContext, checkpointable
-from agentflow.store.tables import StepRecord, StepWrite
 
 
 class LoadedPlan(Protocol):

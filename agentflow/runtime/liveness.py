@@ -1,9 +1,12 @@
 """Whether the worker behind a lease is still alive, where that can be known at once.
 
-A lease owner is `host:pid:tag`. On the same host, a worker whose process is gone cannot be
+A lease owner is `host:pid:s-tag`. On the same host, a worker whose process is gone cannot be
 renewing its leases, so waiting for them to lapse only delays recovery: its leases are given
 up at once and the runs are claimed again (their lost activation counts, as after any crash).
-Across hosts nothing can be known without waiting, and the lease stays the rule.
+On PostgreSQL, every worker holds a session-level advisory lock keyed by its owner id on a
+connection of its own; the server frees it when that connection ends, so a worker on any host
+that can take the lock knows the owner is gone. Elsewhere (SQLite across hosts, or a worker
+whose database session outlived its process in a proxy) the lease stays the rule.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import socket
 from pathlib import Path
 
 from agentflow.store import Store
+from agentflow.store.dialect import SESSION_MARK
 
 
 def owner_id(tag: str) -> str:
-    """A lease owner id for this process: `host:pid:tag`."""
-    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
+    """A lease owner id for this process: `host:pid:s-tag` (`s-`: it holds a session lock)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{SESSION_MARK}{tag}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -51,7 +55,25 @@ def owner_is_gone(owner: str | None) -> bool:
     return pid is not None and pid != os.getpid() and not pid_alive(pid)
 
 
-def release_dead_local_leases(store: Store) -> int:
-    """Give up the leases of this host's workers whose processes are gone; how many runs."""
+def release_if_gone(store: Store, owner: str, me: str) -> bool:
+    """End `owner`'s leases at once if its worker is known to be gone; whether it was.
+
+    Known by its pid on this host, or (PostgreSQL) by its free session lock on any host.
+    """
+    if owner == me:
+        return False
+    if owner_is_gone(owner):
+        store.expire_leases([owner])
+        return True
+    return store.expire_leases_of_ended_sessions(me, [owner]) > 0
+
+
+def release_dead_leases(store: Store, me: str) -> int:
+    """Give up the leases of workers known to be gone; how many runs.
+
+    This host's workers whose processes are gone, and (PostgreSQL) any worker whose session
+    lock is free. `me`, this process's own owner id, is never taken for gone.
+    """
     dead = [owner for owner in store.lease_owners_on(socket.gethostname()) if owner_is_gone(owner)]
-    return store.expire_leases(dead) if dead else 0
+    count = store.expire_leases(dead) if dead else 0
+    return count + store.expire_leases_of_ended_sessions(me)

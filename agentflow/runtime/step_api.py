@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from agentflow.checkpoints import StepRecord, StepWrite
 from agentflow.durations import parse_duration, parse_instant
 from agentflow.errors import (
     LimitExceeded,
@@ -41,7 +42,6 @@ from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.tools import StepScope, inside_step
-from agentflow.store.tables import StepRecord, StepWrite
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 

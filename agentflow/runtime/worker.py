@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agentflow.runtime.liveness import release_dead_local_leases
+from agentflow.runtime.liveness import release_dead_leases
 from agentflow.store import RunRow, Store
 
 log = logging.getLogger("agentflow.worker")
@@ -98,8 +98,9 @@ class WorkLoop:
         A set `stop` ends the loop after the activation in progress, even with a backlog.
         """
         count = 0
-        # A dead worker on this host is noticed now, not when its leases lapse.
-        release_dead_local_leases(self.store)
+        # A dead worker (this host's, or any on PostgreSQL) is noticed now, not when its
+        # leases lapse.
+        release_dead_leases(self.store, self.owner)
         while stop is None or not stop.is_set():
             claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
             if not claimed:

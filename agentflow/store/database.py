@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection
 
-from agentflow.store.dialect import dialect_for
+from agentflow.store.dialect import OwnerSession, dialect_for
 from agentflow.store.migrations import migrate
 
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
@@ -26,6 +27,9 @@ class Database:
         self.durability = durability
         self.dialect = dialect_for(url)
         self.engine = self.dialect.make_engine(url, durability)
+        # Lease owner -> the connection holding its session lock (PostgreSQL; see `leases`).
+        self._sessions: dict[str, OwnerSession] = {}
+        self._sessions_lock = threading.Lock()
         try:
             with self._tx() as conn:
                 migrate(conn, self.dialect, url)
@@ -34,7 +38,11 @@ class Database:
             raise
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection, and end the sessions that hold owners' locks."""
+        with self._sessions_lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
         self.engine.dispose()
 
     @contextmanager

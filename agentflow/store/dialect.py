@@ -8,13 +8,25 @@ how to tell other processes that a run became due.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Connection, Float, Select, cast, create_engine, event, extract, func, select
+from sqlalchemy import (
+    Connection,
+    Float,
+    Select,
+    cast,
+    create_engine,
+    event,
+    extract,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine as SAEngine
 
 from agentflow.errors import ConfigurationError
@@ -28,6 +40,18 @@ _DUE_NOW = (
     "SELECT 1 FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL AND wake_at <= ? LIMIT 1"
 )
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
+
+SESSION_MARK = "s-"
+"""Starts the tag of a lease owner id (`host:pid:s-TAG`) whose worker holds its session lock.
+
+Only such owners' leases are ended when their lock is free: a worker of an older version,
+which holds no lock, keeps its leases until they lapse."""
+# An owner's lock key in SQL: the first 64 bits of the md5 of its id, as `owner_lock_key`.
+_OWNER_KEY_SQL = "('x' || substr(md5({owner}), 1, 16))::bit(64)::bigint"
+_SESSIONS_ENDED = text(
+    "SELECT o FROM unnest(CAST(:owners AS text[])) AS o "
+    "WHERE o LIKE :marked AND pg_try_advisory_xact_lock(" + _OWNER_KEY_SQL.format(owner="o") + ")"
+)
 
 _Query = TypeVar("_Query", bound=Select[Any])
 
@@ -45,12 +69,53 @@ def check_durability(durability: str) -> None:
         )
 
 
+def owner_lock_key(owner: str) -> int:
+    """The advisory lock key of a lease owner: the first 64 bits of its id's md5, signed."""
+    return int.from_bytes(hashlib.md5(owner.encode()).digest()[:8], "big", signed=True)
+
+
+class OwnerSession:
+    """A connection of its own on which a worker holds its owner's session-level lock.
+
+    PostgreSQL releases the lock the moment this connection ends, however its process died:
+    another worker that can take the lock knows the owner is gone.
+
+    Raises:
+        ConfigurationError: another session already holds this owner's lock.
+    """
+
+    def __init__(self, engine: SAEngine, owner: str) -> None:
+        import psycopg
+
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.owner = owner
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        row = self._conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (owner_lock_key(owner),)
+        ).fetchone()
+        if row is None or not row[0]:
+            self._conn.close()
+            raise ConfigurationError(f"the session lock of lease owner {owner!r} is held already")
+
+    @property
+    def alive(self) -> bool:
+        """Whether the connection, and so the lock, is still held (as far as the client knows)."""
+        return not self._conn.closed and not self._conn.broken
+
+    def close(self) -> None:
+        """End the session: the server releases the lock."""
+        self._conn.close()
+
+
 class Dialect:
     """What the store asks of its database.
 
     These answers are SQLite's: one file on one machine, whose transactions take the write lock
     at BEGIN.
     """
+
+    owner_sessions: ClassVar[bool] = False
+    """Whether a worker's death shows in the database (PostgreSQL: its session lock is free)."""
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
         """A connection pool for `url`, set up for agentflow's transactions."""
@@ -98,6 +163,17 @@ class Dialect:
 
     def signal_due(self, conn: Connection) -> None:
         """Tell other processes a run became due (on one machine, polling suffices)."""
+
+    def hold_session(self, engine: SAEngine, owner: str) -> OwnerSession | None:
+        """Hold `owner`'s session lock for as long as the worker lives; None where none exists.
+
+        A SQLite file has no sessions: its workers' deaths are found by pid (same host).
+        """
+        return None
+
+    def sessions_ended(self, conn: Connection, owners: list[str]) -> list[str]:
+        """Those of `owners` whose session lock is free: their workers are gone."""
+        return []
 
     def listen_for_due(
         self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
@@ -162,9 +238,27 @@ class PostgresDialect(Dialect):
         """A boolean as a DDL default."""
         return "true" if value else "false"
 
+    owner_sessions: ClassVar[bool] = True
+
     def signal_due(self, conn: Connection) -> None:
         """NOTIFY at commit: idle workers on other machines wake at once instead of polling."""
         conn.exec_driver_sql(f"NOTIFY {DUE_CHANNEL}")
+
+    def hold_session(self, engine: SAEngine, owner: str) -> OwnerSession | None:
+        """Take `owner`'s session-level advisory lock on a connection kept open for it."""
+        return OwnerSession(engine, owner)
+
+    def sessions_ended(self, conn: Connection, owners: list[str]) -> list[str]:
+        """Those of `owners` (marked as lock holders) whose advisory lock this session can take.
+
+        The server releases a session lock when its connection ends, so a free lock means the
+        owner's worker is gone. The lock taken to find out is a transaction lock, released at
+        this transaction's commit.
+        """
+        if not owners:
+            return []
+        found = conn.execute(_SESSIONS_ENDED, {"owners": owners, "marked": f"%:%:{SESSION_MARK}%"})
+        return [r[0] for r in found]
 
     def listen_for_due(
         self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event

@@ -56,6 +56,7 @@ class LeaseStore(Database):
 
         All three are checked in the one statement, so a rejection can never be raced.
         """
+        self.hold_session(owner)
         now = time.time()
         with self._tx() as conn:
             found = conn.execute(
@@ -74,6 +75,7 @@ class LeaseStore(Database):
         The due runs are read and leased in one transaction, whose locks keep other workers
         off them (on PostgreSQL they skip the rows, and take the next ones).
         """
+        self.hold_session(owner)
         now = time.time()
         query = select(RUNS.c.id).where(*self._claimable(now)).order_by(RUNS.c.wake_at)
         query = self.dialect.lock_rows(query.limit(limit), skip_locked=True)
@@ -116,6 +118,59 @@ class LeaseStore(Database):
             )
             if found.rowcount:
                 self.dialect.signal_due(conn)
+        return found.rowcount
+
+    def hold_session(self, owner: str) -> None:
+        """Make sure `owner`'s session lock is held before it takes a lease (PostgreSQL).
+
+        Opened on the first claim, and again if its connection broke. A worker whose session
+        ended while it ran may lose its runs to another worker: its next checkpoint or
+        settlement then finds the lease gone and writes nothing.
+        """
+        if not self.dialect.owner_sessions:
+            return
+        with self._sessions_lock:
+            session = self._sessions.get(owner)
+            if session is not None and session.alive:
+                return
+            if session is not None:
+                session.close()
+            session = self.dialect.hold_session(self.engine, owner)
+            if session is not None:
+                self._sessions[owner] = session
+
+    def expire_leases_of_ended_sessions(self, me: str, owners: list[str] | None = None) -> int:
+        """End at once the live leases whose owner's session lock is free; how many runs.
+
+        PostgreSQL releases a worker's session lock when its connection ends, on any host, so
+        such a lease's worker is gone. `owners` limits the check to these owners (default: every
+        owner of a live lease); `me` is never checked. A no-op where the database has no such
+        sessions (SQLite).
+        """
+        if not self.dialect.owner_sessions:
+            return 0
+        owners_query = (
+            select(RUNS.c.lease_owner)
+            .where(
+                RUNS.c.status == RunState.RUNNING,
+                RUNS.c.lease_owner.is_not(None),
+                RUNS.c.lease_owner != me,
+                RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
+            )
+            .distinct()
+        )
+        if owners is not None:
+            owners_query = owners_query.where(RUNS.c.lease_owner.in_(owners))
+        with self._tx() as conn:
+            gone = self.dialect.sessions_ended(conn, [r[0] for r in conn.execute(owners_query)])
+            if not gone:
+                return 0
+            found = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.lease_owner.in_(gone), RUNS.c.status == RunState.RUNNING)
+                .values(lease_expires_at=0.0)
+            )
+            self.dialect.signal_due(conn)
         return found.rowcount
 
     def next_wake_at(self) -> float | None:

@@ -6,14 +6,16 @@ PostgreSQL, and the public models turn them into `datetime`s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from agentflow.models import PlanState, RunState, StepState
+from agentflow.checkpoints import STEP_WRITE_FIELDS as STEP_WRITE_FIELDS
+from agentflow.checkpoints import StepRecord as StepRecord
+from agentflow.checkpoints import StepWrite as StepWrite
+from agentflow.models import PlanState, RunState
 
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
@@ -246,28 +248,6 @@ class TokenRow(AgentflowTable, table=True):
     revoked_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    """A step checkpoint as read back: a plain record, cheap to build by the hundred on replay."""
-
-    id: int
-    run_id: str
-    seq: int
-    key: str
-    name: str
-    occurrence: int
-    kind: str
-    parent_key: str | None
-    status: str
-    output: Any
-    error: dict[str, Any] | None
-    attempts: int
-    input_hash: str | None
-    started_at: float | None
-    ended_at: float | None
-    wake_at: float | None
-
-
 # The tables themselves, for SQLAlchemy Core statements.
 AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
 AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
@@ -278,41 +258,3 @@ RUNS: Table = RunRow.__table__  # type: ignore[attr-defined]
 STEPS: Table = StepRow.__table__  # type: ignore[attr-defined]
 EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
 META: Table = MetaRow.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class StepWrite:
-    """A step checkpoint to write (`StepRecord` is the same row read back).
-
-    `new` says the activation knows the store has no record of this step yet, so the write is
-    an insert; otherwise it updates the record, unless that one is already `complete`.
-    """
-
-    run_id: str
-    seq: int
-    key: str
-    name: str
-    occurrence: int
-    kind: str
-    status: str = StepState.RUNNING
-    parent_key: str | None = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-    attempts: int = 0
-    input_hash: str | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
-    wake_at: float | None = None
-    new: bool = False
-
-    def row(self) -> dict[str, Any]:
-        """The step table's columns."""
-        return {name: getattr(self, name) for name in _STEP_COLUMNS}
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field, as a sandbox sends it to its host."""
-        return {name: getattr(self, name) for name in STEP_WRITE_FIELDS}
-
-
-STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
-_STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 import sys
 import threading
 import time
@@ -41,9 +44,13 @@ def durability(sync: str) -> str:
     return "full" if sync == "FULL" else "normal"
 
 
-def make_engine(directory: Path, name: str, sync: str, isolation: str = "process") -> Engine:
+def make_engine(
+    directory: Path, name: str, sync: str, isolation: str = "process", lease_seconds: float = 5.0
+) -> Engine:
     url = name if "://" in name else f"sqlite:///{directory}/{name}.db"
-    engine = Engine(url, durability=durability(sync), isolation=isolation)
+    engine = Engine(
+        url, durability=durability(sync), isolation=isolation, lease_seconds=lease_seconds
+    )
 
     @engine.tool(side_effects=False)
     def noop(i: int) -> int:
@@ -269,6 +276,75 @@ def many_sleeps(args: Any) -> list[dict[str, Any]]:
     return common.many_rows(args.count, asleep, before, after, asleep_at - started, done - deadline)
 
 
+TAKEOVER_PLAN = (
+    "def run(event, step):\n"
+    '    step.do("a", tools.noop, 1)\n'
+    '    step.do("b", tools.block, event.params["id"])\n'
+    '    return step.do("c", tools.stamp)\n'
+)
+
+
+def takeover(args: Any) -> list[float]:
+    """PostgreSQL: a worker SIGKILLed inside a step; a live worker on another connection.
+
+    The victim's owner id names another host, so its pid tells nothing and its lease (120 s)
+    is far off: only its database session, whose advisory lock the server frees when the
+    connection dies, says it is gone. One sample: SIGKILL -> the run's last step has run in the
+    live worker (its timestamp), and the run completes.
+    """
+    samples = []
+    with pg.database() as url:
+        engine = make_engine(args.dir, url, args.sync)
+        agent = engine.agent("takeover", tools=["noop", "block", "stamp"], review="auto")
+        agent.submit_plan(TAKEOVER_PLAN)
+        rescuer = common.spawn(SCRIPT, "pg-rescuer", args, "--db", url, "--run-id", "rescuer")
+        try:
+            common.wait_for_file(args.dir / "ready-rescuer")
+            for index in range(args.count):
+                run_id = f"takeover-{index}"
+                # The rescuer is stopped while the victim claims the run, so the victim has it.
+                os.kill(rescuer.pid, signal.SIGSTOP)
+                run = agent.start(params={"id": run_id}, run_id=run_id)
+                victim = common.spawn(SCRIPT, "pg-victim", args, "--db", url, crashing=True)
+                common.wait_for_file(args.dir / f"blocked-{run_id}")
+                os.kill(rescuer.pid, signal.SIGCONT)
+                # The rescuer saw the run leased to a live worker and idles; the kill falls at a
+                # random point of its poll interval.
+                time.sleep(0.7 + random.random() * 0.5)
+                killed = time.time()
+                common.kill_group(victim)
+                status = wait_status(run, "complete", 60)
+                samples.append(float(status.output) - killed)
+        finally:
+            common.kill_group(rescuer)
+            engine.close()
+    return samples
+
+
+def takeover_rows(args: Any) -> list[dict[str, Any]]:
+    how = (
+        "PostgreSQL, durability=normal (synchronous_commit=off), isolation=process; a worker "
+        "process whose owner id names another host (lease_seconds=120) is SIGKILLed inside "
+        "a step; a live worker process on another connection (poll_interval=0.5 default) "
+        "finds its session lock free; sample = SIGKILL -> the run's last step ran there"
+    )
+    return [common.row("session lock", how, takeover(args))]
+
+
+def pg_worker(args: Any, victim: bool) -> None:
+    """A worker of the takeover measure (the victim poses as a worker on another host)."""
+    if victim:
+        import socket
+
+        socket.gethostname = lambda: "elsewhere"
+    engine = make_engine(args.dir, args.db, args.sync, lease_seconds=120.0)
+    if engine.sandboxes is not None:
+        engine.sandboxes.warm()
+    if args.run_id:
+        common.touch(args.dir / f"ready-{args.run_id}")
+    engine.work(until_idle=False)
+
+
 WORKERS = (1, 2, 4)
 POSTGRES_STEPS = 10
 
@@ -322,8 +398,18 @@ def drain(args: Any, url: str, workers: int) -> float:
 def main() -> None:
     args = common.parse()
     role = args.role
-    if role in ("crash", "recover", "worker"):
-        {"crash": crash, "recover": recover, "worker": worker}[role](args)
+    roles = {
+        "crash": crash,
+        "recover": recover,
+        "worker": worker,
+        "pg-victim": lambda args: pg_worker(args, victim=True),
+        "pg-rescuer": lambda args: pg_worker(args, victim=False),
+    }
+    if role in roles:
+        roles[role](args)
+        return
+    if role in ("postgres", "pg-takeover"):
+        common.emit(postgres(args) if role == "postgres" else takeover_rows(args))
         return
     setting = common.sqlite_setting(args.sync) + f" (durability={durability(args.sync)})"
     if role in ("step-full", "step-normal", "one-step"):
@@ -351,8 +437,6 @@ def main() -> None:
         for item in rows:
             item["setting"] = f"{item['setting']}; {how}".lstrip("; ")
         common.emit(rows)
-    elif role == "postgres":
-        common.emit(postgres(args))
     elif role == "sleep-crash":
         how = (
             f"worker process SIGKILLed {common.KILL_AFTER} s into a "

@@ -339,7 +339,13 @@ def main() -> None:
         {**roles, "pg-worker": pg_worker}[role](args)
         return
     setting = common.sqlite_setting(SYNC)
-    if role == "recovery":
+    if role == "pg-takeover":
+        why = (
+            "not measured: DBOS.launch() recovers the workflows of its own executor id; another "
+            "live executor does not take over a dead one's workflows by itself"
+        )
+        common.emit([common.row("n/a", why, [])])
+    elif role == "recovery":
         samples = common.measure_recovery(SCRIPT, args, args.count)
         how = "a fresh process's DBOS.launch() recovers, then retrieve_workflow().get_result()"
         common.emit([common.row("default", f"{setting}, {how}", samples)])

@@ -293,3 +293,57 @@ def test_a_sqlite_worker_notices_another_processes_event_without_polling(engine,
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=20)
+
+
+def test_a_postgres_worker_killed_on_another_host_is_taken_over_through_its_session(
+    engine, db_url, ledger
+):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("across hosts, only PostgreSQL sessions tell a dead worker from a slow one")
+    source = """
+def run(event, step):
+    a = step.do("one", tools.echo, 1)
+    b = step.do("slow", tools.slow, "two", 3)
+    return [a, b]
+"""
+    agent = _approved(engine, source)
+    # A live worker on another connection, polling at the default interval. Leases far longer
+    # than the test: only the session lock can tell the victim is gone, and its pid cannot,
+    # since it claims to run on another host.
+    rescuer = spawn(
+        db_url, "worker", env={"AGENTFLOW_TEST_LEASE": "120", "AGENTFLOW_TEST_POLL": "0.5"}
+    )
+    victim = None
+    try:
+        assert rescuer.stdout is not None
+        assert rescuer.stdout.readline().strip() == "ready"
+        os.kill(rescuer.pid, signal.SIGSTOP)  # so that the victim, not the rescuer, claims the run
+        run = agent.start()
+        victim = spawn(
+            db_url,
+            "worker",
+            env={"AGENTFLOW_TEST_LEASE": "120", "AGENTFLOW_TEST_HOSTNAME": "elsewhere"},
+        )
+        _wait_for(lambda: any(e["tool"] == "slow" for e in read_ledger(ledger)), what="the step")
+        os.kill(rescuer.pid, signal.SIGCONT)
+        time.sleep(0.5)  # the rescuer finds the run leased to a live worker, and idles
+        assert not [e for e in read_ledger(ledger) if e.get("phase") == "end"], "still in the step"
+        killed_at = time.time()
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.communicate(timeout=10)
+        _wait_for(lambda: run.status().done, timeout=30, what="the takeover")
+    finally:
+        os.kill(rescuer.pid, signal.SIGCONT)
+        rescuer.send_signal(signal.SIGTERM)
+        rescuer.communicate(timeout=20)
+        if victim is not None and victim.poll() is None:
+            victim.kill()
+            victim.communicate(timeout=10)
+    starts = [e for e in read_ledger(ledger) if e["tool"] == "slow" and e["phase"] == "start"]
+    assert [e["pid"] for e in starts] == [victim.pid, rescuer.pid]
+    takeover = starts[1]["t"] - killed_at
+    print(f"PostgreSQL takeover: kill -> step started again elsewhere in {takeover * 1000:.0f} ms")
+    assert takeover < 3.0, f"taken over {takeover:.2f} s after the kill; the lease is 120 s"
+    assert run.status().output == [1, "two"]
+    assert [e["value"] for e in read_ledger(ledger) if e["tool"] == "echo"] == [1]
+    assert run.status().steps[1].attempts == 2, "the attempt cut short by SIGKILL counts"

@@ -151,6 +151,11 @@ def main() -> None:
     import sys
 
     url, command = sys.argv[1], sys.argv[2]
+    if os.environ.get("AGENTFLOW_TEST_HOSTNAME"):
+        # A worker that looks as if it ran on another machine: its pid tells others nothing.
+        import socket
+
+        socket.gethostname = lambda: os.environ["AGENTFLOW_TEST_HOSTNAME"]
     engine = make_engine(
         url,
         lease_seconds=float(os.environ.get("AGENTFLOW_TEST_LEASE", "1")),

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from agentflow.checkpoints import StepRecord, StepWrite
 from agentflow.errors import ChannelClosed, LeaseLost, RemoteToolError, ToolNotAllowed
 from agentflow.models import RunControl, RunState, StepState
 from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
@@ -31,7 +32,6 @@ from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.runtime.tools import current_scope
-from agentflow.store.tables import StepRecord, StepWrite
 
 _PLAN_CACHE_SIZE = 64
 _HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}

@@ -85,6 +85,8 @@ class SandboxRunner:
 
     def warm(self) -> None:
         """Start the zygote now, in the background, so the first activation need not wait."""
+        if self.pool.zygote_alive:
+            return
         threading.Thread(target=self.pool.warm, name="agentflow-warm", daemon=True).start()
 
     def close(self) -> None:

@@ -266,6 +266,12 @@ class SandboxPool:
         zygote = self._zygote
         return zygote.exit_status(sandbox.pid, wait) if zygote is not None else None
 
+    @property
+    def zygote_alive(self) -> bool:
+        """Whether the zygote has been started and still runs."""
+        zygote = self._zygote
+        return zygote is not None and zygote.alive
+
     def warm(self) -> None:
         """Start the zygote if it is not running (a worker does this as it starts)."""
         try:

@@ -1,0 +1,73 @@
+"""Step checkpoints as plain records: what an activation writes, and what the store reads back.
+
+Plain dataclasses, free of SQL and of the table definitions, so a sandbox process (which
+builds and sends them) never imports SQLAlchemy: its zygote starts in a fraction of the time.
+`agentflow.store.tables` re-exports both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from agentflow.models import StepState
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A step checkpoint as read back: a plain record, cheap to build by the hundred on replay."""
+
+    id: int
+    run_id: str
+    seq: int
+    key: str
+    name: str
+    occurrence: int
+    kind: str
+    parent_key: str | None
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    attempts: int
+    input_hash: str | None
+    started_at: float | None
+    ended_at: float | None
+    wake_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepWrite:
+    """A step checkpoint to write (`StepRecord` is the same row read back).
+
+    `new` says the activation knows the store has no record of this step yet, so the write is
+    an insert; otherwise it updates the record, unless that one is already `complete`.
+    """
+
+    run_id: str
+    seq: int
+    key: str
+    name: str
+    occurrence: int
+    kind: str
+    status: str = StepState.RUNNING
+    parent_key: str | None = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    input_hash: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    wake_at: float | None = None
+    new: bool = False
+
+    def row(self) -> dict[str, Any]:
+        """The step table's columns."""
+        return {name: getattr(self, name) for name in _STEP_COLUMNS}
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, as a sandbox sends it to its host."""
+        return {name: getattr(self, name) for name in STEP_WRITE_FIELDS}
+
+
+STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
+_STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
