@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         UsageError,
         WaitTimeout,
     )
+    from agentflow.models import HistoryEntry
     from agentflow.plan import CompiledPlan, PlanLimits, PlanSummary, compile_plan
     from agentflow.planner import (
         PlanAndRunResult,
@@ -81,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "Run": "agentflow.run",
     "AgentChange": "agentflow.runtime",
     "Event": "agentflow.runtime",
+    "HistoryEntry": "agentflow.models",
     "PlanVersion": "agentflow.runtime",
     "RunEvent": "agentflow.runtime",
     "RunStatus": "agentflow.runtime",
@@ -144,6 +146,7 @@ __all__ = [
     "Diagnostic",
     "Engine",
     "Event",
+    "HistoryEntry",
     "InvalidRunId",
     "LimitExceeded",
     "ModelUnavailable",

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, insert, inspect, or_, select, update
+from sqlalchemy import JSON, Connection, insert, inspect, literal, or_, select, update
 
 from agentflow.errors import SchemaVersionError
 from agentflow.store.dialect import Dialect
-from agentflow.store.tables import META, RUNS, SCHEMA_VERSION, metadata
+from agentflow.store.tables import HISTORY, META, RUNS, SCHEMA_VERSION, metadata
 
 
 # (version, step): data changes a database older than `version` needs once its columns exist.
@@ -23,7 +23,27 @@ def _public_run_ids(conn: Connection) -> None:
     )
 
 
-_DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(3, _public_run_ids)]
+def _history_of_existing_runs(conn: Connection) -> None:
+    # Runs made before version 6 have no history: each gets its `created` entry, from its row.
+    has_history = select(HISTORY.c.id).where(HISTORY.c.run_key == RUNS.c.id).exists()
+    conn.execute(
+        insert(HISTORY).from_select(
+            ["run_key", "seq", "at", "kind", "detail"],
+            select(
+                RUNS.c.id,
+                literal(1),
+                RUNS.c.created_at,
+                literal("created"),
+                literal({"backfilled": True}, JSON),
+            ).where(~has_history),
+        )
+    )
+
+
+_DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (3, _public_run_ids),
+    (6, _history_of_existing_runs),
+]
 
 
 def migrate(conn: Connection, dialect: Dialect, url: str) -> None:
