@@ -351,6 +351,33 @@ class Run:
             raise self._running_elsewhere(self._row())
         self.engine.notify()
 
+    def retry(self, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Run a failed run again from the step that failed, keeping every step it finished.
+
+        A run that failed outside any step (its plan raised) keeps all its checkpoints and
+        replays from the start without calling a tool again.
+
+        Raises:
+            RunStateError: the run has not failed (only an errored run is retried).
+        """
+        row = self._row()
+        if row.status != RunState.ERRORED:
+            raise RunStateError(f"run {self.id} is {row.status}; only an errored run is retried")
+        top = [s for s in self.engine.store.load_steps(self._key) if s.parent_key is None]
+        unfinished = [s.seq for s in top if s.status not in STEP_OUTCOMES]
+        from_seq = min(unfinished) if unfinished else None
+        retried = self.engine.store.restart(
+            self._key,
+            self._scope,
+            from_seq=from_seq,
+            actor=actor,
+            reason=reason,
+            detail={"retry": True},
+        )
+        if retried is Transition.REFUSED:
+            raise self._running_elsewhere(self._row())
+        self.engine.notify()
+
     @staticmethod
     def _leased(row: RunRow) -> bool:
         return row.status == RunState.RUNNING and (row.lease_expires_at or 0) > time.time()
