@@ -22,7 +22,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, RunStateError, UsageError
-from agentflow.models import RunState, RunStatus
+from agentflow.models import HistoryEntry, RunState, RunStatus
 from agentflow.review.api import signed_in
 from agentflow.review.statuses import http_status
 from agentflow.run import Run
@@ -152,8 +152,16 @@ def _apply(run: Run, action: str, fields: dict[str, str], actor: str) -> None:
 
 
 def add_run_actions(app: FastAPI, engine: Engine, run_page: RunPage) -> None:
-    """Register the run page's action routes (and the CSRF cookie they rely on) on `app`."""
+    """Register the run page's action routes (and the CSRF cookie they rely on) on `app`.
+
+    Also `GET /api/runs/{run_id}/history`, the JSON twin of the page's History section.
+    """
     app.add_middleware(BaseHTTPMiddleware, dispatch=_issue_csrf_cookie)
+
+    @app.get("/api/runs/{run_id}/history", response_model=list[HistoryEntry], tags=["review"])
+    def run_history(run_id: str, agent: str | None = None) -> list[HistoryEntry]:
+        """One run's append-only history, oldest first (the run page's History section)."""
+        return engine.get_run(run_id, agent=agent or None).history()
 
     @app.post("/runs/{run_id}/actions/{action}", response_model=None)
     def act(

@@ -189,3 +189,14 @@ def test_history_entries_stay_escaped(engine, client):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in history
     kinds = re.findall(r'<span class="badge kind">(\w+)</span>', history)
     assert kinds[0] == "created" and kinds[-1] == "restarted" and "event" in kinds
+
+
+def test_the_json_api_mirrors_the_history_section(engine, client):
+    run = started(engine)
+    run.pause(actor="dana", reason="hold")
+    answer = client.get(f"/api/runs/{run.id}/history")
+    assert answer.status_code == 200
+    entries = answer.json()
+    assert [e["kind"] for e in entries] == ["created", "claimed", "step", "suspended", "paused"]
+    assert (entries[-1]["actor"], entries[-1]["reason"]) == ("dana", "hold")
+    assert client.get("/api/runs/nope/history").status_code == 404
