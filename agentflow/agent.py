@@ -6,6 +6,7 @@ import asyncio
 import enum
 import re
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import (
@@ -19,13 +20,14 @@ from agentflow.models import AgentChange, PlanState, PlanVersion
 from agentflow.plan import CompiledPlan, PlanSummary
 from agentflow.run import Run, no_such_run
 from agentflow.runtime.step_api import checkpointable
-from agentflow.store import NewPlanVersion
+from agentflow.store import AgentRow, NewPlanVersion
 from agentflow.store.mappers import agent_change_of, plan_version_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
 
 REVIEW_POLICIES = ("required", "auto", "auto-if-safe")
+RISK_LEVELS = ("low", "medium", "high")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 AGENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
@@ -44,6 +46,35 @@ def _check_policy(review: str | None) -> None:
         raise ConfigurationError(
             f"review policy {review!r} is not one of {', '.join(REVIEW_POLICIES)}"
         )
+
+
+def checked_approvals(approvals: Mapping[str, int] | None) -> dict[str, int] | None:
+    """The two-person rule's `approvals` map, checked: risk level -> distinct approvals (>= 1).
+
+    Raises:
+        ConfigurationError: not a mapping, a key that is not a risk level, or a count that is
+            not an integer of at least 1.
+    """
+    if approvals is None:
+        return None
+    if not isinstance(approvals, Mapping):
+        raise ConfigurationError(
+            f"approvals must map risk levels to counts, e.g. {{'high': 2}}; got {approvals!r}"
+        )
+    checked: dict[str, int] = {}
+    for risk, count in approvals.items():
+        if risk not in RISK_LEVELS:
+            raise ConfigurationError(
+                f"approvals has the key {risk!r}, which is not a risk level: "
+                f"use {', '.join(map(repr, RISK_LEVELS))}"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigurationError(
+                f"approvals[{risk!r}] is {count!r}: it must be an integer of at least 1 "
+                "(the number of distinct reviewers who must approve)"
+            )
+        checked[risk] = count
+    return checked
 
 
 def _tool_list(engine: Engine, agent_id: str, tools: list[str] | None) -> list[str] | None:
@@ -70,13 +101,21 @@ class Agent:
     """
 
     def __init__(
-        self, engine: Engine, agent_id: str, tools: list[str], review: str, model: str | None
+        self,
+        engine: Engine,
+        agent_id: str,
+        tools: list[str],
+        review: str,
+        model: str | None,
+        approvals: dict[str, int] | None = None,
     ) -> None:
         self.engine = engine
         self.id = agent_id
         self.tools = tools
         self.review = review
         self.model = model
+        #: risk level -> distinct approvals a plan version of that risk needs (else one)
+        self.approvals: dict[str, int] = dict(approvals or {})
 
     @classmethod
     def open(
@@ -87,16 +126,18 @@ class Agent:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | None = None,
+        approvals: Mapping[str, int] | None = None,
     ) -> Agent:
         """The existing agent, unchanged; or a new one created with what was given.
 
-        A new agent gets `tools` (default: none), `review` (default "required") and `model`.
+        A new agent gets `tools` (default: none), `review` (default "required"), `model` and
+        `approvals` (default: one approval for every risk level).
         For an existing agent, each value given must equal the stored one: host start-up code
         may repeat its `engine.agent(...)` call, but changing an agent is `Agent.update`.
 
         Raises:
-            ConfigurationError: the id or policy is malformed, or a value given differs from
-                the existing agent's.
+            ConfigurationError: the id, policy or approvals are malformed, or a value given
+                differs from the existing agent's.
             ToolNotAllowed: a tool given is not registered with the engine.
         """
         if not AGENT_ID_PATTERN.match(agent_id or ""):
@@ -105,14 +146,15 @@ class Agent:
                 "and start with a letter or digit"
             )
         _check_policy(review)
+        wanted = checked_approvals(approvals)
         names = _tool_list(engine, agent_id, tools)
         row = engine.store.get_agent(agent_id)
         if row is None:
             row, _created = engine.store.create_agent(
-                agent_id, names or [], review or "required", model
+                agent_id, names or [], review or "required", model, wanted
             )
-        agent = cls(engine, row.id, list(row.tools), row.review_policy, row.model)
-        differences = agent._differences(names, review, model)
+        agent = cls._of(engine, row)
+        differences = agent._differences(names, review, model, wanted)
         if differences:
             raise ConfigurationError(
                 f"agent {agent_id!r} already exists with a different {' and '.join(differences)}; "
@@ -127,13 +169,23 @@ class Agent:
         row = engine.store.get_agent(agent_id)
         if row is None:
             raise NotFound(f"no agent named {agent_id!r}")
-        return cls(engine, row.id, list(row.tools), row.review_policy, row.model)
+        return cls._of(engine, row)
+
+    @classmethod
+    def _of(cls, engine: Engine, row: AgentRow) -> Agent:
+        return cls(
+            engine, row.id, list(row.tools), row.review_policy, row.model, dict(row.approvals)
+        )
 
     def __repr__(self) -> str:
         return f"Agent({self.id!r}, tools={self.tools!r}, review={self.review!r})"
 
     def _differences(
-        self, tools: list[str] | None, review: str | None, model: str | None
+        self,
+        tools: list[str] | None,
+        review: str | None,
+        model: str | None,
+        approvals: dict[str, int] | None = None,
     ) -> list[str]:
         """What differs between the values given and this agent's, in words."""
         found = []
@@ -143,6 +195,8 @@ class Agent:
             found.append(f"review policy (stored: {self.review!r}, given: {review!r})")
         if model is not None and model != self.model:
             found.append(f"model (stored: {self.model!r}, given: {model!r})")
+        if approvals is not None and approvals != self.approvals:
+            found.append(f"approvals (stored: {self.approvals!r}, given: {approvals!r})")
         return found
 
     # --- changes -------------------------------------------------------------------------
@@ -154,8 +208,9 @@ class Agent:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | _Keep | None = KEEP,
+        approvals: Mapping[str, int] | None = None,
     ) -> AgentChange | None:
-        """Change this agent's tools, review policy or model, recording who did it and when.
+        """Change this agent's tools, review policy, approvals or model, recording who and when.
 
         Only the values given are changed (`model=None` clears the model). The store keeps
         `updated_by`/`updated_at` on the agent and appends the change, with the values before
@@ -167,31 +222,38 @@ class Agent:
             tools: the new allow-list of registered tools.
             review: the new review policy: "required", "auto" or "auto-if-safe".
             model: the new default model of its planner.
+            approvals: the new two-person rule, risk level -> distinct approvals a plan version
+                of that risk needs (`{}`: one for every level); pending versions follow it.
 
         Returns:
             The recorded change, or None when nothing differed from what was stored.
 
         Raises:
             ValueError: `changed_by` is empty.
-            ConfigurationError: the review policy is not one of the three.
+            ConfigurationError: the review policy is not one of the three, or `approvals` is
+                malformed.
             ToolNotAllowed: a tool is not registered with the engine.
             NotFound: the agent no longer exists.
         """
         if not isinstance(changed_by, str) or not changed_by.strip():
             raise ValueError("an agent change needs changed_by: the name of who makes it")
         _check_policy(review)
+        wanted = checked_approvals(approvals)
         fields: dict[str, Any] = {}
         names = _tool_list(self.engine, self.id, tools)
         if names is not None:
             fields["tools"] = list(dict.fromkeys(names))
         if review is not None:
             fields["review_policy"] = review
+        if wanted is not None:
+            fields["approvals"] = wanted
         if not isinstance(model, _Keep):
             fields["model"] = model
         change = self.engine.store.update_agent(self.id, changed_by.strip(), **fields)
         row = self.engine.store.get_agent(self.id)
         if row is not None:
             self.tools, self.review, self.model = list(row.tools), row.review_policy, row.model
+            self.approvals = dict(row.approvals)
         if change is None:
             return None
         return agent_change_of(change)
@@ -211,7 +273,8 @@ class Agent:
 
         The agent's review policy then decides: `required` leaves it pending for a reviewer,
         `auto` approves it, `auto-if-safe` approves it when it uses no side-effecting tool and
-        its risk is not high.
+        its risk is not high. A version whose risk `approvals` asks several reviewers for is
+        left pending under every policy.
 
         Raises:
             PlanValidationError: the plan breaks the rules; nothing is stored.
@@ -231,11 +294,13 @@ class Agent:
         decision = self._policy_decision(compiled.summary)
         if decision is not None:
             row = self.engine.store.decide_plan(
-                row.id or 0, PlanState.APPROVED, "policy:" + self.review, decision
+                row.id or 0, PlanState.APPROVED, "policy:" + self.review, decision, final=True
             )
         return plan_version_of(row)
 
     def _policy_decision(self, summary: PlanSummary) -> str | None:
+        if self.approvals.get(summary.risk, 1) > 1:
+            return None  # the two-person rule asks reviewers, whatever the policy would approve
         if self.review == "auto":
             return "approved by the agent's review policy 'auto'"
         if self.review == "auto-if-safe":

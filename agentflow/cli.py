@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from agentflow.models import PlanState, RunState
 from agentflow.terminal import duration_text, short, simulation_table, timeline_table, when
+
+if TYPE_CHECKING:
+    from agentflow.review.context import ReviewContext
 
 EXIT_CODES = (
     "Exit codes: 0 done; 1 the command failed (a plan with problems, no such run or plan, a "
@@ -480,13 +483,14 @@ def review_list(
     if not rows:
         _say_empty(engine, "plans" if all_plans else "plans awaiting review")
         return
-    table = Table("id", "agent", "version", "status", "risk", "origin", "goal")
+    table = Table("id", "agent", "version", "status", "approvals", "risk", "origin", "goal")
     for row in rows:
         table.add_row(
             str(row.id),
             row.agent_id,
             str(row.version),
             row.status,
+            f"{row.approvals_given} of {row.approvals_required}",
             str(row.summary.get("risk", "-")),
             row.origin,
             short(row.goal or "", 40),
@@ -505,19 +509,30 @@ def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
     except NotFound as exc:
         _fail(str(exc))
         return
+    context = engine.reviews.context(plan_id)
     if as_json:
         decisions = engine.reviews.decisions(plan_id)
-        _print_json({**plan.model_dump(mode="json"), "decisions": decisions})
+        _print_json(
+            {
+                **plan.model_dump(mode="json"),
+                "approvals": plan.approvals_text,
+                "decisions": decisions,
+                "context": context.model_dump(mode="json"),
+            }
+        )
         return
     summary = plan.summary
     console.print(
         f"plan {plan.id}: agent {plan.agent_id} v{plan.version}  [bold]{plan.status}"
-        f"[/bold]  risk {summary.risk}"
+        f"[/bold]  risk {summary.risk}  {plan.approvals_text}",
+        markup=True,
+        highlight=False,
     )
     if plan.goal:
-        console.print(f"goal: {plan.goal}")
+        console.print(f"goal: {plan.goal}", markup=False)
     for reason in summary.risk_reasons:
-        console.print(f"  - {reason}")
+        console.print(f"  - {reason}", markup=False)
+    _print_review_context(context)
     steps = Table("line", "kind", "name", "tool", "in loop")
     for step in summary.steps:
         tool = step.tool
@@ -534,6 +549,30 @@ def review_show(plan_id: int, db: DbOption = None, as_json: JsonOption = False) 
         console.print(
             f"{decision['decision']} by {decision['reviewer']}: {decision.get('comment') or ''}"
         )
+
+
+def _print_review_context(context: ReviewContext) -> None:
+    """The reviewer's context of `review show`, as plain lines (no markup from stored text)."""
+    lines: list[str] = []
+    if context.queued_run_id:
+        params = json.dumps(context.queued_params, ensure_ascii=False, default=str)
+        verb = "restarts" if context.repair else "starts"
+        lines.append(f"approving {verb} run {context.queued_run_id} with params {params}")
+    repair = context.repair
+    if repair is not None:
+        error = repair.error or {}
+        lines.append(
+            f"repairs run {repair.run_id} ({repair.status}): "
+            f"{error.get('type', '')}: {error.get('message', '')}"
+        )
+        lines.append(f"  keeps: {', '.join(repair.kept_steps) or '(no checkpoint)'}")
+    for reason in context.risk_reasons:
+        lines.append(f"  ! {reason}")
+    if context.base_version is not None:
+        lines.append(f"what changed against v{context.base_version} ({context.base_reason}):")
+        lines.extend(f"  - {change}" for change in context.changes or ["(nothing)"])
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 @review_app.command("diff")

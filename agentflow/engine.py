@@ -196,20 +196,26 @@ class Engine:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | None = None,
+        approvals: Mapping[str, int] | None = None,
     ) -> Agent:
         """The handle (`Agent`) of an existing agent, unchanged; or of a new one.
 
         A new agent is created with `tools` (default: none at all), `review` (default
-        "required") and `model`. For an existing agent, values that differ from the stored
-        ones raise ConfigurationError; change an agent with `agent.update(...)`.
+        "required"), `model` and `approvals`. For an existing agent, values that differ from
+        the stored ones raise ConfigurationError; change an agent with `agent.update(...)`.
 
         Args:
             agent_id: the agent's name, unique in this store.
             tools: names of registered tools its plans may use.
             review: "required", "auto" or "auto-if-safe".
             model: the model its planner asks by default.
+            approvals: the two-person rule: risk level ("low", "medium", "high") -> how many
+                distinct reviewers must approve a plan version of that risk (default one),
+                e.g. `{"high": 2}`.
         """
-        return Agent.open(self, agent_id, tools=tools, review=review, model=model)
+        return Agent.open(
+            self, agent_id, tools=tools, review=review, model=model, approvals=approvals
+        )
 
     def get_agent(self, agent_id: str) -> Agent:
         """The handle of an existing agent; raises NotFound."""

@@ -183,6 +183,25 @@ class PlanAlreadyDecided(RunStateError):
         )
 
 
+class DuplicateApproval(UsageError):
+    """A reviewer approved a plan version they had already approved (the two-person rule).
+
+    The agent's `approvals` policy asks distinct reviewers for a plan version of this risk;
+    the approval was not recorded and the version stays pending.
+    """
+
+    def __init__(self, plan_id: int, reviewer: str, given: int, required: int) -> None:
+        self.plan_id = plan_id
+        self.reviewer = reviewer
+        self.given = given
+        self.required = required
+        super().__init__(
+            f"reviewer {reviewer!r} already approved plan version {plan_id} "
+            f"({given} of {required} approvals): the agent's policy needs {required} "
+            "approvals from distinct reviewers, so another reviewer must approve it"
+        )
+
+
 class MissingReviewer(UsageError, ValueError):
     """A review decision was asked for without the reviewer's name."""
 

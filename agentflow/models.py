@@ -200,11 +200,18 @@ class PlanVersion(BaseModel):
     decided_at: datetime | None = None
     decision_comment: str | None = None
     reused: bool = False
+    approvals_required: int = 1
+    approvals_given: int = 0
 
     @property
     def approved(self) -> bool:
         """True once a reviewer (or the agent's policy) approved this version."""
         return self.status == PlanState.APPROVED
+
+    @property
+    def approvals_text(self) -> str:
+        """The two-person rule's progress in words, e.g. "1 of 2 approvals"."""
+        return f"{self.approvals_given} of {self.approvals_required} approvals"
 
 
 class AgentChange(BaseModel):

@@ -20,7 +20,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("errors", "durations", "models", "plain", "examples", "telemetry", "cookbook")),
     ("plan/store", ("plan", "store")),
     ("runtime", ("runtime",)),
-    ("facade", ("engine", "agent", "run", "reviews", "review.service", "simulation", "tokens")),
+    (
+        "facade",
+        (
+            "engine",
+            "agent",
+            "run",
+            "reviews",
+            "review.service",
+            "review.context",
+            "simulation",
+            "tokens",
+        ),
+    ),
     ("planner", ("planner",)),
     (
         "edges",

@@ -251,8 +251,10 @@ def _store_and_launch(
         assert request.reused is not None
         version = request.reused
     else:
-        # Under "auto" the version is approved as it is stored: there is no approval to wait for.
-        pending = request.create_agent or request.agent.review != "auto"
+        # Under "auto" the version is approved as it is stored: there is no approval to wait for,
+        # unless the two-person rule asks reviewers for some risk level.
+        strict = any(count > 1 for count in request.agent.approvals.values())
+        pending = request.create_agent or request.agent.review != "auto" or strict
         version = store_plan(request, generated, start_on_approval=queued if pending else None)
     message = _describe(request, version, generated)
     if not version.approved:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import MissingReviewer
 from agentflow.models import PlanState, Simulation
+from agentflow.review.context import ReviewContext, review_context
 from agentflow.runtime import PlanVersion
 from agentflow.simulation import simulate
 from agentflow.store.mappers import plan_version_of
@@ -31,12 +32,20 @@ class Reviews:
     def approve(self, plan_id: int, reviewer: str, comment: str | None = None) -> PlanVersion:
         """Approve a pending plan version; a run the planner queued for it starts (or restarts).
 
+        Under the two-person rule (`engine.agent(..., approvals={"high": 2})`) a version of
+        that risk stays pending until as many distinct reviewers approved it; the returned
+        version says how far it got (`approvals_given` of `approvals_required`), and the
+        queued run starts with the last approval.
+
         Raises:
             MissingReviewer: `reviewer` is blank.
             PlanAlreadyDecided: the version was already approved or rejected; decisions are final.
+            DuplicateApproval: this reviewer already approved the still pending version.
         """
         # The store starts a queued fresh run in the decision's own transaction.
         plan = self._decide(plan_id, PlanState.APPROVED, reviewer, comment)
+        if not plan.approved:
+            return plan  # more approvals to come: nothing starts yet
         self._engine.notify()
         start = self._engine.store.start_on_approval(plan_id)
         if start is not None:
@@ -107,6 +116,19 @@ class Reviews:
         # The store decides only a pending version, in one statement: of two reviewers acting
         # at once exactly one wins, and the other gets PlanAlreadyDecided.
         return plan_version_of(self._engine.store.decide_plan(plan_id, decision, reviewer, comment))
+
+    def context(self, plan_id: int) -> ReviewContext:
+        """What a reviewer decides a plan version on, beside its source and summary.
+
+        The queued run's params; for a repaired version, the run it continues, the error it
+        answers and the checkpoints kept; what changed against the plan it replaces (steps
+        added, removed and moved, tools, durations); and risk reasons for side-effecting calls
+        whose count or literal arguments changed, saying when the original was refused.
+
+        Raises:
+            NotFound: no such plan version.
+        """
+        return review_context(self._engine, plan_id)
 
     def decisions(self, plan_id: int) -> list[dict[str, Any]]:
         """Every decision taken on a plan version, oldest first."""

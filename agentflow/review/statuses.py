@@ -15,6 +15,7 @@ from agentflow.errors import (
     AgentflowError,
     AmbiguousRunId,
     ConfigurationError,
+    DuplicateApproval,
     InvalidRunId,
     LimitExceeded,
     ModelUnavailable,
@@ -31,6 +32,7 @@ HTTP_STATUSES: dict[type[BaseException], int] = {
     NotFound: 404,
     RunStateError: 409,  # and PlanAlreadyDecided: the state changed, nothing was done
     PlanNotApproved: 409,
+    DuplicateApproval: 409,  # the same reviewer twice: the version still needs another reviewer
     PlanValidationError: 422,
     PlanningFailed: 422,
     ToolNotAllowed: 422,

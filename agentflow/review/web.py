@@ -40,7 +40,8 @@ SignIn = Callable[[str | None], str | None]
 "" to let the request in without a name, or None to refuse it."""
 RUN_STATES_ALL = tuple(RunState)
 RUN_STATES = tuple(s for s in RUN_STATES_ALL if s != RunState.TERMINATED)
-_DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED})
+# pending: an approval was recorded and the two-person rule asks another reviewer for one
+_DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED, PlanState.PENDING})
 
 
 def create_app(
@@ -137,6 +138,7 @@ def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
             "source": views.numbered(plan.source),
             "diff": views.diff_lines(engine.reviews.diff(plan_id)),
             "decisions": engine.reviews.decisions(plan_id),
+            "review": engine.reviews.context(plan_id),
             "runs": [run_status_of(r, []) for r in runs],
             "error": error,
             "form": form or {},

@@ -82,14 +82,15 @@ def plans_router(engine: Engine, access: Access) -> APIRouter:
     def get_plan(plan_id: PlanId, scope: Scope = Depends(scope)) -> PlanDetail:
         """A plan version.
 
-        Source, review summary, diff against the agent's last approved version, and every
-        decision taken on it.
+        Source, review summary, diff against the agent's last approved version, every decision
+        taken on it, and the reviewer's context (queued params, repair, what changed).
         """
         plan = scope.plan(plan_id)
         return PlanDetail(
             **plan.model_dump(),
             diff=engine.reviews.diff(plan_id),
             decisions=[Decision(**d) for d in engine.reviews.decisions(plan_id)],
+            context=engine.reviews.context(plan_id),
         )
 
     def decided(plan_id: PlanId, kind: str, body: DecisionBody | None, scope: Scope) -> PlanVersion:

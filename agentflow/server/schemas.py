@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentflow.errors import Diagnostic
 from agentflow.models import PlanVersion, RunStatus
+from agentflow.review.context import ReviewContext
 
 MAX_SOURCE = 200_000
 MAX_TEXT = 10_000
@@ -69,6 +70,7 @@ class PlanDetail(PlanVersion):
 
     diff: str = ""
     decisions: list[Decision] = Field(default_factory=list)
+    context: ReviewContext | None = None
 
 
 class DecisionBody(_Body):

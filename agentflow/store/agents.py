@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import NotFound
 from agentflow.store.database import Database
+from agentflow.store.plans import refresh_pending_approvals
 from agentflow.store.tables import AGENT_CHANGES, AGENTS, TOOLS, AgentChangeRow, AgentRow, ToolRow
 
 
@@ -17,7 +18,12 @@ class AgentStore(Database):
     """The store's agents and tools."""
 
     def create_agent(
-        self, agent_id: str, tools: list[str], review_policy: str, model: str | None
+        self,
+        agent_id: str,
+        tools: list[str],
+        review_policy: str,
+        model: str | None,
+        approvals: dict[str, int] | None = None,
     ) -> tuple[AgentRow, bool]:
         """Insert the agent unless it exists; returns (stored row, created). Never updates."""
         now = time.time()
@@ -29,6 +35,7 @@ class AgentStore(Database):
                             id=agent_id,
                             tools=tools,
                             review_policy=review_policy,
+                            approvals=approvals or {},
                             model=model,
                             created_at=now,
                             updated_at=now,
@@ -42,10 +49,12 @@ class AgentStore(Database):
         return AgentRow(**row._mapping), created
 
     def update_agent(self, agent_id: str, changed_by: str, **fields: Any) -> AgentChangeRow | None:
-        """Change an agent's `tools`, `review_policy` or `model`, and record who and when.
+        """Change an agent's `tools`, `review_policy`, `approvals` or `model`; record who and when.
 
         Only the fields whose value differs from the stored one are written; the change is
         appended to `agent_changes` in the same transaction, with the values before and after.
+        A change of `approvals` also sets how many approvals each of the agent's pending plan
+        versions needs, in that transaction.
 
         Returns:
             The recorded change, or None when every given value was already stored.
@@ -53,7 +62,7 @@ class AgentStore(Database):
         Raises:
             NotFound: there is no such agent.
         """
-        assert set(fields) <= {"tools", "review_policy", "model"}
+        assert set(fields) <= {"tools", "review_policy", "approvals", "model"}
         now = time.time()
         query = select(AGENTS).where(AGENTS.c.id == agent_id)
         query = self.dialect.lock_rows(query)
@@ -71,6 +80,8 @@ class AgentStore(Database):
                 .where(AGENTS.c.id == agent_id)
                 .values(**after, updated_at=now, updated_by=changed_by)
             )
+            if "approvals" in after:
+                refresh_pending_approvals(conn, agent_id, after["approvals"])
             result = conn.execute(
                 insert(AGENT_CHANGES).values(
                     agent_id=agent_id,

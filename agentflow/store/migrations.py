@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, Connection, insert, inspect, literal, or_, select, update
 
 from agentflow.errors import SchemaVersionError
+from agentflow.models import PlanState
 from agentflow.store.dialect import Dialect
-from agentflow.store.tables import HISTORY, META, RUNS, SCHEMA_VERSION, metadata
+from agentflow.store.tables import HISTORY, META, PLANS, RUNS, SCHEMA_VERSION, metadata
 
 
 # (version, step): data changes a database older than `version` needs once its columns exist.
@@ -40,9 +41,21 @@ def _history_of_existing_runs(conn: Connection) -> None:
     )
 
 
+def _approval_counts(conn: Connection) -> None:
+    # Before version 7 every plan version needed one approval: a version a reviewer approved
+    # has its one, any other none. Only plan_versions is touched, so a store at 5 or 6 alike.
+    conn.execute(update(PLANS).values(approvals_required=1, approvals_given=0))
+    conn.execute(
+        update(PLANS)
+        .where(PLANS.c.status == PlanState.APPROVED, PLANS.c.decided_by.is_not(None))
+        .values(approvals_given=1)
+    )
+
+
 _DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (3, _public_run_ids),
     (6, _history_of_existing_runs),
+    (7, _approval_counts),
 ]
 
 

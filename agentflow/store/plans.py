@@ -4,19 +4,61 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agentflow.errors import ConfigurationError, NotFound, PlanAlreadyDecided
+from agentflow.errors import (
+    ConfigurationError,
+    DuplicateApproval,
+    NotFound,
+    PlanAlreadyDecided,
+    RunStateError,
+)
 from agentflow.models import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.history import append_history
 from agentflow.store.runs import insert_queued_run
-from agentflow.store.tables import DECISIONS, PLANS, RUNS, PlanVersionRow, ReviewDecisionRow
+from agentflow.store.tables import (
+    AGENTS,
+    DECISIONS,
+    PLANS,
+    RUNS,
+    PlanVersionRow,
+    ReviewDecisionRow,
+)
 from agentflow.store.transitions import NewPlanVersion, StartOnApproval
+
+
+def approvals_for(approvals: Mapping[str, int] | None, summary: Mapping[str, Any] | None) -> int:
+    """How many distinct approvals a plan version with this summary needs under the policy."""
+    risk = str((summary or {}).get("risk") or "")
+    return max(1, int((approvals or {}).get(risk, 1)))
+
+
+def refresh_pending_approvals(
+    conn: Connection, agent_id: str, approvals: Mapping[str, int]
+) -> None:
+    """Set the approvals each pending version of the agent needs under its (new) policy."""
+    pending = conn.execute(
+        select(PLANS.c.id, PLANS.c.summary).where(
+            PLANS.c.agent_id == agent_id, PLANS.c.status == PlanState.PENDING
+        )
+    ).all()
+    for plan in pending:
+        conn.execute(
+            update(PLANS)
+            .where(PLANS.c.id == plan.id)
+            .values(approvals_required=approvals_for(approvals, plan.summary))
+        )
+
+
+def _agent_approvals(conn: Connection, agent_id: str) -> dict[str, int]:
+    stored = conn.execute(select(AGENTS.c.approvals).where(AGENTS.c.id == agent_id)).scalar()
+    return dict(stored or {})
 
 
 class PlanStore(Database):
@@ -29,6 +71,7 @@ class PlanStore(Database):
                 last = conn.execute(
                     select(func.max(PLANS.c.version)).where(PLANS.c.agent_id == plan.agent_id)
                 ).scalar()
+                required = approvals_for(_agent_approvals(conn, plan.agent_id), plan.summary)
                 try:
                     with conn.begin_nested():
                         result = conn.execute(
@@ -36,6 +79,8 @@ class PlanStore(Database):
                                 version=(last or 0) + 1,
                                 created_at=time.time(),
                                 status=PlanState.PENDING,
+                                approvals_required=required,
+                                approvals_given=0,
                                 **asdict(plan),
                             )
                         )
@@ -115,35 +160,65 @@ class PlanStore(Database):
             conn.execute(update(PLANS).where(PLANS.c.id == plan_id).values(**fields))
 
     def decide_plan(
-        self, plan_id: int, decision: PlanState, reviewer: str, comment: str | None
+        self,
+        plan_id: int,
+        decision: PlanState,
+        reviewer: str,
+        comment: str | None,
+        *,
+        final: bool = False,
     ) -> PlanVersionRow:
-        """Record a review decision on a pending plan version, in one conditional write.
+        """Record a review decision on a pending plan version, in one transaction.
 
         Only a `pending` version can be decided, so of two reviewers deciding at once exactly
-        one wins. Rejecting a version also settles every run still pinned to it that has not
-        ended (queued, sleeping, waiting, paused, or running under a lease, which the rejection
-        revokes) as `errored` with the reason, so a rejected plan never runs another step.
+        one wins. A rejection is final at once. An approval counts towards the approvals the
+        agent's policy asks for a version of its risk (`approvals={"high": 2}`): until they are
+        all given, by distinct reviewers, the version stays pending; the last one approves it
+        and starts the run queued for it, in the same transaction. `final` (the agent's own
+        review policy deciding) approves at once. Rejecting a version also settles every run
+        still pinned to it that has not ended (queued, sleeping, waiting, paused, or running
+        under a lease, which the rejection revokes) as `errored` with the reason, so a rejected
+        plan never runs another step.
 
         Raises:
             NotFound: there is no plan version with this id.
             PlanAlreadyDecided: the version was already decided (by another reviewer, perhaps).
+            DuplicateApproval: this reviewer already approved the version, which still needs
+                another reviewer's approval.
         """
         now = time.time()
         with self._tx() as conn:
-            found = conn.execute(
-                update(PLANS)
-                .where(PLANS.c.id == plan_id, PLANS.c.status == PlanState.PENDING)
-                .values(
+            plan = self._pending_plan(conn, plan_id)
+            given = plan.approvals_given
+            required = approvals_for(_agent_approvals(conn, plan.agent_id), plan.summary)
+            if decision == PlanState.APPROVED and not final:
+                if self._approved_by(conn, plan_id, reviewer):
+                    raise DuplicateApproval(plan_id, reviewer, given, max(required, given + 1))
+                given += 1
+            else:
+                given += decision == PlanState.APPROVED
+            done = decision == PlanState.REJECTED or final or given >= required
+            values: dict[str, Any] = {"approvals_given": given, "approvals_required": required}
+            if done:
+                values.update(
                     status=decision, decided_by=reviewer, decided_at=now, decision_comment=comment
                 )
+            # Conditional on the count read above, so that even a store whose transactions do not
+            # hold the row from the read on can never lose a concurrent reviewer's approval.
+            written = conn.execute(
+                update(PLANS)
+                .where(
+                    PLANS.c.id == plan_id,
+                    PLANS.c.status == PlanState.PENDING,
+                    PLANS.c.approvals_given == plan.approvals_given,
+                )
+                .values(**values)
             )
-            if found.rowcount == 0:
-                current = conn.execute(
-                    select(PLANS.c.status, PLANS.c.decided_by).where(PLANS.c.id == plan_id)
-                ).first()
-                if current is None:
-                    raise NotFound(f"no plan version with id {plan_id}")
-                raise PlanAlreadyDecided(plan_id, current.status, current.decided_by)
+            if written.rowcount != 1:
+                raise RunStateError(
+                    f"plan version {plan_id} changed while this decision was taken (another "
+                    "reviewer decided at the same moment); nothing was recorded: try again"
+                )
             conn.execute(
                 insert(DECISIONS).values(
                     plan_id=plan_id,
@@ -155,9 +230,41 @@ class PlanStore(Database):
             )
             if decision == PlanState.REJECTED:
                 self._settle_rejected_runs(conn, plan_id, reviewer, comment, now)
-            else:
+            elif done:
                 self._start_queued_on_approval(conn, plan_id, now)
-        return self.get_plan(plan_id)
+            # as this decision left it: a reviewer whose approval was not the last one must not
+            # see (and act on) the approval another reviewer gave right after
+            decided = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).one()
+        return PlanVersionRow(**decided._mapping)
+
+    def _pending_plan(self, conn: Connection, plan_id: int) -> Any:
+        """The pending version's row, locked for this transaction's decision."""
+        query = self.dialect.lock_rows(
+            select(
+                PLANS.c.agent_id,
+                PLANS.c.status,
+                PLANS.c.decided_by,
+                PLANS.c.summary,
+                PLANS.c.approvals_given,
+            ).where(PLANS.c.id == plan_id)
+        )
+        plan = conn.execute(query).first()
+        if plan is None:
+            raise NotFound(f"no plan version with id {plan_id}")
+        if plan.status != PlanState.PENDING:
+            raise PlanAlreadyDecided(plan_id, plan.status, plan.decided_by)
+        return plan
+
+    @staticmethod
+    def _approved_by(conn: Connection, plan_id: int, reviewer: str) -> bool:
+        found = conn.execute(
+            select(DECISIONS.c.id).where(
+                DECISIONS.c.plan_id == plan_id,
+                DECISIONS.c.reviewer == reviewer,
+                DECISIONS.c.decision == PlanState.APPROVED,
+            )
+        ).first()
+        return found is not None
 
     def _settle_rejected_runs(
         self, conn: Connection, plan_id: int, reviewer: str, comment: str | None, now: float

@@ -20,7 +20,8 @@ from agentflow.models import PlanState, RunState, StepState
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
 # 5: events.idempotency_key (unique per run), runs.trace_context and the api_tokens table.
 # 6: the run_history table (append-only; existing runs get their `created` entry).
-SCHEMA_VERSION = 6
+# 7: agents.approvals (the two-person rule), plan_versions.approvals_required/approvals_given.
+SCHEMA_VERSION = 7
 
 
 class AgentflowTable(SQLModel, registry=registry()):
@@ -53,6 +54,10 @@ class AgentRow(AgentflowTable, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
     )
     review_policy: str = "required"
+    # risk level -> distinct approvals a plan version of that risk needs (absent: one)
+    approvals: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
     model: str | None = None
     created_at: float
     updated_at: float
@@ -118,6 +123,9 @@ class PlanVersionRow(AgentflowTable, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
     )
     start_on_approval: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # the two-person rule: distinct approvals the version needs, and those given so far
+    approvals_required: int = 1
+    approvals_given: int = 0
     created_at: float
     decided_by: str | None = None
     decided_at: float | None = None

@@ -189,6 +189,72 @@ def test_a_reviewer_approves_a_plan_and_reads_a_run_timeline(
     assert (tmp_path / "approved.png").stat().st_size > 10_000
 
 
+XSS = "<img src=x onerror=window.__xss=1>"
+
+
+def test_a_reviewer_sees_why_a_repair_is_risky_and_a_second_reviewer_must_approve_it(
+    server: tuple[str, str], tmp_path: Path
+) -> None:
+    """The split-payment repair: its context on the page, then the two-person rule, all escaped."""
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support import split_payment
+
+    base, db = server
+    seeding = split_payment.build_engine(db)
+    run, repaired = split_payment.refused_and_repaired(
+        seeding, invoice=XSS, review="required", approvals={"high": 2}
+    )
+    seeding.close()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(5000)
+            page.goto(f"{base}/plans/{repaired.id}")
+            expect(page.locator("#approvals")).to_contain_text("0 of 2 approvals")
+            flagged = page.locator("#risk-changes")
+            expect(flagged).to_contain_text("'pay' is called 5 times (in a loop) instead of once")
+            expect(flagged).to_contain_text("changed from 500 to 100")
+            expect(flagged).to_contain_text("the original (v1) was refused")
+            expect(page.locator("#repair-error")).to_contain_text("the limit is 100 per payment")
+            expect(page.locator("#repair-kept")).to_have_text("look up invoice")
+            expect(page.locator("#queued-params")).to_contain_text(XSS)  # shown as text
+            expect(page.locator("#changes")).to_contain_text("step 'pay part' added (line 9)")
+            page.screenshot(path=str(tmp_path / "repair-context.png"), full_page=True)
+
+            page.fill("#reviewer", "dana")
+            page.fill("#comment", XSS)
+            page.get_by_role("button", name="Approve").click()
+            page.wait_for_url(f"{base}/plans/{repaired.id}?done=pending")
+            expect(page.get_by_role("status")).to_contain_text("1 of 2 approvals")
+            expect(page.locator("table.decisions")).to_contain_text(XSS)
+
+            page.fill("#reviewer", "dana")
+            page.get_by_role("button", name="Approve").click()
+            expect(page.get_by_role("alert")).to_contain_text("already approved plan version")
+            expect(page.locator("#plan-status")).to_have_text("pending")
+
+            page.fill("#reviewer", "lee")
+            page.get_by_role("button", name="Approve").click()
+            page.wait_for_url(f"{base}/plans/{repaired.id}?done=approved")
+            expect(page.locator("#plan-status")).to_have_text("approved")
+            page.screenshot(path=str(tmp_path / "two-approvals.png"), full_page=True)
+            assert page.evaluate("window.__xss") is None
+        finally:
+            browser.close()
+
+    engine = split_payment.build_engine(db)
+    try:
+        assert [d["reviewer"] for d in engine.reviews.decisions(repaired.id)] == ["dana", "lee"]
+        assert engine.get_run(run.id).status().plan_id == repaired.id  # restarted on it
+    finally:
+        engine.close()
+    assert (tmp_path / "repair-context.png").stat().st_size > 10_000
+
+
 WAITS = '''"""Wait for a reply, then thank."""
 
 def run(event, step):

@@ -83,3 +83,41 @@ def test_a_kill_around_approval_never_strands_the_queued_run(db_url, ledger, poi
     assert [r.id for r in agent.runs()] == [queued.run_id]
     assert engine.store.get_plan(plan.id).start_on_approval is None
     engine.close()
+
+
+HIGH = """
+def run(event, step):
+    for order in step.do("orders", tools.list_orders):
+        step.do("refund", tools.refund, order_id=order["id"])
+    return event.params["n"]
+"""
+
+
+@pytest.mark.parametrize("point", ["after", "inside"])
+def test_under_the_two_person_rule_the_last_approval_and_the_start_are_one_transaction(
+    db_url, ledger, point
+):
+    engine = make_engine(db_url)
+    agent = engine.agent(
+        "strict", tools=["list_orders", "refund"], review="required", approvals={"high": 2}
+    )
+    model = ScriptedModel([f"```python\n{HIGH}```"])
+    queued = plan_and_run("Refund open orders", agent, {"n": 3}, engine=engine, model=model)
+    assert engine.reviews.approve(queued.plan.id, reviewer="lee").status == "pending"
+
+    _approve_and_die(engine.url, queued.plan.id, point)  # dana's approval, the second
+
+    plan = engine.get_plan(queued.plan.id)
+    if point == "inside":
+        # rolled back together: still one approval, no run; dana may approve again
+        assert (plan.status, plan.approvals_given) == ("pending", 1)
+        assert agent.runs() == []
+        assert [d["reviewer"] for d in engine.reviews.decisions(plan.id)] == ["lee"]
+        engine.reviews.approve(plan.id, reviewer="dana")
+    else:
+        assert (plan.status, plan.approvals_given) == ("approved", 2)
+    run = agent.get_run(queued.run_id)
+    engine.work(until_idle=True)
+    assert run.result(timeout=30) == 3
+    assert [d["reviewer"] for d in engine.reviews.decisions(plan.id)] == ["lee", "dana"]
+    engine.close()

@@ -33,6 +33,7 @@ USAGE = (
     "RunStateError",
     "PlanAlreadyDecided",
     "MissingReviewer",
+    "DuplicateApproval",
 )
 RUN = (
     "RunFailed",
@@ -117,6 +118,7 @@ def test_an_executor_signal_says_what_it_means_if_someone_sees_it(signal):
         (RunStateError("run r is complete"), 409),
         (errors.PlanNotApproved(1, "pending"), 409),
         (errors.MissingReviewer(), 400),
+        (errors.DuplicateApproval(1, "dana", 1, 2), 409),
         (InvalidRunId("x y"), 400),
         (errors.ModelUnavailable("no key"), 422),
         (errors.RunFailed("r", "errored", None), 500),

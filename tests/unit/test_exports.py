@@ -41,6 +41,7 @@ EXPECTED = {
     "WaitTimeout",
     "InvalidRunId",
     "PlanAlreadyDecided",
+    "DuplicateApproval",
     "PlanSignal",
     "RunError",
     "UsageError",

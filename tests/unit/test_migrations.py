@@ -175,3 +175,27 @@ def test_a_database_from_a_newer_agentflow_is_refused_untouched(tmp_path):
         Engine(url)
     tables = set(inspect(create_engine(url)).get_table_names())
     assert "agent_changes" not in tables
+
+
+def test_plans_decided_before_the_two_person_rule_count_their_one_approval(tmp_path):
+    url = old_database(tmp_path / "old.db")
+    raw = sqlite3.connect(tmp_path / "old.db")
+    raw.execute(
+        "INSERT INTO plan_versions (id, agent_id, version, sha256, source, summary, warnings,"
+        " origin, status, generation, created_at) VALUES (2, 'acme', 2, 'y', ?,"
+        " '{\"risk\": \"high\"}', '[]', 'submitted', 'pending', '[]', 0)",
+        (PLAN,),
+    )
+    raw.commit()
+    raw.close()
+    engine = Engine(url)
+    try:
+        approved, pending = engine.get_plan(1), engine.get_plan(2)
+        assert (approved.approvals_given, approved.approvals_required) == (1, 1)
+        assert (pending.approvals_given, pending.approvals_required) == (0, 1)
+        assert engine.get_agent("acme").approvals == {}
+        # an agent made stricter holds its pending plan to the new rule
+        engine.get_agent("acme").update(approvals={"high": 2}, changed_by="ops")
+        assert engine.reviews.approve(2, reviewer="dana").approvals_text == "1 of 2 approvals"
+    finally:
+        engine.close()
