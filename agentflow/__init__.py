@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         UsageError,
         WaitTimeout,
     )
+    from agentflow.models import HistoryEntry
     from agentflow.plan import CompiledPlan, PlanLimits, PlanSummary, compile_plan
     from agentflow.planner import (
         PlanAndRunResult,
@@ -82,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "Run": "agentflow.run",
     "AgentChange": "agentflow.runtime",
     "Event": "agentflow.runtime",
+    "HistoryEntry": "agentflow.models",
     "PlanVersion": "agentflow.runtime",
     "RunEvent": "agentflow.runtime",
     "RunStatus": "agentflow.runtime",
@@ -147,6 +149,7 @@ __all__ = [
     "DuplicateApproval",
     "Engine",
     "Event",
+    "HistoryEntry",
     "InvalidRunId",
     "LimitExceeded",
     "ModelUnavailable",

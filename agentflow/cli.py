@@ -316,6 +316,33 @@ def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> 
         console.print(status.log.rstrip("\n"), markup=False, highlight=False)
 
 
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why: kept in the run's history.")
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who asks, for the run's history (default: your user name)."),
+]
+
+
+@runs_app.command("history")
+def runs_history(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a run's append-only history: every change to it, with who asked and why."""
+    from agentflow.errors import AgentflowError
+    from agentflow.terminal import history_table
+
+    engine = _existing_engine(db, f"no run with id {run_id!r}")
+    try:
+        history = engine.get_run(run_id).history()
+    except AgentflowError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        _print_json([entry.model_dump(mode="json") for entry in history])
+        return
+    console.print(history_table(history))
+
+
 @runs_app.command("send-event")
 def runs_send_event(
     run_id: str,
@@ -326,9 +353,12 @@ def runs_send_event(
         str | None,
         typer.Option("--id", help="Idempotency key: an id the run already got is not resent."),
     ] = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Send an event (with a JSON payload) to a run."""
+    import getpass
+
     from agentflow.errors import AgentflowError
 
     try:
@@ -338,7 +368,8 @@ def runs_send_event(
         return
     engine = _engine(db)
     try:
-        delivered = engine.get_run(run_id).send_event(event_type, data, id=event_id)
+        run = engine.get_run(run_id)
+        delivered = run.send_event(event_type, data, id=event_id, actor=actor or getpass.getuser())
     except AgentflowError as exc:
         _fail(str(exc))
     if as_json:
@@ -349,12 +380,23 @@ def runs_send_event(
         console.print(f"{run_id} already received event id {event_id!r}; not sent again")
 
 
-def _control(run_id: str, db: str | None, action: str, as_json: bool, **options: Any) -> None:
+def _control(
+    run_id: str,
+    db: str | None,
+    action: str,
+    as_json: bool,
+    by: tuple[str | None, str | None] = (None, None),
+    **options: Any,
+) -> None:
+    import getpass
+
     from agentflow.errors import AgentflowError
 
+    actor, reason = by
     engine = _engine(db)
     try:
-        getattr(engine.get_run(run_id), action)(**options)
+        run = engine.get_run(run_id)
+        getattr(run, action)(**options, actor=actor or getpass.getuser(), reason=reason)
         status = engine.get_run(run_id).status()
     except AgentflowError as exc:
         _fail(str(exc))
@@ -366,21 +408,39 @@ def _control(run_id: str, db: str | None, action: str, as_json: bool, **options:
 
 
 @runs_app.command("pause")
-def runs_pause(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+def runs_pause(
+    run_id: str,
+    db: DbOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Pause a run at its next step boundary."""
-    _control(run_id, db, "pause", as_json)
+    _control(run_id, db, "pause", as_json, (actor, reason))
 
 
 @runs_app.command("resume")
-def runs_resume(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+def runs_resume(
+    run_id: str,
+    db: DbOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Resume a paused run."""
-    _control(run_id, db, "resume", as_json)
+    _control(run_id, db, "resume", as_json, (actor, reason))
 
 
 @runs_app.command("terminate")
-def runs_terminate(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+def runs_terminate(
+    run_id: str,
+    db: DbOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Terminate a run for good."""
-    _control(run_id, db, "terminate", as_json)
+    _control(run_id, db, "terminate", as_json, (actor, reason))
 
 
 @runs_app.command("restart")
@@ -393,10 +453,12 @@ def runs_restart(
     plan: Annotated[
         int | None, typer.Option("--plan", help="Continue on this approved plan version id.")
     ] = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Restart a run: from the start, from a named step, or onto another plan version."""
-    _control(run_id, db, "restart", as_json, from_step=from_step, plan=plan)
+    _control(run_id, db, "restart", as_json, (actor, reason), from_step=from_step, plan=plan)
 
 
 # --- review -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from agentflow.errors import (
     RunStateError,
     RunTimeout,
 )
-from agentflow.models import PlanVersion, RunState, RunStatus
+from agentflow.models import HistoryEntry, PlanVersion, RunState, RunStatus
 
 API = "/api/v1"
 _POLL_SECONDS = 0.2
@@ -301,8 +301,8 @@ class RemoteAgent:
 class RemoteRun:
     """A run over HTTP.
 
-    `status`, `result`, `send_event`, `pause`, `resume`, `terminate`, `restart`, as
-    `agentflow.Run`.
+    `status`, `history`, `result`, `send_event`, `pause`, `resume`, `terminate`, `restart`,
+    as `agentflow.Run`. The server records the token's name as the actor of each control.
     """
 
     def __init__(self, client: Client, run_id: str, agent_id: str) -> None:
@@ -323,6 +323,11 @@ class RemoteRun:
         """The run's state, output or error, and its step timeline."""
         answer = self.client.request("GET", self._path(), params=self._params())
         return RunStatus.model_validate(answer)
+
+    def history(self) -> list[HistoryEntry]:
+        """The run's append-only history, oldest first (see `agentflow.Run.history`)."""
+        answer = self.client.request("GET", self._path("/history"), params=self._params())
+        return [HistoryEntry.model_validate(entry) for entry in answer]
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run's end (a worker runs it); its output.

@@ -159,10 +159,12 @@ def create_mcp_server(
         """Send an event to a run of this agent.
 
         An `id` the run already received is not delivered again (`delivered` is false then).
+        The run's history records it as sent by `mcp:AGENT`.
         """
 
         def send() -> dict[str, Any]:
-            delivered = agent.get_run(run_id).send_event(type, payload, id=id)
+            run = agent.get_run(run_id)
+            delivered = run.send_event(type, payload, id=id, actor=f"mcp:{agent_id}")
             return {"run_id": run_id, "type": type, "id": id, "delivered": delivered}
 
         return await anyio.to_thread.run_sync(send)

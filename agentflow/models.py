@@ -227,6 +227,27 @@ class AgentChange(BaseModel):
     created_at: datetime
 
 
+class HistoryEntry(BaseModel):
+    """One entry of a run's append-only history (`run.history()`); entries are never rewritten.
+
+    `kind` is one of `created`, `claimed`, `woken`, `step` (a finished attempt), `suspended`,
+    `event`, `pause_requested`, `paused`, `resumed`, `terminate_requested`, `terminated`,
+    `failed`, `requeued`, `restarted`, `repaired` (moved to a repaired plan version),
+    `rebased` (steps the new version no longer keeps) or `completed`. `actor` and `reason` say
+    who asked for a change and why (None for the worker's own transitions); `detail` holds the
+    kind's facts (a step's name, attempt and status; an event's type, id and payload; ...).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: datetime
+    kind: str
+    actor: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class TraceEntry(BaseModel):
     """One thing a simulated run did, `at_seconds` after it started on the virtual clock.
 

@@ -11,6 +11,7 @@ from agentflow.models import (
     CLAIMABLE,
     STEP_OUTCOMES,
     TERMINAL,
+    HistoryEntry,
     PlanState,
     RunState,
     StepState,
@@ -20,6 +21,7 @@ from agentflow.runtime import PlanVersion, RunStatus, StepStatus
 from agentflow.runtime.liveness import release_if_gone
 from agentflow.runtime.step_api import checkpointable
 from agentflow.store import RunRow, StepRecord, Transition
+from agentflow.store.mappers import history_entry_of
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine
@@ -142,7 +144,23 @@ class Run:
         row = self._row()
         return run_status_of(row, self.engine.store.load_steps(row.id))
 
-    def send_event(self, type: str, payload: Any = None, *, id: str | None = None) -> bool:
+    def history(self) -> list[HistoryEntry]:
+        """Every change to the run so far, oldest first: its append-only history.
+
+        Entries are never rewritten: a restart, a repair, a pause or a termination adds
+        entries (with who asked and why) and leaves the earlier ones as they were.
+        """
+        row = self._row()
+        return [history_entry_of(h) for h in self.engine.store.load_history(row.id)]
+
+    def send_event(
+        self,
+        type: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        actor: str | None = None,
+    ) -> bool:
         """Send an event; a wait for that type receives it (now, or when it gets there).
 
         Args:
@@ -150,6 +168,7 @@ class Run:
             payload: JSON-serialisable data.
             id: an idempotency key: an event sent again with an id this run already received
                 is not delivered a second time.
+            actor: who sends it, for the run's history.
 
         Returns:
             True when the event was added; False when `id` was already received.
@@ -170,7 +189,9 @@ class Run:
             return False  # a retry of an event already received, even if the run ended since
         if row.status in TERMINAL:
             raise RunStateError(f"run {self.id} is {row.status}; it takes no more events")
-        added = self.engine.store.add_event(self._key, type, payload, idempotency_key=id)
+        added = self.engine.store.add_event(
+            self._key, type, payload, idempotency_key=id, actor=actor
+        )
         self.engine.notify()
         return added is not None
 
@@ -225,40 +246,64 @@ class Run:
 
     # --- control -------------------------------------------------------------------------
 
-    def pause(self) -> None:
+    def pause(self, *, actor: str | None = None, reason: str | None = None) -> None:
         """Stop the run at its next step boundary until `resume()`.
 
+        Args:
+            actor: who asks, for the run's history.
+            reason: why, for the run's history.
+
         Raises:
             RunStateError: the run has already ended.
         """
-        self._control(self.engine.store.request_pause)
+        self._control(self.engine.store.request_pause, actor, reason)
 
-    def terminate(self) -> None:
+    def terminate(self, *, actor: str | None = None, reason: str | None = None) -> None:
         """End the run for good at its next step boundary.
 
+        Args:
+            actor: who asks, for the run's history.
+            reason: why, for the run's history.
+
         Raises:
             RunStateError: the run has already ended.
         """
-        self._control(self.engine.store.request_terminate)
+        self._control(self.engine.store.request_terminate, actor, reason)
 
-    def _control(self, request: Callable[[str, str | None], Transition]) -> None:
+    def _control(
+        self, request: Callable[..., Transition], actor: str | None, reason: str | None
+    ) -> None:
         ended = self._row().status in TERMINAL
-        if ended or request(self._key, self._scope) is Transition.ENDED:
+        if ended or request(self._key, self._scope, actor=actor, reason=reason) is (
+            Transition.ENDED
+        ):
             raise RunStateError(f"run {self.id} is already {self._row().status}")
         self.engine.notify()
 
-    def resume(self) -> None:
+    def resume(self, *, actor: str | None = None, reason: str | None = None) -> None:
         """Let a paused run go on from where it stopped.
+
+        Args:
+            actor: who asks, for the run's history.
+            reason: why, for the run's history.
 
         Raises:
             RunStateError: the run is not paused (nor about to pause).
         """
         self._row()
-        if self.engine.store.resume(self._key, self._scope) is Transition.REFUSED:
+        resumed = self.engine.store.resume(self._key, self._scope, actor=actor, reason=reason)
+        if resumed is Transition.REFUSED:
             raise RunStateError(f"run {self.id} is {self._row().status}, not paused")
         self.engine.notify()
 
-    def restart(self, from_step: str | None = None, plan: PlanVersion | int | None = None) -> None:
+    def restart(
+        self,
+        from_step: str | None = None,
+        plan: PlanVersion | int | None = None,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Run again: from the start, from a named step, or on another approved plan version.
 
         - `restart()` drops every checkpoint and runs the plan from the beginning;
@@ -266,6 +311,9 @@ class Run:
         - `restart(plan=v)` moves the run to version `v` of the same agent and keeps every
           checkpoint whose step key and inputs still match, which is how a failed run goes on
           with a repaired plan.
+
+        The run's history records the restart (or the move to the repaired version, with the
+        approval that let it run), the steps kept, `actor` and `reason`.
 
         Raises:
             RunStateError: a worker is running the run now: pause or terminate it first.
@@ -294,8 +342,43 @@ class Run:
             if not matches:
                 raise NotFound(f"run {self.id} has no step named {from_step!r}")
             from_seq = min(matches)
-        restarted = store.restart(self._key, self._scope, from_seq=from_seq, plan_id=plan_id)
+        restarted = store.restart(
+            self._key,
+            self._scope,
+            from_seq=from_seq,
+            plan_id=plan_id,
+            actor=actor,
+            reason=reason,
+            detail={"from_step": from_step} if from_step is not None else None,
+        )
         if restarted is Transition.REFUSED:
+            raise self._running_elsewhere(self._row())
+        self.engine.notify()
+
+    def retry(self, *, actor: str | None = None, reason: str | None = None) -> None:
+        """Run a failed run again from the step that failed, keeping every step it finished.
+
+        A run that failed outside any step (its plan raised) keeps all its checkpoints and
+        replays from the start without calling a tool again.
+
+        Raises:
+            RunStateError: the run has not failed (only an errored run is retried).
+        """
+        row = self._row()
+        if row.status != RunState.ERRORED:
+            raise RunStateError(f"run {self.id} is {row.status}; only an errored run is retried")
+        top = [s for s in self.engine.store.load_steps(self._key) if s.parent_key is None]
+        unfinished = [s.seq for s in top if s.status not in STEP_OUTCOMES]
+        from_seq = min(unfinished) if unfinished else None
+        retried = self.engine.store.restart(
+            self._key,
+            self._scope,
+            from_seq=from_seq,
+            actor=actor,
+            reason=reason,
+            detail={"retry": True},
+        )
+        if retried is Transition.REFUSED:
             raise self._running_elsewhere(self._row())
         self.engine.notify()
 

@@ -1,15 +1,16 @@
-"""What the terminal shows of runs: the step timeline and short renderings of values."""
+"""What the terminal shows of runs: the step timeline, the history, short renderings of values."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from agentflow.models import RunStatus, Simulation, StepState, TraceEntry
+from agentflow.models import HistoryEntry, RunStatus, Simulation, StepState, TraceEntry
 
 WAKING = (StepState.SLEEPING, StepState.WAITING, StepState.RETRYING)
 
@@ -95,3 +96,78 @@ def trace_detail(entry: TraceEntry) -> str:
     if entry.kind == "event":
         return f"{entry.event_type}: {short(entry.value, 48)}"
     return short(entry.value, 64)
+
+
+def _epoch(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return when(datetime.fromtimestamp(value, tz=UTC))
+
+
+def _error_text(error: Any) -> str:
+    if not isinstance(error, dict):
+        return ""
+    return f"{error.get('type', 'Error')}: {short(error.get('message', ''), 120)}"
+
+
+def _step_text(d: dict[str, Any]) -> str:
+    text = f"{d.get('step')!s} ({d.get('kind')}) attempt {d.get('attempt')}: {d.get('status')}"
+    return text + (f" - {_error_text(d['error'])}" if d.get("error") else "")
+
+
+def _suspended_text(d: dict[str, Any]) -> str:
+    if d.get("waiting_for"):
+        return f"waiting for event {d['waiting_for']!r} until {_epoch(d.get('timeout_at'))}"
+    return f"sleeping until {_epoch(d.get('until'))}"
+
+
+def _restart_text(d: dict[str, Any]) -> str:
+    kept = ", ".join(str(name) for name in d.get("steps_kept") or []) or "none"
+    text = f"steps kept: {kept}"
+    if d.get("from_step"):
+        text = f"from step {d['from_step']!r}; " + text
+    if d.get("plan_id") is not None:
+        text = f"onto plan #{d['plan_id']} (version {d.get('plan_version', '?')}"
+        text += f", approved by {d['approved_by']}); " if d.get("approved_by") else "); "
+        text += f"steps kept: {kept}"
+    return text + (f"; it had failed with {_error_text(d['error'])}" if d.get("error") else "")
+
+
+_HISTORY_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
+    "created": lambda d: f"params {short(d.get('params', {}), 80)} on plan #{d.get('plan_id')}",
+    "claimed": lambda d: f"by worker {d.get('owner')} (was {d.get('was')})",
+    "woken": lambda d: f"by worker {d.get('owner')} (was {d.get('was')})",
+    "step": _step_text,
+    "suspended": _suspended_text,
+    "event": lambda d: (
+        f"{d.get('type')!s} (event {d.get('event_id')}): {short(d.get('payload'), 80)}"
+    ),
+    "failed": lambda d: _error_text(d.get("error")),
+    "requeued": lambda d: _error_text(d.get("error")),
+    "restarted": _restart_text,
+    "repaired": _restart_text,
+    "rebased": lambda d: f"dropped {len(d.get('dropped') or [])} step(s) from #{d.get('from_seq')}",
+}
+
+
+def history_detail(entry: HistoryEntry) -> str:
+    """One history entry's facts in a line: a step's attempt and outcome, an event, ..."""
+    render = _HISTORY_TEXT.get(entry.kind)
+    if render is not None:
+        return render(entry.detail)
+    return short(entry.detail, 120) if entry.detail else ""
+
+
+def history_table(history: list[HistoryEntry]) -> Table:
+    """A run's history as a table: number, time, what happened, who, why, and its facts."""
+    table = Table("#", "at", "kind", "actor", "reason", "detail")
+    for entry in history:
+        table.add_row(
+            str(entry.seq),
+            when(entry.at),
+            entry.kind,
+            escape(entry.actor or "-"),
+            escape(entry.reason or ""),
+            escape(history_detail(entry)),
+        )
+    return table

@@ -416,6 +416,8 @@ def store_repair(request: RepairRequest, generated: GeneratedPlan) -> PlanVersio
         **generated.provenance(),
     )
     if version.approved:
-        request.agent.get_run(request.run_id).restart(plan=version)
+        request.agent.get_run(request.run_id).restart(
+            plan=version, actor="planner", reason=f"repair auto-approved by {version.decided_by}"
+        )
         request.engine.store.clear_start_on_approval(version.id)
     return version

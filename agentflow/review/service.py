@@ -52,7 +52,9 @@ class Reviews:
             agent = self._engine.get_agent(plan.agent_id)
             if start.restart_run_id:
                 # a repaired version: the failed run goes on with it, keeping its checkpoints
-                agent.get_run(start.restart_run_id).restart(plan=plan_id)
+                agent.get_run(start.restart_run_id).restart(
+                    plan=plan_id, actor=reviewer, reason=comment
+                )
             else:
                 agent.start(start.params, plan=plan_id, run_id=start.run_id)
             self._engine.store.clear_start_on_approval(plan_id)

@@ -24,13 +24,14 @@ from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, NotFound, UsageError
 from agentflow.models import PlanState, RunState, Simulation
 from agentflow.review import views
+from agentflow.review.actions import DONE_MESSAGES, actions_context, add_run_actions
 from agentflow.review.api import PlanFilter, api_router, decide, signed_in
 from agentflow.review.statuses import http_status
 from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
 from agentflow.store.mappers import plan_version_of
-from agentflow.terminal import trace_detail
+from agentflow.terminal import history_detail, trace_detail
 
 #: Renders a template: `page(request, name, context, status_code=200)`.
 Page = Callable[..., HTMLResponse]
@@ -205,16 +206,36 @@ def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         }
         return page(request, "runs.html", context)
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run(request: Request, run_id: str, agent: str | None = None) -> HTMLResponse:
-        status: RunStatus = engine.get_run(run_id, agent=agent or None).status()
+    def run_page(
+        request: Request,
+        run_id: str,
+        agent: str | None,
+        *,
+        status_code: int = 200,
+        done: str | None = None,
+        **action_state: Any,
+    ) -> HTMLResponse:
+        handle = engine.get_run(run_id, agent=agent or None)
+        status: RunStatus = handle.status()
         context = {
             "run": status,
             "timeline": views.timeline(status.steps),
             # Built from escaped text only (see waterfall.py), so it is marked safe.
             "waterfall": Markup(waterfall_svg(status)),
+            "history": handle.history(),
+            "agent_param": agent or "",
+            "action_done": DONE_MESSAGES.get(done or ""),
+            **actions_context(request, status, **action_state),
         }
-        return page(request, "run.html", context)
+        return page(request, "run.html", context, status_code)
+
+    add_run_actions(app, engine, run_page)
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(
+        request: Request, run_id: str, agent: str | None = None, done: str | None = None
+    ) -> HTMLResponse:
+        return run_page(request, run_id, agent, done=done)
 
 
 def _environment() -> Environment:
@@ -231,6 +252,7 @@ def _environment() -> Environment:
         short=views.short,
         tools=views.tool_names,
         trace_detail=trace_detail,
+        history_detail=history_detail,
     )
     return env
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Query
 
 from agentflow.engine import Engine
-from agentflow.models import RunState, RunStatus
+from agentflow.models import HistoryEntry, RunState, RunStatus
 from agentflow.planner import plan_and_run
 from agentflow.planner.model import PlannerModel
 from agentflow.run import Run, run_status_of
@@ -154,6 +154,17 @@ def runs_router(
         """
         return scope.run(run_id, agent).status()
 
+    @router.get("/runs/{run_id}/history", response_model=list[HistoryEntry])
+    def run_history(
+        run_id: RunId, scope: Scope = Depends(scope), agent: AgentFilter = None
+    ) -> list[HistoryEntry]:
+        """A run's append-only history, oldest first.
+
+        Every change to the run (created, claimed, step attempts, suspensions, events, pauses,
+        restarts, repairs, its end), with who asked for it and why; entries are never rewritten.
+        """
+        return scope.run(run_id, agent).history()
+
     @router.post("/runs/{run_id}/events", status_code=202, response_model=EventReceipt)
     def send_event(
         run_id: RunId, body: EventRequest, scope: Scope = Depends(scope), agent: AgentFilter = None
@@ -161,7 +172,7 @@ def runs_router(
         """Send an event to a run; with an `id`, the same id is delivered at most once."""
         scope.caller.must_act()
         run = scope.run(run_id, agent)
-        delivered = run.send_event(body.type, body.payload, id=body.id)
+        delivered = run.send_event(body.type, body.payload, id=body.id, actor=scope.caller.name)
         return EventReceipt(run_id=run.id, type=body.type, id=body.id, delivered=delivered)
 
     def control(
@@ -180,8 +191,9 @@ def runs_router(
         agent: AgentFilter = None,
     ) -> RunStatus:
         """Pause a run at its next step boundary."""
-        run = control(scope, run_id, agent, "pause", body.reason if body else None)
-        run.pause()
+        reason = body.reason if body else None
+        run = control(scope, run_id, agent, "pause", reason)
+        run.pause(actor=scope.caller.name, reason=reason)
         return run.status()
 
     @router.post("/runs/{run_id}/resume", response_model=RunStatus)
@@ -192,8 +204,9 @@ def runs_router(
         agent: AgentFilter = None,
     ) -> RunStatus:
         """Resume a paused run."""
-        run = control(scope, run_id, agent, "resume", body.reason if body else None)
-        run.resume()
+        reason = body.reason if body else None
+        run = control(scope, run_id, agent, "resume", reason)
+        run.resume(actor=scope.caller.name, reason=reason)
         return run.status()
 
     @router.post("/runs/{run_id}/terminate", response_model=RunStatus)
@@ -204,8 +217,9 @@ def runs_router(
         agent: AgentFilter = None,
     ) -> RunStatus:
         """Terminate a run for good."""
-        run = control(scope, run_id, agent, "terminate", body.reason if body else None)
-        run.terminate()
+        reason = body.reason if body else None
+        run = control(scope, run_id, agent, "terminate", reason)
+        run.terminate(actor=scope.caller.name, reason=reason)
         return run.status()
 
     @router.post("/runs/{run_id}/restart", response_model=RunStatus)
@@ -218,7 +232,12 @@ def runs_router(
         """Run again: from the start, from a named step, or on another approved plan version."""
         body = body or RestartRequest()
         run = control(scope, run_id, agent, "restart", body.reason)
-        run.restart(from_step=body.from_step, plan=body.plan_id)
+        run.restart(
+            from_step=body.from_step,
+            plan=body.plan_id,
+            actor=scope.caller.name,
+            reason=body.reason,
+        )
         return run.status()
 
     return router

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from agentflow.errors import LeaseLost
 from agentflow.models import RunControl, RunState, StepState
 from agentflow.store.database import Database
+from agentflow.store.history import append_attempt, append_history
 from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord, StepWrite
 
 # Statements on the hot path of every checkpoint, built once.
@@ -50,8 +51,11 @@ def fence(conn: Connection, key: str, owner: str) -> str | None:
     return control
 
 
-def delete_steps(conn: Connection, key: str, from_seq: int) -> None:
-    """Drop a run's step records from `from_seq` on, re-opening the events they consumed."""
+def delete_steps(conn: Connection, key: str, from_seq: int) -> list[str]:
+    """Drop a run's step records from `from_seq` on, re-opening the events they consumed.
+
+    Returns the keys of the records dropped.
+    """
     doomed = [
         r[0]
         for r in conn.execute(
@@ -65,21 +69,27 @@ def delete_steps(conn: Connection, key: str, from_seq: int) -> None:
             .values(consumed_by=None)
         )
     conn.execute(delete(STEPS).where(STEPS.c.run_id == key, STEPS.c.seq >= from_seq))
+    return doomed
 
 
 def write_step(conn: Connection, step: StepWrite) -> None:
-    """Write one step record in the caller's transaction (fenced by the caller)."""
+    """Write one step record in the caller's transaction (fenced by the caller).
+
+    An attempt that ended also gets its history entry, in the same transaction.
+    """
     # A record this activation has not seen is inserted; a clash means another worker
     # wrote it, and the whole transaction rolls back.
     row = step.row()
+    updated = False
     if not step.new:
         where = {"w_run_id": step.run_id, "w_key": step.key}
-        if conn.execute(_UPDATE_STEP, {**row, **where}).rowcount:
-            return
-    try:
-        conn.execute(_INSERT_STEP, row)
-    except IntegrityError as exc:
-        raise LeaseLost(step.run_id) from exc
+        updated = bool(conn.execute(_UPDATE_STEP, {**row, **where}).rowcount)
+    if not updated:
+        try:
+            conn.execute(_INSERT_STEP, row)
+        except IntegrityError as exc:
+            raise LeaseLost(step.run_id) from exc
+    append_attempt(conn, step)
 
 
 class JournalStore(Database):
@@ -144,18 +154,29 @@ class JournalStore(Database):
             delete_steps(conn, key, from_seq)
 
     def truncate_steps_in_activation(self, owner: str, key: str, from_seq: int) -> None:
-        """Like `delete_steps`, fenced by the lease (used when a run moves to a new plan)."""
+        """Like `delete_steps`, fenced by the lease (used when a run moves to a new plan).
+
+        The run's history records the steps the new plan no longer keeps.
+        """
         with self._tx() as conn:
             fence(conn, key, owner)
-            delete_steps(conn, key, from_seq)
+            dropped = delete_steps(conn, key, from_seq)
+            append_history(conn, key, "rebased", {"from_seq": from_seq, "dropped": dropped})
 
     def add_event(
-        self, key: str, event_type: str, payload: Any, idempotency_key: str | None = None
+        self,
+        key: str,
+        event_type: str,
+        payload: Any,
+        idempotency_key: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> EventRow | None:
         """Buffer an event for a run, and make the run due if it waits for that type.
 
         With an `idempotency_key`, an event this run already received under the same key is
-        not added again: the call returns None and changes nothing.
+        not added again: the call returns None and changes nothing. The run's history records
+        the event (type, id, payload) and who sent it.
         """
         now = time.time()
         seen = select(EVENTS.c.id).where(
@@ -163,6 +184,8 @@ class JournalStore(Database):
         )
         try:
             with self._tx() as conn:
+                # The run's row is locked first, as every transition that writes history does.
+                conn.execute(self.dialect.lock_rows(select(RUNS.c.id).where(RUNS.c.id == key)))
                 if idempotency_key is not None and conn.execute(seen).first():
                     return None
                 result = conn.execute(
@@ -184,6 +207,10 @@ class JournalStore(Database):
                     .values(wake_at=now)
                 )
                 event_id = result.inserted_primary_key[0]  # type: ignore[index]
+                detail = {"type": event_type, "event_id": event_id, "payload": payload}
+                if idempotency_key is not None:
+                    detail["idempotency_key"] = idempotency_key
+                append_history(conn, key, "event", detail, actor=actor, at=now)
                 self.dialect.signal_due(conn)
         except IntegrityError:
             if idempotency_key is None:

@@ -6,10 +6,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, or_, select, update
 
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
+from agentflow.store.history import append_history, error_summary
 from agentflow.store.journal import write_step
 from agentflow.store.tables import EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
@@ -59,6 +60,7 @@ class LeaseStore(Database):
         self.hold_session(owner)
         now = time.time()
         with self._tx() as conn:
+            was = conn.execute(select(RUNS.c.status).where(RUNS.c.id == key)).scalar()
             found = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == key, *self._claimable(now))
@@ -66,6 +68,7 @@ class LeaseStore(Database):
             )
             if found.rowcount == 0:
                 return None
+            _append_claim(conn, key, owner, was, now)
             row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
         return RunRow(**row._mapping) if row else None
 
@@ -77,10 +80,13 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        query = select(RUNS.c.id).where(*self._claimable(now)).order_by(RUNS.c.wake_at)
-        query = self.dialect.lock_rows(query.limit(limit), skip_locked=True)
+        query = select(RUNS.c.id, RUNS.c.status).where(*self._claimable(now))
+        query = self.dialect.lock_rows(
+            query.order_by(RUNS.c.wake_at).limit(limit), skip_locked=True
+        )
         with self._tx() as conn:
-            keys = [r[0] for r in conn.execute(query)]
+            was = {r[0]: r[1] for r in conn.execute(query)}
+            keys = list(was)
             if not keys:
                 return []
             conn.execute(
@@ -88,6 +94,8 @@ class LeaseStore(Database):
                 .where(RUNS.c.id.in_(keys))
                 .values(**self._lease(owner, lease_seconds, now))
             )
+            for key in keys:
+                _append_claim(conn, key, owner, was[key], now)
             rows = {
                 r.id: RunRow(**r._mapping)
                 for r in conn.execute(select(RUNS).where(RUNS.c.id.in_(keys)))
@@ -228,6 +236,8 @@ class LeaseStore(Database):
                 return Transition.LOST
             for step in settlement.checkpoints:
                 write_step(conn, step)
+            kind, detail = _settlement_entry(settlement)
+            append_history(conn, key, kind, detail, at=now)
             if settlement.wake_at is not None:
                 self.dialect.signal_due(conn)
             if settlement.status == RunState.WAITING and settlement.waiting_for:
@@ -271,8 +281,42 @@ class LeaseStore(Database):
             )
             if found.rowcount == 0:
                 return Transition.LOST
+            detail = {"error": error_summary(error), "retry_at": wake_at}
+            append_history(conn, key, "requeued", detail, at=now)
             self.dialect.signal_due(conn)
         return Transition.DONE
+
+
+_SUSPENDED = (RunState.SLEEPING, RunState.WAITING)
+_SETTLED_KINDS = {
+    RunState.SLEEPING: "suspended",
+    RunState.WAITING: "suspended",
+    RunState.PAUSED: "paused",
+    RunState.TERMINATED: "terminated",
+    RunState.ERRORED: "failed",
+    RunState.COMPLETE: "completed",
+    RunState.QUEUED: "requeued",
+}
+
+
+def _append_claim(conn: Connection, key: str, owner: str, was: str | None, now: float) -> None:
+    """`woken` for a run that slept or waited, else `claimed`; either names the worker."""
+    kind = "woken" if was in _SUSPENDED else "claimed"
+    append_history(conn, key, kind, {"owner": owner, "was": was}, at=now)
+
+
+def _settlement_entry(settlement: Settlement) -> tuple[str, dict[str, Any]]:
+    """The history entry of an activation's settlement: its kind and detail."""
+    detail: dict[str, Any] = {"status": str(settlement.status)}
+    if settlement.status == RunState.SLEEPING:
+        detail["until"] = settlement.wake_at
+    elif settlement.status == RunState.WAITING:
+        detail.update(waiting_for=settlement.waiting_for, timeout_at=settlement.wake_at)
+    elif settlement.status == RunState.PAUSED:
+        detail["at"] = "a step boundary"
+    if settlement.error:
+        detail["error"] = error_summary(settlement.error)
+    return _SETTLED_KINDS.get(settlement.status, str(settlement.status)), detail
 
 
 def _settled(settlement: Settlement, now: float) -> dict[str, Any]:

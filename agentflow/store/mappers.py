@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from agentflow.models import AgentChange, PlanVersion, to_datetime
-from agentflow.store.tables import AgentChangeRow, PlanVersionRow
+from datetime import UTC, datetime
+
+from agentflow.models import AgentChange, HistoryEntry, PlanVersion, to_datetime
+from agentflow.store.tables import AgentChangeRow, HistoryRow, PlanVersionRow
 
 
 def plan_version_of(row: PlanVersionRow, *, reused: bool = False) -> PlanVersion:
@@ -19,4 +21,16 @@ def agent_change_of(row: AgentChangeRow) -> AgentChange:
     """The public model of a recorded change to an agent."""
     return AgentChange.model_validate(
         {**row.model_dump(), "created_at": to_datetime(row.created_at)}
+    )
+
+
+def history_entry_of(row: HistoryRow) -> HistoryEntry:
+    """The public model of one entry of a run's history."""
+    return HistoryEntry(
+        seq=row.seq,
+        at=datetime.fromtimestamp(row.at, tz=UTC),
+        kind=row.kind,
+        actor=row.actor,
+        reason=row.reason,
+        detail=row.detail,
     )

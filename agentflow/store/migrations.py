@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, insert, inspect, or_, select, update
+from sqlalchemy import JSON, Connection, insert, inspect, literal, or_, select, update
 
 from agentflow.errors import SchemaVersionError
 from agentflow.models import PlanState
 from agentflow.store.dialect import Dialect
-from agentflow.store.tables import META, PLANS, RUNS, SCHEMA_VERSION, metadata
+from agentflow.store.tables import HISTORY, META, PLANS, RUNS, SCHEMA_VERSION, metadata
 
 
 # (version, step): data changes a database older than `version` needs once its columns exist.
@@ -21,6 +21,23 @@ def _public_run_ids(conn: Connection) -> None:
         update(RUNS)
         .where(or_(RUNS.c.run_id.is_(None), RUNS.c.run_id == ""))
         .values(run_id=RUNS.c.id)
+    )
+
+
+def _history_of_existing_runs(conn: Connection) -> None:
+    # Runs made before version 6 have no history: each gets its `created` entry, from its row.
+    has_history = select(HISTORY.c.id).where(HISTORY.c.run_key == RUNS.c.id).exists()
+    conn.execute(
+        insert(HISTORY).from_select(
+            ["run_key", "seq", "at", "kind", "detail"],
+            select(
+                RUNS.c.id,
+                literal(1),
+                RUNS.c.created_at,
+                literal("created"),
+                literal({"backfilled": True}, JSON),
+            ).where(~has_history),
+        )
     )
 
 
@@ -37,6 +54,7 @@ def _approval_counts(conn: Connection) -> None:
 
 _DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (3, _public_run_ids),
+    (6, _history_of_existing_runs),
     (7, _approval_counts),
 ]
 

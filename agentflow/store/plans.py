@@ -20,6 +20,7 @@ from agentflow.errors import (
 )
 from agentflow.models import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
+from agentflow.store.history import append_history
 from agentflow.store.runs import insert_queued_run
 from agentflow.store.tables import (
     AGENTS,
@@ -270,9 +271,13 @@ class PlanStore(Database):
     ) -> None:
         version = conn.execute(select(PLANS.c.version).where(PLANS.c.id == plan_id)).scalar()
         reason = f"plan version {version} was rejected by {reviewer}"
+        unfinished = self.dialect.lock_rows(
+            select(RUNS.c.id).where(RUNS.c.plan_id == plan_id, RUNS.c.status.not_in(TERMINAL))
+        )
+        keys = [r[0] for r in conn.execute(unfinished)]
         conn.execute(
             update(RUNS)
-            .where(RUNS.c.plan_id == plan_id, RUNS.c.status.not_in(TERMINAL))
+            .where(RUNS.c.id.in_(keys))
             .values(
                 status=RunState.ERRORED,
                 error={
@@ -288,6 +293,9 @@ class PlanStore(Database):
                 lease_expires_at=None,
             )
         )
+        for key in keys:
+            detail = {"error": {"type": "PlanRejected", "message": reason}, "plan_id": plan_id}
+            append_history(conn, key, "failed", detail, actor=reviewer, reason=comment, at=now)
 
     def _start_queued_on_approval(self, conn: Connection, plan_id: int, now: float) -> None:
         """Start the run a pending version was queued with, in its approval's transaction.

@@ -12,15 +12,17 @@ from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import NotFound
-from agentflow.models import TERMINAL, RunControl, RunState
+from agentflow.models import TERMINAL, PlanState, RunControl, RunState
 from agentflow.plain import safe_text
 from agentflow.store.database import Database
 from agentflow.store.dialect import Dialect
+from agentflow.store.history import append_history, error_summary
 from agentflow.store.journal import delete_steps
-from agentflow.store.tables import RUNS, RunRow
+from agentflow.store.tables import DECISIONS, PLANS, RUNS, STEPS, RunRow
 from agentflow.store.transitions import Transition
 
 _TERMINATED_ON_REQUEST = {"type": "Terminated", "message": "terminated on request"}
+_CONTROL_DONE = {RunControl.PAUSE: "paused", RunControl.TERMINATE: "terminated"}
 
 
 def insert_queued_run(
@@ -33,7 +35,7 @@ def insert_queued_run(
     key: str | None,
     now: float,
 ) -> None:
-    """Insert a run, queued and due now, in the caller's transaction."""
+    """Insert a run, queued and due now, and its `created` history entry, in the caller's tx."""
     conn.execute(
         insert(RUNS).values(
             id=key or run_id,
@@ -48,6 +50,8 @@ def insert_queued_run(
             log="",
         )
     )
+    detail = {"run_id": run_id, "plan_id": plan_id, "params": params}
+    append_history(conn, key or run_id, "created", detail, at=now)
     dialect.signal_due(conn)
 
 
@@ -139,8 +143,17 @@ class RunStore(Database):
 
     # --- a host's transitions ------------------------------------------------------------
 
-    def request_pause(self, key: str, agent_id: str | None = None) -> Transition:
+    def request_pause(
+        self,
+        key: str,
+        agent_id: str | None = None,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Transition:
         """Pause a run: at once when no worker holds it, else at its next step boundary.
+
+        The run's history records who asked and why (`paused`, or `pause_requested`).
 
         Returns:
             DONE (paused now), REQUESTED (its worker pauses it) or ENDED.
@@ -148,10 +161,20 @@ class RunStore(Database):
         Raises:
             NotFound: there is no such run (of that agent).
         """
-        return self._control(key, agent_id, RunControl.PAUSE, {"status": RunState.PAUSED})
+        settled = {"status": RunState.PAUSED}
+        return self._control(key, agent_id, RunControl.PAUSE, settled, (actor, reason))
 
-    def request_terminate(self, key: str, agent_id: str | None = None) -> Transition:
+    def request_terminate(
+        self,
+        key: str,
+        agent_id: str | None = None,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Transition:
         """End a run for good: at once when no worker holds it, else at its next step boundary.
+
+        The run's history records who asked and why (`terminated`, or `terminate_requested`).
 
         Returns:
             DONE (terminated now), REQUESTED (its worker ends it) or ENDED.
@@ -164,11 +187,17 @@ class RunStore(Database):
             "ended_at": time.time(),
             "error": _TERMINATED_ON_REQUEST,
         }
-        return self._control(key, agent_id, RunControl.TERMINATE, ended)
+        return self._control(key, agent_id, RunControl.TERMINATE, ended, (actor, reason))
 
     def _control(
-        self, key: str, agent_id: str | None, request: RunControl, settled: dict[str, Any]
+        self,
+        key: str,
+        agent_id: str | None,
+        request: RunControl,
+        settled: dict[str, Any],
+        by: tuple[str | None, str | None],
     ) -> Transition:
+        actor, reason = by
         now = time.time()
         run = _the_run(key, agent_id)
         idle = or_(
@@ -189,6 +218,8 @@ class RunStore(Database):
                 )
             )
             if done.rowcount:
+                kind = _CONTROL_DONE[request]
+                append_history(conn, key, kind, actor=actor, reason=reason, at=now)
                 return Transition.DONE
             requested = conn.execute(
                 update(RUNS)
@@ -196,12 +227,23 @@ class RunStore(Database):
                 .values(control=request, updated_at=now)
             )
             if requested.rowcount:
+                kind = f"{request}_requested"
+                append_history(conn, key, kind, actor=actor, reason=reason, at=now)
                 return Transition.REQUESTED
             self._require(conn, key, agent_id)
         return Transition.ENDED
 
-    def resume(self, key: str, agent_id: str | None = None) -> Transition:
+    def resume(
+        self,
+        key: str,
+        agent_id: str | None = None,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Transition:
         """Queue a paused run again, or withdraw a pause its worker has not honoured yet.
+
+        The run's history records who resumed it and why.
 
         Returns:
             DONE (queued), WITHDRAWN (the pause request is gone) or REFUSED (not paused).
@@ -218,6 +260,7 @@ class RunStore(Database):
                 .values(status=RunState.QUEUED, wake_at=now, control=None, updated_at=now)
             )
             if resumed.rowcount:
+                append_history(conn, key, "resumed", actor=actor, reason=reason, at=now)
                 self.dialect.signal_due(conn)
                 return Transition.DONE
             withdrawn = conn.execute(
@@ -226,6 +269,8 @@ class RunStore(Database):
                 .values(control=None, updated_at=now)
             )
             if withdrawn.rowcount:
+                detail = {"withdrew": "pause request"}
+                append_history(conn, key, "resumed", detail, actor=actor, reason=reason, at=now)
                 return Transition.WITHDRAWN
             self._require(conn, key, agent_id)
         return Transition.REFUSED
@@ -237,11 +282,16 @@ class RunStore(Database):
         *,
         from_seq: int | None = 0,
         plan_id: int | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> Transition:
         """Queue a run again from step `from_seq`, optionally on another plan version.
 
         Checkpoints from `from_seq` on are dropped (None keeps them all); on another plan
-        version the next replay rebases the run.
+        version the next replay rebases the run. The run's history records it, with the steps
+        kept, who asked and why (`restarted`, or `repaired` for another plan version, with the
+        version and the approval that let it run); `detail` adds the caller's facts.
 
         Returns:
             DONE (queued) or REFUSED (a worker holds a live lease on it).
@@ -271,18 +321,50 @@ class RunStore(Database):
             values.update(plan_id=plan_id, rebase=True)
         with self._tx() as conn:
             row = conn.execute(
-                self.dialect.lock_rows(select(leased.label("leased")).where(*run))
+                self.dialect.lock_rows(select(leased.label("leased"), RUNS.c.error).where(*run))
             ).first()
             if row is None:
                 raise NotFound(f"no run with id {key!r}")
             if row.leased:
                 return Transition.REFUSED
+            conn.execute(update(RUNS).where(*run).values(**values))
+            facts = {**(detail or {}), "from_seq": from_seq, "error": error_summary(row.error)}
+            facts["steps_kept"] = _steps_kept(conn, key, from_seq)
             if from_seq is not None:
                 delete_steps(conn, key, from_seq)
-            conn.execute(update(RUNS).where(*run).values(**values))
+            kind = "restarted"
+            if plan_id is not None:
+                kind = "repaired"
+                facts.update(_plan_facts(conn, plan_id))
+            append_history(conn, key, kind, facts, actor=actor, reason=reason, at=now)
             self.dialect.signal_due(conn)
         return Transition.DONE
 
     def _require(self, conn: Connection, key: str, agent_id: str | None) -> None:
         if conn.execute(select(RUNS.c.id).where(*_the_run(key, agent_id))).first() is None:
             raise NotFound(f"no run with id {key!r}")
+
+
+def _steps_kept(conn: Connection, key: str, from_seq: int | None) -> list[str]:
+    """The names of the top-level steps a restart from `from_seq` keeps, in order."""
+    query = select(STEPS.c.name).where(STEPS.c.run_id == key, STEPS.c.parent_key.is_(None))
+    if from_seq is not None:
+        query = query.where(STEPS.c.seq < from_seq)
+    return [r[0] for r in conn.execute(query.order_by(STEPS.c.seq))]
+
+
+def _plan_facts(conn: Connection, plan_id: int) -> dict[str, Any]:
+    """Which plan version a run moves to, and the approval that let it run."""
+    facts: dict[str, Any] = {"plan_id": plan_id}
+    version = conn.execute(select(PLANS.c.version).where(PLANS.c.id == plan_id)).scalar()
+    if version is not None:
+        facts["plan_version"] = version
+    decision = conn.execute(
+        select(DECISIONS.c.id, DECISIONS.c.reviewer)
+        .where(DECISIONS.c.plan_id == plan_id, DECISIONS.c.decision == PlanState.APPROVED)
+        .order_by(DECISIONS.c.id.desc())
+        .limit(1)
+    ).first()
+    if decision is not None:
+        facts.update(decision_id=decision.id, approved_by=decision.reviewer)
+    return facts

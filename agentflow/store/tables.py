@@ -21,6 +21,7 @@ from agentflow.models import PlanState, RunState
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).
 # 4: runs.unsettled, the count of activations in a row that ended without settling the run.
 # 5: events.idempotency_key (unique per run), runs.trace_context and the api_tokens table.
+# 6: the run_history table (append-only; existing runs get their `created` entry).
 # 7: agents.approvals (the two-person rule), plan_versions.approvals_required/approvals_given.
 SCHEMA_VERSION = 7
 
@@ -248,6 +249,27 @@ class TokenRow(AgentflowTable, table=True):
     revoked_at: float | None = None
 
 
+class HistoryRow(AgentflowTable, table=True):
+    """One entry of a run's history: inserted in the transition's own transaction, never changed.
+
+    `seq` counts a run's entries from 1; `run_key` is the run's store-wide key.
+    """
+
+    __tablename__ = "run_history"
+    __table_args__ = (UniqueConstraint("run_key", "seq", name="ux_run_history_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_key: str = Field(max_length=128)
+    seq: int
+    at: float
+    kind: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=256)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    detail: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict)
+    )
+
+
 # The tables themselves, for SQLAlchemy Core statements.
 AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
 AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
@@ -258,3 +280,4 @@ RUNS: Table = RunRow.__table__  # type: ignore[attr-defined]
 STEPS: Table = StepRow.__table__  # type: ignore[attr-defined]
 EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
 META: Table = MetaRow.__table__  # type: ignore[attr-defined]
+HISTORY: Table = HistoryRow.__table__  # type: ignore[attr-defined]

@@ -112,7 +112,16 @@ def test_run_control_and_failures_through_the_client(server):
         assert run.terminate("not needed").status == RunState.TERMINATED
         with pytest.raises(RunFailed):
             run.result(timeout=5)
-        assert run.restart().status != RunState.TERMINATED
+        assert run.restart(reason="try again").status != RunState.TERMINATED
         wait_until(run, RunState.WAITING)
+        history = run.history()
+        assert history[0].kind == "created" and history[0].seq == 1
+        asked = [(e.kind, e.reason) for e in history if e.actor is not None]
+        assert asked == [
+            ("paused", "hold on"),
+            ("resumed", None),
+            ("terminated", "not needed"),
+            ("restarted", "try again"),
+        ]
     with Client(base, "aft_not-a-token") as stranger, pytest.raises(AccessDenied):
         stranger.runs()

@@ -216,6 +216,38 @@ def test_a_run_is_paused_resumed_terminated_and_restarted(world):
         wait_for(acme, "control-1", "waiting")
 
 
+def test_a_runs_history_records_each_control_with_the_tokens_name_and_reason(world):
+    approved_plan(world, "acme")
+    with (
+        world.http("acme") as acme,
+        world.http("globex") as globex,
+        world.http("admin") as admin,
+    ):
+        acme.post("/agents/acme/runs", json={"run_id": "history-1", "params": {"n": 7}})
+        wait_for(acme, "history-1", "waiting")
+        acme.post("/runs/history-1/events", json={"type": "go", "payload": {"ok": "<b>"}})
+        acme.post("/runs/history-1/pause", json={"reason": "hold"})
+        admin.post("/runs/history-1/terminate", json={"reason": "not needed"})
+
+        answer = acme.get("/runs/history-1/history")
+        assert answer.status_code == 200, answer.text
+        entries = answer.json()
+        assert entries[0]["kind"] == "created" and entries[0]["detail"]["params"] == {"n": 7}
+        assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+        event = next(e for e in entries if e["kind"] == "event")
+        assert event["detail"]["payload"] == {"ok": "<b>"} and event["actor"]
+        controls = [
+            (e["kind"], e["actor"], e["reason"])
+            for e in entries
+            if e["kind"].startswith(("pause", "terminat"))
+        ]
+        assert controls[0][1:] == (event["actor"], "hold")
+        assert controls[-1][1:] == ("ops", "not needed")
+        assert admin.get("/runs/history-1/history").json() == entries
+        assert globex.get("/runs/history-1/history").status_code == 404
+        assert acme.get("/runs/nope/history").status_code == 404
+
+
 def test_plan_and_run_plans_with_the_hosts_model(world):
     with world.http("initech") as initech:
         answer = initech.post(

@@ -135,6 +135,13 @@ def test_an_mcp_client_checks_plans_plans_and_runs_and_reads_a_run(tmp_path):
     assert [s["delivered"] for s in seen["sent"]] == [True, False]
     assert seen["waited"]["status"] == "complete" and seen["waited"]["output"] == 5
     assert seen["hidden"].is_error and seen["other"].is_error
+    reopened: Engine = make_host(db)
+    try:
+        history = reopened.get_agent("initech").get_run("mcp-wait").history()
+        events = [(e.actor, e.detail["payload"]) for e in history if e.kind == "event"]
+        assert events == [("mcp:initech", 5)]
+    finally:
+        reopened.close()
 
 
 def test_the_mcp_server_over_streamable_http(tmp_path):

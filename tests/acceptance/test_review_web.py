@@ -253,3 +253,92 @@ def test_a_reviewer_sees_why_a_repair_is_risky_and_a_second_reviewer_must_approv
     finally:
         engine.close()
     assert (tmp_path / "repair-context.png").stat().st_size > 10_000
+
+
+WAITS = '''"""Wait for a reply, then thank."""
+
+def run(event, step):
+    answer = step.wait_for_event("answer", type="reply", timeout="2 hours")
+    step.do("thank", tools.echo, answer.payload)
+    return answer.payload
+'''
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_a_reviewer_acts_on_a_run_from_its_page_and_its_history_stays_escaped(
+    server: tuple[str, str], tmp_path: Path, ledger: Path
+) -> None:
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db = server
+    engine = make_engine(db)
+    try:
+        agent = engine.agent("shop", tools=engine.tools.names(), review="auto")
+        agent.submit_plan(WAITS, goal=SCRIPT)
+        run = agent.start({"note": SCRIPT}, run_id="run-acts")
+        engine.work(until_idle=True)
+        run.pause(actor=SCRIPT, reason=SCRIPT)
+        run.resume(actor="dana", reason="fine")
+        run.send_event("other", {"html": SCRIPT}, actor=SCRIPT)
+        engine.work(until_idle=True)
+    finally:
+        engine.close()
+
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page: Any = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(5000)
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{base}/runs/run-acts")
+            expect(page.locator("#run-status")).to_have_text("waiting")
+            history = page.locator("table.history")
+            expect(history.locator("tr.history-paused")).to_contain_text(SCRIPT)
+            expect(history.locator("tr.history-event")).to_contain_text('{"html": "<script>')
+            expect(page.locator("form#resume-run")).to_have_count(0)  # not paused: no resume
+
+            # A payload that is not JSON is stopped in the browser, before it is sent.
+            page.fill("#event-type", "reply")
+            page.fill("#event-payload", '{"ok": tru}')
+            page.get_by_role("button", name="Send event").click()
+            expect(page).to_have_url(f"{base}/runs/run-acts")
+            message = page.eval_on_selector("#event-payload", "area => area.validationMessage")
+            assert "not valid JSON" in message
+            page.fill("#event-payload", '{"ok": true, "note": "<b>fine</b>"}')
+            page.get_by_role("button", name="Send event").click()
+            page.wait_for_url(f"{base}/runs/run-acts?done=event")
+            expect(page.get_by_role("status")).to_contain_text("event sent")
+
+            page.fill("#pause-reason", "check the note first")
+            page.get_by_role("button", name="Pause").click()
+            page.wait_for_url(f"{base}/runs/run-acts?done=pause")
+            expect(page.locator("#run-status")).to_have_text("paused")
+            expect(history.locator("tr.history-paused").last).to_contain_text(
+                "check the note first"
+            )
+            expect(page.locator("form#resume-run")).to_have_count(1)
+            page.screenshot(path=str(tmp_path / "run-actions.png"), full_page=True)
+        finally:
+            browser.close()
+    assert dialogs == [], "a script from the store ran in the page"
+
+    engine = make_engine(db)
+    try:
+        run = engine.get_run("run-acts")
+        entries = run.history()
+        event = [e for e in entries if e.kind == "event"][-1]
+        assert (event.actor, event.detail["payload"]) == (
+            "web",
+            {"ok": True, "note": "<b>fine</b>"},
+        )
+        assert (entries[-1].kind, entries[-1].actor, entries[-1].reason) == (
+            "paused",
+            "web",
+            "check the note first",
+        )
+        run.resume(actor="test")
+        assert run.result(timeout=30) == {"ok": True, "note": "<b>fine</b>"}
+    finally:
+        engine.close()

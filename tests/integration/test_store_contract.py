@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -363,3 +364,149 @@ def test_timers_of_suspended_runs_can_be_brought_closer(store: Store) -> None:
     assert store.next_timer(key) == pytest.approx(wake)
     assert store.shift_timers(3000, key) == 1
     assert store.next_timer() == pytest.approx(wake - 3000)
+
+
+# --- the run's history --------------------------------------------------------------------------
+
+
+def history(store: Store, key: str) -> list[tuple[int, str, str | None, str | None]]:
+    return [(h.seq, h.kind, h.actor, h.reason) for h in store.load_history(key)]
+
+
+def snapshot(store: Store, key: str) -> list[tuple[Any, ...]]:
+    """Every stored column of every entry, to compare before and after later transitions."""
+    return [
+        (h.id, h.seq, h.at, h.kind, h.actor, h.reason, json.dumps(h.detail, sort_keys=True))
+        for h in store.load_history(key)
+    ]
+
+
+def test_a_new_run_has_its_created_entry_with_params_and_plan(store: Store) -> None:
+    plan = approved_plan(store)
+    key = queued_run(store, plan=plan)
+    (entry,) = store.load_history(key)
+    assert (entry.seq, entry.kind, entry.actor) == (1, "created", None)
+    assert entry.detail == {"run_id": "r1", "plan_id": plan.id, "params": {"n": 1}}
+
+
+def test_each_finished_attempt_is_one_entry_in_the_steps_transaction(store: Store) -> None:
+    key = claimed_run(store)
+    store.save_step("worker-a", step(key, "pay"))  # under way: no entry
+    store.save_step(
+        "worker-a",
+        step(
+            key,
+            "pay",
+            status=StepState.RETRYING,
+            error={"type": "Boom", "message": "x" * 900},
+            new=False,
+        ),
+    )
+    done_write = step(key, "pay", status=StepState.COMPLETE, attempts=2, output=1, new=False)
+    store.save_step("worker-a", done_write)
+    kinds = history(store, key)
+    assert [k for _, k, _, _ in kinds] == ["created", "claimed", "step", "step"]
+    retry, done = store.load_history(key)[2:]
+    assert retry.detail["status"] == "retrying" and retry.detail["attempt"] == 1
+    assert retry.detail["error"] == {"type": "Boom", "message": "x" * 500}
+    assert (done.detail["step"], done.detail["attempt"], done.detail["status"]) == (
+        "pay",
+        2,
+        "complete",
+    )
+    with pytest.raises(LeaseLost):  # a write refused writes no entry either
+        store.save_step("worker-b", step(key, "other", 1, status=StepState.COMPLETE))
+    assert len(store.load_history(key)) == 4
+
+
+def test_claims_suspensions_wakes_events_and_the_end_are_recorded(store: Store) -> None:
+    key = claimed_run(store)
+    store.settle(
+        key,
+        "worker-a",
+        Settlement(RunState.WAITING, wake_at=time.time() + 60, waiting_for="approval"),
+    )
+    store.add_event(key, "approval", {"ok": True}, idempotency_key="k1", actor="dana")
+    assert store.claim_due_runs("worker-b", 60) != []
+    store.settle(key, "worker-b", Settlement(RunState.COMPLETE, output=3))
+    entries = store.load_history(key)
+    assert [e.kind for e in entries] == [
+        "created",
+        "claimed",
+        "suspended",
+        "event",
+        "woken",
+        "completed",
+    ]
+    assert entries[2].detail["waiting_for"] == "approval"
+    event = entries[3]
+    assert event.actor == "dana"
+    assert event.detail["type"] == "approval" and event.detail["payload"] == {"ok": True}
+    assert event.detail["idempotency_key"] == "k1" and isinstance(event.detail["event_id"], int)
+    assert entries[4].detail == {"owner": "worker-b", "was": "waiting"}
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5, 6]
+
+
+def test_controls_record_actor_and_reason(store: Store) -> None:
+    key = claimed_run(store)
+    assert store.request_pause(key, actor="dana", reason="look first") is Transition.REQUESTED
+    store.settle(key, "worker-a", Settlement(RunState.PAUSED))
+    assert store.resume(key, actor="eve", reason="looked") is Transition.DONE
+    assert store.request_terminate(key, actor="dana", reason="no more") is Transition.DONE
+    assert store.request_terminate(key, actor="x") is Transition.ENDED  # no entry
+    assert history(store, key)[2:] == [
+        (3, "pause_requested", "dana", "look first"),
+        (4, "paused", None, None),
+        (5, "resumed", "eve", "looked"),
+        (6, "terminated", "dana", "no more"),
+    ]
+
+
+def test_restart_and_repair_record_the_steps_kept_and_the_approval(store: Store) -> None:
+    key = claimed_run(store)
+    store.save_steps(
+        "worker-a",
+        key,
+        [
+            step(key, "a", 0, status=StepState.COMPLETE, output=1),
+            step(key, "b", 1, status=StepState.FAILED, error={"type": "X", "message": "no"}),
+        ],
+    )
+    store.settle(
+        key, "worker-a", Settlement(RunState.ERRORED, error={"type": "X", "message": "no"})
+    )
+    before = snapshot(store, key)
+    plan = approved_plan(store)
+    store.restart(key, AGENT, from_seq=1, plan_id=plan.id, actor="dana", reason="fixed")
+    store.restart(key, from_seq=0, actor="eve", reason="from scratch")
+    entries = store.load_history(key)
+    repaired, restarted = entries[-2:]
+    assert (repaired.kind, repaired.actor, repaired.reason) == ("repaired", "dana", "fixed")
+    assert repaired.detail["steps_kept"] == ["a"]
+    assert repaired.detail["plan_id"] == plan.id and repaired.detail["plan_version"] == 2
+    assert repaired.detail["approved_by"] == "dana"
+    assert repaired.detail["error"] == {"type": "X", "message": "no"}
+    assert (restarted.kind, restarted.detail["steps_kept"]) == ("restarted", [])
+    assert snapshot(store, key)[: len(before)] == before
+
+
+def test_rejecting_a_plan_records_the_runs_it_ends(store: Store) -> None:
+    plan = new_plan(store)
+    row, _ = store.create_run("r1", AGENT, plan.id or 0, {})
+    store.decide_plan(plan.id or 0, PlanState.REJECTED, "dana", "too risky")
+    last = store.load_history(row.id)[-1]
+    assert (last.kind, last.actor, last.reason) == ("failed", "dana", "too risky")
+    assert last.detail["error"]["type"] == "PlanRejected"
+
+
+def test_history_rows_are_only_inserted(store: Store) -> None:
+    key = claimed_run(store)
+    store.save_step("worker-a", step(key, status=StepState.COMPLETE))
+    before = snapshot(store, key)
+    store.settle(key, "worker-a", Settlement(RunState.COMPLETE, output=1))
+    store.restart(key, actor="dana", reason="again")
+    store.request_pause(key, actor="dana", reason="hold")
+    store.request_terminate(key, actor="dana", reason="end")
+    after = snapshot(store, key)
+    assert after[: len(before)] == before
+    assert [row[1] for row in after] == list(range(1, len(after) + 1))

@@ -12,6 +12,7 @@ EXPECTED = {
     "Diagnostic",
     "Engine",
     "Event",
+    "HistoryEntry",
     "LimitExceeded",
     "ModelUnavailable",
     "NonDeterminismError",

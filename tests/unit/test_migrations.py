@@ -119,10 +119,16 @@ def test_a_version_1_database_is_migrated_in_place_and_its_runs_go_on(tmp_path, 
         assert change is not None and change.before == {"review_policy": "auto"}
 
         run = agent.get_run("order-1")
+        # a run from before the history (version 6) starts it with its `created` entry
+        (created,) = run.history()
+        assert (created.seq, created.kind, created.detail) == (1, "created", {"backfilled": True})
         engine.work()
         assert run.status().status == "waiting"
         run.send_event("go", "now")
         assert run.result(timeout=10) == {"orders": 3, "go": "now"}
+        kinds = [entry.kind for entry in run.history()]
+        assert kinds[:3] == ["created", "claimed", "suspended"] and kinds[-1] == "completed"
+        assert kinds.count("created") == 1
         assert [e for e in read_ledger(ledger) if e["tool"] == "list_orders"] == []
         assert run.key == run.id == "order-1"
 
