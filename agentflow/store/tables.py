@@ -149,6 +149,7 @@ class RunRow(AgentflowTable, table=True):
     __table_args__ = (
         Index("ix_runs_due", "status", "wake_at"),
         Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
+        Index("ix_runs_created", "created_at", "id"),  # the run list's order and its pages
     )
 
     id: str = Field(primary_key=True, max_length=128)
