@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from agentflow.review.live import LiveSettings
@@ -260,3 +263,36 @@ def test_every_new_page_fragment_and_stream_escapes_untrusted_text(engine, clien
     assert "&lt;script&gt;alert(4)&lt;/script&gt;" in run_page  # the step's error
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answers[7].text  # the comment
     assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in answers[1].text
+
+
+def test_a_stream_ends_when_its_client_goes_away(engine):
+    """Over a real socket (uvicorn): closing the page ends its stream on the server at once."""
+    shop = engine.agent("shop", tools=["echo"], review="auto")
+    shop.submit_plan(MOVING)
+    run = shop.start({}, run_id="stuck")  # stays queued: no worker, so its stream never ends
+    app = create_app(engine, token="s3cret", live=LiveSettings(interval=0.05, lifetime=60))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}/live/runs/{run.id}"
+        with (
+            httpx.Client(cookies={TOKEN_COOKIE: "s3cret"}) as http,
+            http.stream("GET", url) as stream,
+        ):
+            first = next(stream.iter_text())
+            assert "event: update" in first and 'id="run-status">queued<' in first
+            assert app.state.live_streams == 1
+        deadline = time.monotonic() + 5
+        while app.state.live_streams and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.state.live_streams == 0
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
