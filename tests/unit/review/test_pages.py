@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from agentflow.review.live import LiveSettings
 from agentflow.review.web import TOKEN_COOKIE, create_app
+from agentflow.server import create_server
 
 SCRIPT = "<script>alert(1)</script>"
 ECHO = 'def run(event, step):\n    return step.do("echo", tools.echo, event.params.get("n"))\n'
@@ -296,3 +297,13 @@ def test_a_stream_ends_when_its_client_goes_away(engine):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_http_api_run_list_filters_by_goal_text(engine):
+    seed_runs(engine, 3)
+    with TestClient(create_server(engine, open_without_tokens=True)) as api:
+        page = api.get("/api/v1/runs", params={"goal": "WEEKLY"}).json()
+        assert [r["id"] for r in page["items"]] == ["weekly"]
+        paged = api.get("/api/v1/runs", params={"goal": "refund", "limit": 2}).json()
+        assert [r["id"] for r in paged["items"]] == ["r02", "r01"] and paged["next_cursor"]
+        assert api.get("/api/v1/runs", params={"goal": "x" * 201}).status_code == 422
