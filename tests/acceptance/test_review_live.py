@@ -38,7 +38,7 @@ TOKEN = "s3cret-live"
 ECHO = 'def run(event, step):\n    return step.do("echo", tools.echo, event.params.get("n"))\n'
 MOVING = """def run(event, step):
     step.do("greet", tools.echo, "hi")
-    step.sleep("nap", "3 seconds")
+    step.sleep("nap", "6 seconds")  # long enough to be seen on a loaded machine
     answer = step.wait_for_event("go ahead", type="go", timeout="1 hour")
     return {"answer": answer.payload}
 """
