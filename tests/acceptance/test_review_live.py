@@ -82,6 +82,19 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Assertions wait up to 20 s (a run takes its time: a 6-second nap, then a wait)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # the tests skip themselves
+        yield
+        return
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=None)  # back to Playwright's default for other tests
+
+
 def _sign_in(page: Any, base: str, path: str, shots: Path) -> None:
     page.goto(base + path)
     page.get_by_label("Token").fill(TOKEN)
@@ -224,6 +237,8 @@ def test_the_run_page_follows_the_run_by_itself_and_the_pending_list_refreshes(
                 night: Any = dark.new_page()
                 night.set_default_timeout(15_000)
                 _sign_in(night, base, f"/runs/{run.id}", tmp_path)
+                # The stream's first update replaces the region: read the bars after it ended.
+                expect(night.locator("#run-live")).to_have_attribute("data-ended", "")
                 background = night.evaluate("getComputedStyle(document.body).backgroundColor")
                 assert background == "rgb(13, 17, 23)"
                 bar = night.locator("svg.waterfall .wf-complete rect").first
