@@ -287,7 +287,8 @@ def test_a_stream_ends_when_its_client_goes_away(engine):
             httpx.Client(cookies={TOKEN_COOKIE: "s3cret"}) as http,
             http.stream("GET", url) as stream,
         ):
-            first = next(stream.iter_text())
+            chunks = stream.iter_text()  # kept: a dropped iterator closes the connection
+            first = next(chunks)
             assert "event: update" in first and 'id="run-status">queued<' in first
             assert app.state.live_streams == 1
         deadline = time.monotonic() + 5
