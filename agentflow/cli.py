@@ -798,7 +798,8 @@ def _serve(
         )
         worker_thread.start()
     try:
-        uvicorn.run(server, host=host, port=port, log_level="warning")
+        # Open review pages hold event streams: give them a moment to end, then stop anyway.
+        uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
     finally:
         stop.set()
         if worker_thread is not None:

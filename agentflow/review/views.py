@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from agentflow.runtime import StepStatus
 
 _UNITS = (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0))
@@ -20,6 +22,17 @@ def when(value: datetime | float | None) -> str:
     if not isinstance(value, datetime):
         value = datetime.fromtimestamp(value, tz=UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_tag(value: datetime | float | None) -> Markup | str:
+    """A `<time>` element: UTC text readable without JavaScript, which live.js shows locally."""
+    if value is None:
+        return "-"
+    if not isinstance(value, datetime):
+        value = datetime.fromtimestamp(value, tz=UTC)
+    moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    iso = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}">{}</time>').format(iso, escape(when(moment)))
 
 
 def seconds(value: float | None) -> str:
@@ -43,6 +56,13 @@ def short(value: Any, width: int = 80) -> str:
     text = value if isinstance(value, str) else to_json(value, indent=None)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def is_cut(value: Any, width: int = 80) -> bool:
+    """True when `short(value, width)` leaves something out (so the page offers the whole)."""
+    if isinstance(value, str):
+        return short(value, width) != value
+    return value is not None and short(value, width) != to_json(value, indent=None)
 
 
 def tool_names(tool: str | list[str] | None) -> str:

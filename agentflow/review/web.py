@@ -14,23 +14,31 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
-from markupsafe import Markup
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agentflow.engine import Engine
 from agentflow.errors import AgentflowError, NotFound, UsageError
-from agentflow.models import PlanState, RunState, Simulation
+from agentflow.models import PlanState, Simulation
 from agentflow.review import views
 from agentflow.review.actions import DONE_MESSAGES, actions_context, add_run_actions
-from agentflow.review.api import PlanFilter, api_router, decide, signed_in
+from agentflow.review.api import api_router, decide, signed_in
+from agentflow.review.live import LiveSettings, add_live_routes, run_context
+from agentflow.review.search import (
+    PLAN_STATES,
+    RUN_STATES,
+    Search,
+    parse_search,
+    plan_listing,
+    run_listing,
+)
 from agentflow.review.statuses import http_status
-from agentflow.review.waterfall import waterfall_svg
 from agentflow.run import run_status_of
 from agentflow.runtime import RunStatus
-from agentflow.store.mappers import plan_version_of
+from agentflow.store.pages import agent_ids
 from agentflow.terminal import history_detail, trace_detail
 
 #: Renders a template: `page(request, name, context, status_code=200)`.
@@ -38,8 +46,6 @@ Page = Callable[..., HTMLResponse]
 SignIn = Callable[[str | None], str | None]
 """Checks a token offered to the web app (None: none offered): the signed-in reviewer's name,
 "" to let the request in without a name, or None to refuse it."""
-RUN_STATES_ALL = tuple(RunState)
-RUN_STATES = tuple(s for s in RUN_STATES_ALL if s != RunState.TERMINATED)
 # pending: an approval was recorded and the two-person rule asks another reviewer for one
 _DECIDED = frozenset({PlanState.APPROVED, PlanState.REJECTED, PlanState.PENDING})
 
@@ -50,6 +56,7 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     token: str | SignIn | None = None,
     api_docs: bool = True,
+    live: LiveSettings | None = None,
 ) -> FastAPI:
     """The review web app over an engine's store.
 
@@ -62,6 +69,7 @@ def create_app(
             `SignIn` function instead checks each token offered (`agentflow serve`'s stored
             tokens); the name it returns is the reviewer of the decisions taken with it.
         api_docs: serve the interactive API docs at `/api/docs` (their assets come from a CDN).
+        live: how often the pages' live regions are re-read (`/live/...` event streams).
     """
     app = FastAPI(
         title="agentflow review",
@@ -70,7 +78,8 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    templates = Jinja2Templates(env=_environment())
+    env = _environment()
+    templates = Jinja2Templates(env=env)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_same_origin_writes)
     if token:
 
@@ -82,6 +91,7 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.include_router(api_router(engine), prefix="/api")
+    app.mount("/static", StaticFiles(packages=[("agentflow.review", "static")]), name="static")
 
     def page(
         request: Request, name: str, context: dict[str, Any], status_code: int = 200
@@ -99,25 +109,21 @@ def create_app(
     app.add_exception_handler(AgentflowError, error_answer)
     _add_plan_pages(app, engine, page)
     _add_run_pages(app, engine, page)
+    add_live_routes(app, engine, env, live)
     return app
 
 
 def _add_plan_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
-        plans = engine.reviews.pending()
-        return page(
-            request, "plans.html", {"plans": plans, "status": PlanState.PENDING, "home": True}
-        )
+        search = parse_search(request.query_params, (PlanState.PENDING,), PlanState.PENDING)
+        listing = plan_listing(engine, search)
+        return page(request, "plans.html", _plan_list(listing.search, listing, home=True))
 
     @app.get("/plans", response_class=HTMLResponse)
-    def plans(
-        request: Request, status: PlanFilter = "all", agent: str | None = None
-    ) -> HTMLResponse:
-        rows = engine.store.list_plans(agent or None, None if status == "all" else status)
-        found = [plan_version_of(r) for r in rows]
-        context = {"plans": found, "status": status, "agent": agent or "", "home": False}
-        return page(request, "plans.html", context)
+    def plans(request: Request) -> HTMLResponse:
+        listing = plan_listing(engine, parse_search(request.query_params, PLAN_STATES, "all"))
+        return page(request, "plans.html", _plan_list(listing.search, listing, home=False))
 
     def plan_page(
         request: Request,
@@ -194,15 +200,14 @@ def _add_dry_run(app: FastAPI, engine: Engine, plan_page: Callable[..., HTMLResp
 
 def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
     @app.get("/runs", response_class=HTMLResponse)
-    def runs(request: Request, status: str | None = None, agent: str | None = None) -> HTMLResponse:
-        status = status if status in RUN_STATES_ALL else None
-        rows = engine.store.list_runs(agent or None, status, limit=500)
+    def runs(request: Request) -> HTMLResponse:
+        search = parse_search(request.query_params, RUN_STATES)
         context = {
-            "runs": [run_status_of(r, []) for r in rows],
-            "status": status or "",
-            "agent": agent or "",
-            "states": RUN_STATES_ALL,
-            "agents": sorted({p.agent_id for p in engine.store.list_plans()}),
+            "listing": run_listing(engine, search),
+            "search": search,
+            "live_query": search.query(after=search.after, before=search.before),
+            "states": RUN_STATES,
+            "agents": agent_ids(engine.store),
         }
         return page(request, "runs.html", context)
 
@@ -218,10 +223,8 @@ def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         handle = engine.get_run(run_id, agent=agent or None)
         status: RunStatus = handle.status()
         context = {
-            "run": status,
-            "timeline": views.timeline(status.steps),
-            # Built from escaped text only (see waterfall.py), so it is marked safe.
-            "waterfall": Markup(waterfall_svg(status)),
+            **run_context(status),
+            "live_query": urlencode({"agent": agent}) if agent else "",
             "history": handle.history(),
             "agent_param": agent or "",
             "action_done": DONE_MESSAGES.get(done or ""),
@@ -238,6 +241,16 @@ def _add_run_pages(app: FastAPI, engine: Engine, page: Page) -> None:
         return run_page(request, run_id, agent, done=done)
 
 
+def _plan_list(search: Search, listing: object, *, home: bool) -> dict[str, Any]:
+    return {
+        "listing": listing,
+        "search": search,
+        "live_query": search.query(after=search.after, before=search.before),
+        "states": PLAN_STATES,
+        "home": home,
+    }
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("agentflow.review", "templates"),
@@ -246,7 +259,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=views.when,
+        when=views.time_tag,
+        cut=views.is_cut,
         seconds=views.seconds,
         json=views.to_json,
         short=views.short,
@@ -325,6 +339,8 @@ def _token_required(
     ) -> Response:
         if sign_in_page is not None and request.url.path == "/signin":
             return await _sign_in(request, sign_in_page, matches)
+        if request.url.path.startswith("/static/"):  # the stylesheet and script: no secrets
+            return await call_next(request)
         offered = request.query_params.get("token")
         if matches(offered):
             # Keep the token in a cookie and drop it from the address bar (and history).

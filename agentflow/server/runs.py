@@ -120,6 +120,9 @@ def runs_router(
         status: RunState | None = None,
         since: datetime | None = Query(default=None, description="Created at or after."),
         until: datetime | None = Query(default=None, description="Created before."),
+        goal: str | None = Query(
+            default=None, max_length=200, description="Its plan's goal contains this (any case)."
+        ),
         limit: int = Query(default=50, ge=1, le=1000),
         cursor: str | None = Query(default=None, max_length=1000),
     ) -> RunPage:
@@ -133,6 +136,7 @@ def runs_router(
             status=status.value if status else None,
             since=_epoch(since),
             until=_epoch(until),
+            goal=goal or None,
             limit=limit + 1,
             after=decode_cursor(cursor) if cursor else None,
         )

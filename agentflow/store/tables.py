@@ -160,6 +160,9 @@ class RunRow(AgentflowTable, table=True):
     __table_args__ = (
         Index("ix_runs_due", "status", "wake_at"),
         Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
+        # The run list's order and its pages, for all runs and for one agent's.
+        Index("ix_runs_created", "created_at", "id"),
+        Index("ix_runs_agent_created", "agent_id", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=128)

@@ -309,7 +309,7 @@ def test_a_reviewer_acts_on_a_run_from_its_page_and_its_history_stays_escaped(
             page.fill("#event-payload", '{"ok": true, "note": "<b>fine</b>"}')
             page.get_by_role("button", name="Send event").click()
             page.wait_for_url(f"{base}/runs/run-acts?done=event")
-            expect(page.get_by_role("status")).to_contain_text("event sent")
+            expect(page.locator(".notice.ok")).to_contain_text("event sent")
 
             page.fill("#pause-reason", "check the note first")
             page.get_by_role("button", name="Pause").click()
