@@ -115,7 +115,7 @@ class AgentStore(Database):
 
     def get_agent(self, agent_id: str) -> AgentRow | None:
         """The agent's row, or None."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(AGENTS).where(AGENTS.c.id == agent_id)).first()
         return AgentRow(**row._mapping) if row else None
 

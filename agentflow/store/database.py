@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection
 
-from agentflow.store.dialect import dialect_for
+from agentflow.store.dialect import READ_ONLY, dialect_for
 from agentflow.store.migrations import migrate
 
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
@@ -26,6 +27,10 @@ class Database:
         self.durability = durability
         self.dialect = dialect_for(url)
         self.engine = self.dialect.make_engine(url, durability)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
+        dbapi = self.engine.dialect.dbapi
+        assert dbapi is not None  # a URL with a driver, which make_engine requires
+        self.integrity_error: type[Exception] = dbapi.IntegrityError
         try:
             with self._tx() as conn:
                 migrate(conn, self.dialect, url)
@@ -39,5 +44,32 @@ class Database:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite it takes the write lock at BEGIN)."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it begins DEFERRED and never takes the write lock."""
+        with self._reader.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _hot(self) -> Iterator[Any]:
+        """A write transaction on a pooled DBAPI cursor: the hot path's, without SQLAlchemy.
+
+        Its statements are the dialect's `driver_sql`; it commits at the end, or rolls back
+        when the block raises. The DBAPI's own errors reach the caller (`integrity_error`).
+        """
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                self.dialect.begin_write(cursor)
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()

@@ -8,6 +8,7 @@ how to tell other processes that a run became due.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import threading
 import time
@@ -30,6 +31,9 @@ _DUE_NOW = (
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
 
 _Query = TypeVar("_Query", bound=Select[Any])
+READ_ONLY = "agentflow_read_only"
+"""The execution option of the store's read transactions: on SQLite they begin DEFERRED."""
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 DURABILITY_MODES = ("normal", "full")
 """`normal`: a commit survives a crash of the process (SQLite `synchronous=NORMAL` in WAL mode,
@@ -56,7 +60,13 @@ class Dialect:
         """A connection pool for `url`, set up for agentflow's transactions."""
         check_durability(durability)
         synchronous = "FULL" if durability == "full" else "NORMAL"
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Every transaction ends in a commit or a rollback, so returning a connection to the
+        # pool needs no reset of its own (a rollback per checkout, on the hot path).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_reset_on_return=None,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -71,9 +81,22 @@ class Dialect:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read begins DEFERRED: in WAL mode it neither waits for nor blocks a writer.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
+
+    def driver_sql(self, text: str) -> str:
+        """`text`, written with `:name` parameters, in the DBAPI driver's parameter style.
+
+        sqlite3 takes `:name` itself.
+        """
+        return text
+
+    def begin_write(self, cursor: Any) -> None:
+        """Open a write transaction on a DBAPI cursor of the pool's (the hot path's own)."""
+        cursor.execute("BEGIN IMMEDIATE")
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Keep other processes from migrating the same database at once.
@@ -140,8 +163,16 @@ class PostgresDialect(Dialect):
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
+            pool_reset_on_return=None,
             connect_args={"options": f"-c synchronous_commit={commit}"},
         )
+
+    def driver_sql(self, text: str) -> str:
+        """`text` with its `:name` parameters as psycopg's `%(name)s`."""
+        return _NAMED_PARAMETER.sub(r"%(\1)s", text)
+
+    def begin_write(self, cursor: Any) -> None:
+        """Nothing to send: psycopg opens the transaction at the first statement."""
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Two processes starting on a fresh or old database must not both migrate."""

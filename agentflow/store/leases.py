@@ -103,7 +103,7 @@ class LeaseStore(Database):
             )
             .distinct()
         )
-        with self._tx() as conn:
+        with self._read() as conn:
             return [r[0] for r in conn.execute(query)]
 
     def expire_leases(self, owners: list[str]) -> int:
@@ -120,7 +120,7 @@ class LeaseStore(Database):
 
     def next_wake_at(self) -> float | None:
         """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
-        with self._tx() as conn:
+        with self._read() as conn:
             due = conn.execute(
                 select(func.min(RUNS.c.wake_at)).where(
                     RUNS.c.status.in_(_DUE_UNLEASED),

@@ -46,7 +46,7 @@ class PlanStore(Database):
 
     def get_plan(self, plan_id: int) -> PlanVersionRow:
         """The plan version with this id; raises NotFound."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).first()
         if row is None:
             raise NotFound(f"no plan version with id {plan_id}")

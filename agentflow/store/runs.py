@@ -97,7 +97,7 @@ class RunStore(Database):
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
         if row is None:
             raise NotFound(f"no run with id {key!r}")
@@ -106,7 +106,7 @@ class RunStore(Database):
     def find_run(self, agent_id: str, run_id: str) -> RunRow:
         """The agent's run with this id; raises NotFound."""
         query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
@@ -115,7 +115,7 @@ class RunStore(Database):
     def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
         """Every agent's run with this id (for the operator's lookups), oldest first."""
         query = select(RUNS).where(RUNS.c.run_id == run_id).order_by(RUNS.c.created_at)
-        with self._tx() as conn:
+        with self._read() as conn:
             return [RunRow(**r._mapping) for r in conn.execute(query.limit(limit))]
 
     def list_runs(
@@ -127,7 +127,7 @@ class RunStore(Database):
             query = query.where(RUNS.c.agent_id == agent_id)
         if status is not None:
             query = query.where(RUNS.c.status == status)
-        with self._tx() as conn:
+        with self._read() as conn:
             return [RunRow(**r._mapping) for r in conn.execute(query)]
 
     def append_log(self, key: str, text: str, limit: int) -> None:
