@@ -117,7 +117,7 @@ class AgentStore(Database):
         """The agent's row, or None."""
         with self._read() as conn:
             row = conn.execute(select(AGENTS).where(AGENTS.c.id == agent_id)).first()
-        return AgentRow(**row._mapping) if row else None
+        return AgentRow.model_construct(**row._mapping) if row else None
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:
         """Remember where a tool can be imported from, for workers that lack it."""

@@ -58,15 +58,13 @@ class LeaseStore(Database):
         """
         now = time.time()
         with self._tx() as conn:
-            found = conn.execute(
+            row = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == key, *self._claimable(now))
                 .values(**self._lease(owner, lease_seconds, now))
-            )
-            if found.rowcount == 0:
-                return None
-            row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
-        return RunRow(**row._mapping) if row else None
+                .returning(*RUNS.c)
+            ).first()
+        return RunRow.model_construct(**row._mapping) if row else None
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
         """Lease up to `limit` due runs of approved plan versions to `owner`, earliest first.
@@ -87,7 +85,7 @@ class LeaseStore(Database):
                 .values(**self._lease(owner, lease_seconds, now))
             )
             rows = {
-                r.id: RunRow(**r._mapping)
+                r.id: RunRow.model_construct(**r._mapping)
                 for r in conn.execute(select(RUNS).where(RUNS.c.id.in_(keys)))
             }
         return [rows[key] for key in keys]

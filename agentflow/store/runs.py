@@ -85,15 +85,16 @@ class RunStore(Database):
         first. Another agent's run with the same id is a different run. `key` is the run's
         store-wide key (default: `run_id`, for ids agentflow generated itself).
         """
+        query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
         try:
             with self._tx() as conn:
                 insert_queued_run(
                     conn, self.dialect, run_id, agent_id, plan_id, params, key, time.time()
                 )
-            created = True
+                row = conn.execute(query).one()
+            return RunRow.model_construct(**row._mapping), True
         except IntegrityError:
-            created = False
-        return self.find_run(agent_id, run_id), created
+            return self.find_run(agent_id, run_id), False
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""
@@ -101,7 +102,7 @@ class RunStore(Database):
             row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
         if row is None:
             raise NotFound(f"no run with id {key!r}")
-        return RunRow(**row._mapping)
+        return RunRow.model_construct(**row._mapping)
 
     def find_run(self, agent_id: str, run_id: str) -> RunRow:
         """The agent's run with this id; raises NotFound."""
@@ -110,13 +111,13 @@ class RunStore(Database):
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
-        return RunRow(**row._mapping)
+        return RunRow.model_construct(**row._mapping)
 
     def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
         """Every agent's run with this id (for the operator's lookups), oldest first."""
         query = select(RUNS).where(RUNS.c.run_id == run_id).order_by(RUNS.c.created_at)
         with self._read() as conn:
-            return [RunRow(**r._mapping) for r in conn.execute(query.limit(limit))]
+            return [RunRow.model_construct(**r._mapping) for r in conn.execute(query.limit(limit))]
 
     def list_runs(
         self, agent_id: str | None = None, status: str | None = None, limit: int = 1000
@@ -128,7 +129,7 @@ class RunStore(Database):
         if status is not None:
             query = query.where(RUNS.c.status == status)
         with self._read() as conn:
-            return [RunRow(**r._mapping) for r in conn.execute(query)]
+            return [RunRow.model_construct(**r._mapping) for r in conn.execute(query)]
 
     def append_log(self, key: str, text: str, limit: int) -> None:
         """Append to a run's captured `print` output, keeping at most `limit` characters."""
