@@ -19,7 +19,7 @@ from agentflow.models import AgentChange, PlanState, PlanVersion
 from agentflow.plan import CompiledPlan, PlanSummary
 from agentflow.run import Run, no_such_run
 from agentflow.runtime.step_api import checkpointable
-from agentflow.store import NewPlanVersion
+from agentflow.store import AgentRow, NewPlanVersion
 from agentflow.store.mappers import agent_change_of, plan_version_of
 
 if TYPE_CHECKING:
@@ -37,6 +37,16 @@ class _Keep(enum.Enum):
 
 
 KEEP = _Keep.KEEP
+
+
+def _check_limit(max_concurrent_runs: Any) -> None:
+    if max_concurrent_runs is None:
+        return
+    if type(max_concurrent_runs) is not int or max_concurrent_runs < 1:
+        raise ConfigurationError(
+            f"max_concurrent_runs must be a whole number of at least 1 (or None: no limit), "
+            f"not {max_concurrent_runs!r}"
+        )
 
 
 def _check_policy(review: str | None) -> None:
@@ -70,13 +80,21 @@ class Agent:
     """
 
     def __init__(
-        self, engine: Engine, agent_id: str, tools: list[str], review: str, model: str | None
+        self,
+        engine: Engine,
+        agent_id: str,
+        tools: list[str],
+        review: str,
+        model: str | None,
+        max_concurrent_runs: int | None = None,
     ) -> None:
         self.engine = engine
         self.id = agent_id
         self.tools = tools
         self.review = review
         self.model = model
+        self.max_concurrent_runs = max_concurrent_runs
+        """How many of its runs may run at once, across every worker (None: no limit)."""
 
     @classmethod
     def open(
@@ -87,6 +105,7 @@ class Agent:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> Agent:
         """The existing agent, unchanged; or a new one created with what was given.
 
@@ -105,14 +124,20 @@ class Agent:
                 "and start with a letter or digit"
             )
         _check_policy(review)
+        _check_limit(max_concurrent_runs)
         names = _tool_list(engine, agent_id, tools)
         row = engine.store.get_agent(agent_id)
         if row is None:
             row, _created = engine.store.create_agent(
-                agent_id, names or [], review or "required", model
+                agent_id, names or [], review or "required", model, max_concurrent_runs
             )
-        agent = cls(engine, row.id, list(row.tools), row.review_policy, row.model)
+        agent = cls.of(engine, row)
         differences = agent._differences(names, review, model)
+        if max_concurrent_runs is not None and max_concurrent_runs != agent.max_concurrent_runs:
+            differences.append(
+                f"max_concurrent_runs (stored: {agent.max_concurrent_runs!r}, "
+                f"given: {max_concurrent_runs!r})"
+            )
         if differences:
             raise ConfigurationError(
                 f"agent {agent_id!r} already exists with a different {' and '.join(differences)}; "
@@ -127,7 +152,14 @@ class Agent:
         row = engine.store.get_agent(agent_id)
         if row is None:
             raise NotFound(f"no agent named {agent_id!r}")
-        return cls(engine, row.id, list(row.tools), row.review_policy, row.model)
+        return cls.of(engine, row)
+
+    @classmethod
+    def of(cls, engine: Engine, row: AgentRow) -> Agent:
+        """The handle of a stored agent row."""
+        return cls(
+            engine, row.id, list(row.tools), row.review_policy, row.model, row.max_concurrent_runs
+        )
 
     def __repr__(self) -> str:
         return f"Agent({self.id!r}, tools={self.tools!r}, review={self.review!r})"
@@ -154,6 +186,7 @@ class Agent:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | _Keep | None = KEEP,
+        max_concurrent_runs: int | _Keep | None = KEEP,
     ) -> AgentChange | None:
         """Change this agent's tools, review policy or model, recording who did it and when.
 
@@ -167,13 +200,16 @@ class Agent:
             tools: the new allow-list of registered tools.
             review: the new review policy: "required", "auto" or "auto-if-safe".
             model: the new default model of its planner.
+            max_concurrent_runs: how many of its runs may run at once across every worker
+                (None: no limit); workers honour it at their next claim.
 
         Returns:
             The recorded change, or None when nothing differed from what was stored.
 
         Raises:
             ValueError: `changed_by` is empty.
-            ConfigurationError: the review policy is not one of the three.
+            ConfigurationError: the review policy is not one of the three, or
+                max_concurrent_runs is not a whole number of at least 1.
             ToolNotAllowed: a tool is not registered with the engine.
             NotFound: the agent no longer exists.
         """
@@ -181,6 +217,9 @@ class Agent:
             raise ValueError("an agent change needs changed_by: the name of who makes it")
         _check_policy(review)
         fields: dict[str, Any] = {}
+        if not isinstance(max_concurrent_runs, _Keep):
+            _check_limit(max_concurrent_runs)
+            fields["max_concurrent_runs"] = max_concurrent_runs
         names = _tool_list(self.engine, self.id, tools)
         if names is not None:
             fields["tools"] = list(dict.fromkeys(names))
@@ -192,6 +231,7 @@ class Agent:
         row = self.engine.store.get_agent(self.id)
         if row is not None:
             self.tools, self.review, self.model = list(row.tools), row.review_policy, row.model
+            self.max_concurrent_runs = row.max_concurrent_runs
         if change is None:
             return None
         return agent_change_of(change)

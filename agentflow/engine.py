@@ -114,7 +114,13 @@ class Engine:
         self.reviews = Reviews(self)
         self._leases = LeaseKeeper(self.store, self.owner, lease_seconds)
         self._loop = WorkLoop(
-            self.store, self.owner, lease_seconds, self.activate, self.wakeup, poll_interval
+            self.store,
+            self.owner,
+            lease_seconds,
+            self.activate,
+            self.wakeup,
+            poll_interval,
+            leases=self._leases,
         )
         # The planner's default model: a litellm name, or a model object with complete and
         # acomplete (e.g. agentflow.testing.ScriptedModel), which `--app` hosts can set.
@@ -196,6 +202,7 @@ class Engine:
         tools: list[str] | None = None,
         review: str | None = None,
         model: str | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> Agent:
         """The handle (`Agent`) of an existing agent, unchanged; or of a new one.
 
@@ -208,8 +215,17 @@ class Engine:
             tools: names of registered tools its plans may use.
             review: "required", "auto" or "auto-if-safe".
             model: the model its planner asks by default.
+            max_concurrent_runs: how many of its runs may run at once, across every worker
+                (default: no limit); claims leave its other due runs queued.
         """
-        return Agent.open(self, agent_id, tools=tools, review=review, model=model)
+        return Agent.open(
+            self,
+            agent_id,
+            tools=tools,
+            review=review,
+            model=model,
+            max_concurrent_runs=max_concurrent_runs,
+        )
 
     def get_agent(self, agent_id: str) -> Agent:
         """The handle of an existing agent; raises NotFound."""

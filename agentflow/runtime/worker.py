@@ -74,6 +74,9 @@ class WorkLoop:
         activate: runs one claimed run's activation.
         wakeup: notified in this process when a run may have become due (an event was sent).
         poll_interval: the longest it sleeps before looking for runs made due by other processes.
+        leases: keeps the leases of claimed runs alive while they wait their turn.
+        claim_batch: how many due runs one claim takes (one transaction), when one thread
+            serves them all.
     """
 
     def __init__(
@@ -84,6 +87,8 @@ class WorkLoop:
         activate: Callable[[RunRow], object],
         wakeup: threading.Condition,
         poll_interval: float = 0.5,
+        leases: LeaseKeeper | None = None,
+        claim_batch: int = 8,
     ) -> None:
         self.store = store
         self.owner = owner
@@ -91,20 +96,39 @@ class WorkLoop:
         self.activate = activate
         self.wakeup = wakeup
         self.poll_interval = poll_interval
+        self.leases = leases
+        self.claim_batch = claim_batch if leases is not None else 1
 
-    def drain(self, stop: threading.Event | None = None) -> int:
+    def drain(self, stop: threading.Event | None = None, batch: int | None = None) -> int:
         """Run every run that is due now, then return how many activations ran.
 
-        A set `stop` ends the loop after the activation in progress, even with a backlog.
+        Each claim takes up to `batch` due runs in one transaction (default `claim_batch`),
+        whose leases are kept alive while they wait their turn. A set `stop` ends the loop
+        after the activation in progress, even with a backlog; runs claimed but not started
+        are given back.
         """
         count = 0
+        limit = batch or self.claim_batch
         # A dead worker on this host is noticed now, not when its leases lapse.
         release_dead_local_leases(self.store)
         while stop is None or not stop.is_set():
-            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
+            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=limit)
             if not claimed:
                 return count
+            count += self._run_claimed(claimed, stop)
+        return count
+
+    def _run_claimed(self, claimed: list[RunRow], stop: threading.Event | None) -> int:
+        waiting = [row.id for row in claimed]
+        if self.leases is not None:
+            for key in waiting:
+                self.leases.hold(key)
+        count = 0
+        try:
             for row in claimed:
+                if stop is not None and stop.is_set():
+                    break
+                waiting.remove(row.id)
                 try:
                     self.activate(row)
                 except Exception:
@@ -112,6 +136,12 @@ class WorkLoop:
                     # counts the activation against the run. The worker serves the others.
                     log.exception("activation of run %s failed", row.id)
                 count += 1
+        finally:
+            if waiting:
+                self.store.release_claims(self.owner, waiting)
+            if self.leases is not None:
+                for key in waiting:
+                    self.leases.release(key)
         return count
 
     def run_forever(self, stop: threading.Event, concurrency: int = 1) -> int:
@@ -137,7 +167,8 @@ class WorkLoop:
         counts: list[int] = []
         threads = [
             threading.Thread(
-                target=lambda: counts.append(self._serve(stop)),
+                # Each thread claims one run at a time: a batch would wait behind a slow run.
+                target=lambda: counts.append(self._serve(stop, batch=1)),
                 name=f"agentflow-worker-{number}",
                 daemon=True,
             )
@@ -149,10 +180,10 @@ class WorkLoop:
             thread.join()
         return sum(counts)
 
-    def _serve(self, stop: threading.Event) -> int:
+    def _serve(self, stop: threading.Event, batch: int | None = None) -> int:
         count = 0
         while not stop.is_set():
-            count += self.drain(stop)
+            count += self.drain(stop, batch)
             if stop.is_set():
                 break
             next_due = self.store.next_wake_at()

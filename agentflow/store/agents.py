@@ -17,7 +17,12 @@ class AgentStore(Database):
     """The store's agents and tools."""
 
     def create_agent(
-        self, agent_id: str, tools: list[str], review_policy: str, model: str | None
+        self,
+        agent_id: str,
+        tools: list[str],
+        review_policy: str,
+        model: str | None,
+        max_concurrent_runs: int | None = None,
     ) -> tuple[AgentRow, bool]:
         """Insert the agent unless it exists; returns (stored row, created). Never updates."""
         now = time.time()
@@ -30,6 +35,7 @@ class AgentStore(Database):
                             tools=tools,
                             review_policy=review_policy,
                             model=model,
+                            max_concurrent_runs=max_concurrent_runs,
                             created_at=now,
                             updated_at=now,
                         )
@@ -42,7 +48,9 @@ class AgentStore(Database):
         return AgentRow(**row._mapping), created
 
     def update_agent(self, agent_id: str, changed_by: str, **fields: Any) -> AgentChangeRow | None:
-        """Change an agent's `tools`, `review_policy` or `model`, and record who and when.
+        """Change an agent's `tools`, `review_policy`, `model` or `max_concurrent_runs`.
+
+        Who changed it and when is recorded.
 
         Only the fields whose value differs from the stored one are written; the change is
         appended to `agent_changes` in the same transaction, with the values before and after.
@@ -53,7 +61,7 @@ class AgentStore(Database):
         Raises:
             NotFound: there is no such agent.
         """
-        assert set(fields) <= {"tools", "review_policy", "model"}
+        assert set(fields) <= {"tools", "review_policy", "model", "max_concurrent_runs"}
         now = time.time()
         query = select(AGENTS).where(AGENTS.c.id == agent_id)
         query = self.dialect.lock_rows(query)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, update
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.journal import write_step
-from agentflow.store.tables import EVENTS, PLANS, RUNS, RunRow
+from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
 
 # A run claimed while still `running` lost its last activation before it settled.
@@ -26,6 +26,10 @@ _PLAN_APPROVED = (
     .exists()
 )
 _DUE_UNLEASED = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
+_BUSY_RUNS = RUNS.alias("busy_runs")
+_AGENT_LIMIT = (
+    select(AGENTS.c.max_concurrent_runs).where(AGENTS.c.id == RUNS.c.agent_id).scalar_subquery()
+)
 
 
 class LeaseStore(Database):
@@ -38,6 +42,75 @@ class LeaseStore(Database):
             or_(RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()),
             _PLAN_APPROVED,
         ]
+
+    def _busy(self, runs: Any) -> list[ColumnElement[bool]]:
+        """Runs held under a live lease: the ones that count against an agent's limit."""
+        return [
+            runs.c.status == RunState.RUNNING,
+            runs.c.lease_owner.is_not(None),
+            runs.c.lease_expires_at >= self.dialect.lease_clock(),
+        ]
+
+    def _under_limit(self) -> ColumnElement[bool]:
+        """The run's agent has no limit, or fewer of its runs than the limit are running."""
+        running = (
+            select(func.count())
+            .select_from(_BUSY_RUNS)
+            .where(_BUSY_RUNS.c.agent_id == RUNS.c.agent_id, *self._busy(_BUSY_RUNS))
+            .scalar_subquery()
+        )
+        return or_(_AGENT_LIMIT.is_(None), running < _AGENT_LIMIT)
+
+    def _lock_limited_agents(self, conn: Any, agent_id: Any = None) -> None:
+        """Serialise the claims of agents with a limit, so that two workers never both see room.
+
+        SQLite's transactions already hold the whole file; on PostgreSQL the limited agents'
+        rows are locked until the claim commits.
+        """
+        query = select(AGENTS.c.id).where(AGENTS.c.max_concurrent_runs.is_not(None))
+        if agent_id is not None:
+            query = query.where(AGENTS.c.id == agent_id)
+        locked = self.dialect.lock_rows(query)
+        if locked is not query:
+            conn.execute(locked).all()
+
+    def _fair_due(self, now: float, limit: int) -> Any:
+        """The ids of up to `limit` claimable runs, taking turns between agents.
+
+        Each agent's due runs are numbered by when they became due (its 1st, 2nd, ...); the
+        claim takes every agent's 1st before any agent's 2nd, so one agent's backlog never
+        starves another's. An agent with `max_concurrent_runs` gets no more turns than it has
+        room for beside its runs already running.
+        """
+        turn = func.row_number().over(
+            partition_by=RUNS.c.agent_id, order_by=(RUNS.c.wake_at, RUNS.c.id)
+        )
+        due = (
+            select(RUNS.c.id, RUNS.c.agent_id, RUNS.c.wake_at, turn.label("turn"))
+            .where(*self._claimable(now))
+            .subquery("due")
+        )
+        busy = (
+            select(RUNS.c.agent_id, func.count().label("running"))
+            .where(*self._busy(RUNS))
+            .group_by(RUNS.c.agent_id)
+            .subquery("busy")
+        )
+        room = or_(
+            AGENTS.c.max_concurrent_runs.is_(None),
+            due.c.turn + func.coalesce(busy.c.running, 0) <= AGENTS.c.max_concurrent_runs,
+        )
+        return (
+            select(due.c.id)
+            .select_from(
+                due.outerjoin(AGENTS, AGENTS.c.id == due.c.agent_id).outerjoin(
+                    busy, busy.c.agent_id == due.c.agent_id
+                )
+            )
+            .where(due.c.turn <= limit, room)
+            .order_by(due.c.turn, due.c.wake_at)
+            .limit(limit)
+        )
 
     def _lease(self, owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
         return {
@@ -54,41 +127,80 @@ class LeaseStore(Database):
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
         """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
 
-        All three are checked in the one statement, so a rejection can never be raced.
+        All three, and its agent's `max_concurrent_runs`, are checked in the one statement, so
+        a rejection can never be raced.
         """
         now = time.time()
+        agent = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
         with self._tx() as conn:
+            self._lock_limited_agents(conn, agent)
             row = conn.execute(
                 update(RUNS)
-                .where(RUNS.c.id == key, *self._claimable(now))
+                .where(RUNS.c.id == key, *self._claimable(now), self._under_limit())
                 .values(**self._lease(owner, lease_seconds, now))
                 .returning(*RUNS.c)
             ).first()
         return RunRow.model_construct(**row._mapping) if row else None
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
-        """Lease up to `limit` due runs of approved plan versions to `owner`, earliest first.
+        """Lease up to `limit` due runs of approved plan versions to `owner`.
 
-        The due runs are read and leased in one transaction, whose locks keep other workers
-        off them (on PostgreSQL they skip the rows, and take the next ones).
+        Agents take turns (see `_fair_due`), each agent's runs earliest first, and no agent
+        gets more runs running than its `max_concurrent_runs`. The due runs are read and
+        leased in one transaction, whose locks keep other workers off them (on PostgreSQL
+        they skip the rows, and take the next ones).
         """
         now = time.time()
-        query = select(RUNS.c.id).where(*self._claimable(now)).order_by(RUNS.c.wake_at)
-        query = self.dialect.lock_rows(query.limit(limit), skip_locked=True)
+        fair = self._fair_due(now, limit)
+        # FOR UPDATE may not share a query with a window function: the ids are locked outside.
+        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
+        locked = self.dialect.lock_rows(outside, skip_locked=True)
+        query = fair if locked is outside else locked
         with self._tx() as conn:
+            self._lock_limited_agents(conn)
             keys = [r[0] for r in conn.execute(query)]
             if not keys:
                 return []
-            conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id.in_(keys))
-                .values(**self._lease(owner, lease_seconds, now))
-            )
             rows = {
                 r.id: RunRow.model_construct(**r._mapping)
-                for r in conn.execute(select(RUNS).where(RUNS.c.id.in_(keys)))
+                for r in conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id.in_(keys))
+                    .values(**self._lease(owner, lease_seconds, now))
+                    .returning(*RUNS.c)
+                )
             }
         return [rows[key] for key in keys]
+
+    def release_claims(self, owner: str, keys: Iterable[str]) -> int:
+        """Give back runs `owner` claimed but never started (its worker is stopping).
+
+        They are queued and due at once, and the claim's activation is not counted.
+        """
+        ids = list(keys)
+        if not ids:
+            return 0
+        now = time.time()
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(
+                    RUNS.c.id.in_(ids),
+                    RUNS.c.lease_owner == owner,
+                    RUNS.c.status == RunState.RUNNING,
+                )
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    status=RunState.QUEUED,
+                    wake_at=now,
+                    activations=RUNS.c.activations - 1,
+                    updated_at=now,
+                )
+            )
+            if found.rowcount:
+                self.dialect.signal_due(conn)
+        return found.rowcount
 
     def lease_owners_on(self, host: str) -> list[str]:
         """The owners of live leases on running runs whose id names `host`."""

@@ -22,7 +22,10 @@ from agentflow.models import PlanState, RunState, StepState
 SCHEMA_VERSION = 5
 
 
-class AgentflowTable(SQLModel, registry=registry()):
+_REGISTRY = registry()
+
+
+class AgentflowTable(SQLModel, registry=_REGISTRY):
     """The base of agentflow's tables, on their own `MetaData`.
 
     So opening a store never creates (or inspects) the tables a host application declares on
@@ -56,6 +59,9 @@ class AgentRow(AgentflowTable, table=True):
     created_at: float
     updated_at: float
     updated_by: str | None = None
+    # How many of its runs may be running at once, across workers (None: no limit). A
+    # nullable column with no data step: opening an older store adds it (no schema version).
+    max_concurrent_runs: int | None = None
 
 
 class AgentChangeRow(AgentflowTable, table=True):
@@ -261,6 +267,10 @@ class StepRecord:
 
 
 # The tables themselves, for SQLAlchemy Core statements.
+# Rows read back are built with `model_construct` (no validation: the database typed them),
+# which, unlike `__init__`, does not set up the mappers' attributes on first use.
+_REGISTRY.configure()
+
 AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
 AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
 TOOLS: Table = ToolRow.__table__  # type: ignore[attr-defined]
