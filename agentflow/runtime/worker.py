@@ -88,7 +88,7 @@ class WorkLoop:
         wakeup: threading.Condition,
         poll_interval: float = 0.5,
         leases: LeaseKeeper | None = None,
-        claim_batch: int = 8,
+        claim_batch: int = 16,
     ) -> None:
         self.store = store
         self.owner = owner
