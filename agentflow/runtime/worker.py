@@ -12,6 +12,9 @@ from agentflow.store import RunRow, Store
 
 log = logging.getLogger("agentflow.worker")
 
+IDLE_CHECK = 60.0
+"""The longest an idle worker sleeps when other processes' writes wake it (a safety net)."""
+
 
 class LeaseKeeper:
     """A daemon thread that renews the leases of the runs this process is executing.
@@ -73,7 +76,9 @@ class WorkLoop:
         lease_seconds: how long a claim lasts without renewal.
         activate: runs one claimed run's activation.
         wakeup: notified in this process when a run may have become due (an event was sent).
-        poll_interval: the longest it sleeps before looking for runs made due by other processes.
+        poll_interval: the longest it sleeps before looking for runs made due by other processes,
+            when nothing tells it (an in-memory SQLite database); otherwise it sleeps until the
+            next run is due, however far off (at most `IDLE_CHECK` seconds).
         leases: keeps the leases of claimed runs alive while they wait their turn.
         claim_batch: how many due runs one claim takes (one transaction), when one thread
             serves them all.
@@ -97,6 +102,7 @@ class WorkLoop:
         self.wakeup = wakeup
         self.poll_interval = poll_interval
         self.leases = leases
+        self._longest_sleep = poll_interval
         self.claim_batch = claim_batch if leases is not None else 1
 
     def drain(self, stop: threading.Event | None = None, batch: int | None = None) -> int:
@@ -151,6 +157,7 @@ class WorkLoop:
         slow step in one run does not hold up the others.
         """
         listener = self.store.listen_for_due(self._wake, stop)
+        self._longest_sleep = self.poll_interval if listener is None else IDLE_CHECK
         try:
             return self._serve_with(stop, concurrency)
         finally:
@@ -182,14 +189,26 @@ class WorkLoop:
 
     def _serve(self, stop: threading.Event, batch: int | None = None) -> int:
         count = 0
+        retried = False
         while not stop.is_set():
-            count += self.drain(stop, batch)
+            ran = self.drain(stop, batch)
+            count += ran
             if stop.is_set():
                 break
+            # Asleep until the next run is due: a timer fires at its deadline, not at a poll.
             next_due = self.store.next_wake_at()
-            delay = self.poll_interval
+            delay = self._longest_sleep
             if next_due is not None:
-                delay = min(delay, max(0.0, next_due - time.time()))
+                left = next_due - time.time()
+                if left > 0:
+                    delay = min(delay, left)
+                elif ran or not retried:
+                    delay = 0.0  # it fell due as the claim ended: claim again at once
+                else:
+                    # Due but not claimable (its agent is at max_concurrent_runs, or another
+                    # worker holds it): a run ending, here or elsewhere, wakes the loop.
+                    delay = min(delay, self.poll_interval)
+                retried = delay == 0.0
             self._idle(delay, stop)
         return count
 

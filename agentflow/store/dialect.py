@@ -25,9 +25,7 @@ DUE_CHANNEL = "agentflow_due"
 WATCH_SECONDS = 0.005
 """How often a SQLite worker looks at the file's data version for other processes' commits."""
 _WAITING_STATES = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
-_DUE_NOW = (
-    "SELECT 1 FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL AND wake_at <= ? LIMIT 1"
-)
+_NEXT_DUE = "SELECT min(wake_at) FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL"
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
 
 _Query = TypeVar("_Query", bound=Select[Any])
@@ -128,26 +126,34 @@ class Dialect:
     def listen_for_due(
         self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
     ) -> threading.Thread | None:
-        """Call `callback` soon after another process makes a run due.
+        """Call `callback` soon after another process makes a run due, or when it falls due.
 
         A thread of its own reads the file's `PRAGMA data_version` every few milliseconds on a
         connection of its own: a cheap read that changes when another connection commits.
-        After a change it asks whether some run is due and unleased now (a read, which in WAL
-        mode never waits for a writer), and only then calls `callback`.
+        After a change it reads when the next unleased run is due (a read, which in WAL mode
+        never waits for a writer), and calls `callback` when that time comes: at once for a
+        run due now, at its deadline for a run another process put to sleep.
         """
         path = engine.url.database
         if not path or path == ":memory:":
             return None
 
+        def next_due(conn: sqlite3.Connection) -> float | None:
+            due: float | None = conn.execute(_NEXT_DUE, _WAITING_STATES).fetchone()[0]
+            return due
+
         def watch() -> None:
             with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
                 last = conn.execute("PRAGMA data_version").fetchone()[0]
+                due = next_due(conn)
                 while not stop.wait(WATCH_SECONDS):
                     current = conn.execute("PRAGMA data_version").fetchone()[0]
                     if current != last:
                         last = current
-                        if conn.execute(_DUE_NOW, (*_WAITING_STATES, time.time())).fetchone():
-                            callback()
+                        due = next_due(conn)
+                    if due is not None and due <= time.time():
+                        due = None  # told once; the worker's own claim takes it from here
+                        callback()
 
         thread = threading.Thread(target=watch, name="agentflow-watch", daemon=True)
         thread.start()
