@@ -118,37 +118,57 @@ class WorkLoop:
         # A dead worker on this host is noticed now, not when its leases lapse.
         release_dead_local_leases(self.store)
         while stop is None or not stop.is_set():
-            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=limit)
+            if limit == 1:
+                claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
+                if not claimed:
+                    return count
+                self._activate(claimed[0])
+                count += 1
+                continue
+            reserved = self.store.reserve_due_runs(self.owner, self.lease_seconds, limit)
+            if reserved:
+                count += self._run_reserved(reserved, stop)
+                continue
+            # Nothing to reserve; a run a dead worker left `running` is claimed on its own.
+            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
             if not claimed:
                 return count
-            count += self._run_claimed(claimed, stop)
+            self._activate(claimed[0])
+            count += 1
         return count
 
-    def _run_claimed(self, claimed: list[RunRow], stop: threading.Event | None) -> int:
-        waiting = [row.id for row in claimed]
+    def _run_reserved(self, reserved: list[str], stop: threading.Event | None) -> int:
+        """Claim and run the reserved runs one by one; give back the ones left at a stop."""
+        waiting = list(reserved)
         if self.leases is not None:
             for key in waiting:
                 self.leases.hold(key)
         count = 0
         try:
-            for row in claimed:
-                if stop is not None and stop.is_set():
-                    break
-                waiting.remove(row.id)
-                try:
-                    self.activate(row)
-                except Exception:
-                    # The run stays leased and `running`: its lease lapses, and the next claim
-                    # counts the activation against the run. The worker serves the others.
-                    log.exception("activation of run %s failed", row.id)
+            while waiting and (stop is None or not stop.is_set()):
+                key = waiting.pop(0)
+                row = self.store.claim_run(key, self.owner, self.lease_seconds)
+                if row is None:
+                    # Paused, restarted or its agent at its limit since: given back now.
+                    self.store.release_claims(self.owner, [key])
+                    continue
+                self._activate(row)
                 count += 1
         finally:
             if waiting:
                 self.store.release_claims(self.owner, waiting)
             if self.leases is not None:
-                for key in waiting:
+                for key in reserved:
                     self.leases.release(key)
         return count
+
+    def _activate(self, row: RunRow) -> None:
+        try:
+            self.activate(row)
+        except Exception:
+            # The run stays leased and `running`: its lease lapses, and the next claim counts
+            # the activation against the run. The worker serves the others.
+            log.exception("activation of run %s failed", row.id)
 
     def run_forever(self, stop: threading.Event, concurrency: int = 1) -> int:
         """Drain, then sleep until the next run is due (or an event arrives), until `stop`.

@@ -25,7 +25,13 @@ DUE_CHANNEL = "agentflow_due"
 WATCH_SECONDS = 0.005
 """How often a SQLite worker looks at the file's data version for other processes' commits."""
 _WAITING_STATES = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
-_NEXT_DUE = "SELECT min(wake_at) FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL"
+# When the next run falls due: an unleased one's wake-up, or the end of a lease (a lapsed
+# lease makes its run claimable again; live workers keep pushing theirs forward).
+_NEXT_DUE = (
+    "SELECT min(t) FROM ("
+    "SELECT min(wake_at) AS t FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL "
+    "UNION ALL SELECT min(lease_expires_at) FROM runs WHERE lease_owner IS NOT NULL)"
+)
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
 
 _Query = TypeVar("_Query", bound=Select[Any])

@@ -6,7 +6,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, true, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
@@ -42,11 +53,16 @@ _AGENT_LIMIT = (
 class LeaseStore(Database):
     """Claiming due runs, keeping their leases, and settling them."""
 
-    def _claimable(self, now: float, runs: Any = RUNS) -> list[ColumnElement[bool]]:
+    def _claimable(
+        self, now: float, runs: Any = RUNS, reserved_by: str | None = None
+    ) -> list[ColumnElement[bool]]:
+        free = [runs.c.lease_owner.is_(None), runs.c.lease_expires_at < self.dialect.lease_clock()]
+        if reserved_by is not None:
+            free.append(and_(runs.c.lease_owner == reserved_by, runs.c.status != RunState.RUNNING))
         return [
             runs.c.status.in_(CLAIMABLE),
             runs.c.wake_at <= now,
-            or_(runs.c.lease_owner.is_(None), runs.c.lease_expires_at < self.dialect.lease_clock()),
+            or_(*free),
             _PLAN_APPROVED if runs is RUNS else _plan_approved(runs),
         ]
 
@@ -81,7 +97,7 @@ class LeaseStore(Database):
         if locked is not query:
             conn.execute(locked).all()
 
-    def _fair_due(self, now: float, limit: int) -> Any:
+    def _fair_due(self, now: float, limit: int, *, idle_only: bool = False) -> Any:
         """The ids of up to `limit` claimable runs, taking turns between agents.
 
         Each agent's due runs are numbered by when they became due (its 1st, 2nd, ...); the
@@ -94,7 +110,7 @@ class LeaseStore(Database):
         )
         due = (
             select(RUNS.c.id, RUNS.c.agent_id, RUNS.c.wake_at, turn.label("turn"))
-            .where(RUNS.c.id.in_(self._candidates(now, limit)))
+            .where(RUNS.c.id.in_(self._candidates(now, limit, idle_only)))
             .subquery("due")
         )
         busy = (
@@ -119,7 +135,7 @@ class LeaseStore(Database):
             .limit(limit)
         )
 
-    def _candidates(self, now: float, limit: int) -> Any:
+    def _candidates(self, now: float, limit: int, idle_only: bool) -> Any:
         """The ids the turns are taken among, found by index without reading every due run.
 
         Each agent's `limit` earliest claimable runs (an index seek per agent), and the
@@ -128,7 +144,11 @@ class LeaseStore(Database):
         runs = _CANDIDATES
         per_agent = (
             select(runs.c.id)
-            .where(runs.c.agent_id == AGENTS.c.id, *self._claimable(now, runs))
+            .where(
+                runs.c.agent_id == AGENTS.c.id,
+                *self._claimable(now, runs),
+                *([runs.c.status != RunState.RUNNING] if idle_only else []),
+            )
             .order_by(runs.c.wake_at)
             .limit(limit)
         )
@@ -141,7 +161,10 @@ class LeaseStore(Database):
             each_agent = select(RUNS.c.id).select_from(AGENTS.join(RUNS, listed))
         earliest = (
             select(RUNS.c.id)
-            .where(*self._claimable(now))
+            .where(
+                *self._claimable(now),
+                *([RUNS.c.status != RunState.RUNNING] if idle_only else []),
+            )
             .order_by(RUNS.c.wake_at)
             .limit(limit)
             .subquery("earliest")
@@ -164,7 +187,8 @@ class LeaseStore(Database):
         """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
 
         All three, and its agent's `max_concurrent_runs`, are checked in the one statement, so
-        a rejection can never be raced.
+        a rejection can never be raced. A run `owner` reserved (`reserve_due_runs`) counts as
+        held by nobody else.
         """
         now = time.time()
         agent = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
@@ -172,7 +196,11 @@ class LeaseStore(Database):
             self._lock_limited_agents(conn, agent)
             row = conn.execute(
                 update(RUNS)
-                .where(RUNS.c.id == key, *self._claimable(now), self._under_limit())
+                .where(
+                    RUNS.c.id == key,
+                    *self._claimable(now, reserved_by=owner),
+                    self._under_limit(),
+                )
                 .values(**self._lease(owner, lease_seconds, now))
                 .returning(*RUNS.c)
             ).first()
@@ -208,42 +236,58 @@ class LeaseStore(Database):
             }
         return [rows[key] for key in keys]
 
-    def release_claims(self, owner: str, keys: Iterable[str]) -> int:
-        """Give back runs `owner` claimed but never started (its worker is stopping).
+    def reserve_due_runs(self, owner: str, lease_seconds: float, limit: int) -> list[str]:
+        """Hold up to `limit` due runs for `owner` to claim one by one (`claim_run`).
 
-        They are queued and due at once, and the claim's activation is not counted.
+        One transaction picks them as `claim_due_runs` does (agents taking turns) and puts
+        `owner`'s lease on them, leaving their state alone: until its activation claims it, a
+        reserved run is not running, so a worker that dies holding reservations costs those
+        runs nothing (no lost activation is counted) and other workers take them once the
+        lease lapses. Runs a dead worker left `running` are not reserved: `claim_due_runs`
+        takes them (counting the lost activation). Returns their keys, in turn order.
         """
+        now = time.time()
+        fair = self._fair_due(now, limit, idle_only=True)
+        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
+        locked = self.dialect.lock_rows(outside, skip_locked=True)
+        query = fair if locked is outside else locked
+        with self._tx() as conn:
+            keys = [r[0] for r in conn.execute(query)]
+            if keys:
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id.in_(keys))
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=self.dialect.lease_clock() + lease_seconds,
+                    )
+                )
+        return keys
+
+    def release_claims(self, owner: str, keys: Iterable[str]) -> int:
+        """Give back the runs `owner` reserved and never claimed (its worker is stopping)."""
         ids = list(keys)
         if not ids:
             return 0
-        now = time.time()
         with self._tx() as conn:
             found = conn.execute(
                 update(RUNS)
                 .where(
                     RUNS.c.id.in_(ids),
                     RUNS.c.lease_owner == owner,
-                    RUNS.c.status == RunState.RUNNING,
+                    RUNS.c.status != RunState.RUNNING,
                 )
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    status=RunState.QUEUED,
-                    wake_at=now,
-                    activations=RUNS.c.activations - 1,
-                    updated_at=now,
-                )
+                .values(lease_owner=None, lease_expires_at=None)
             )
             if found.rowcount:
                 self.dialect.signal_due(conn)
         return found.rowcount
 
     def lease_owners_on(self, host: str) -> list[str]:
-        """The owners of live leases on running runs whose id names `host`."""
+        """The owners of live leases (on running or reserved runs) whose id names `host`."""
         query = (
             select(RUNS.c.lease_owner)
             .where(
-                RUNS.c.status == RunState.RUNNING,
                 RUNS.c.lease_owner.like(f"{host}:%"),
                 RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
             )
@@ -256,9 +300,7 @@ class LeaseStore(Database):
         """End every lease these owners hold now (their processes are gone); how many runs."""
         with self._tx() as conn:
             found = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.lease_owner.in_(owners), RUNS.c.status == RunState.RUNNING)
-                .values(lease_expires_at=0.0)
+                update(RUNS).where(RUNS.c.lease_owner.in_(owners)).values(lease_expires_at=0.0)
             )
             if found.rowcount:
                 self.dialect.signal_due(conn)
@@ -274,8 +316,9 @@ class LeaseStore(Database):
                     _PLAN_APPROVED,
                 )
             ).scalar()
+            # Running and reserved runs alike: they are claimable again when the lease ends.
             expiry = conn.execute(
-                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.status == RunState.RUNNING)
+                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.lease_owner.is_not(None))
             ).scalar()
         times = [t for t in (due, expiry) if t is not None]
         return min(times) if times else None

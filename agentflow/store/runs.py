@@ -173,7 +173,9 @@ class RunStore(Database):
         now = time.time()
         run = _the_run(key, agent_id)
         idle = or_(
-            RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()
+            RUNS.c.lease_owner.is_(None),
+            RUNS.c.lease_expires_at < self.dialect.lease_clock(),
+            RUNS.c.status != RunState.RUNNING,  # reserved by a worker, not claimed yet
         )
         with self._tx() as conn:
             done = conn.execute(

@@ -83,19 +83,41 @@ def test_a_lapsed_lease_does_not_count_against_the_limit(store: Store) -> None:
     assert store.claim_due_runs("other", lease_seconds=60, limit=8) == []
 
 
-def test_claims_given_back_unstarted_are_queued_and_not_counted(store: Store) -> None:
+def test_reserved_runs_keep_their_state_and_cost_nothing_if_their_worker_dies(
+    store: Store,
+) -> None:
     keys = due_runs(store, "acme", 3)
-    claimed = store.claim_due_runs("worker-a", lease_seconds=60, limit=3)
-    assert len(claimed) == 3
-
-    assert store.release_claims("worker-a", keys[1:]) == 2
-    assert store.release_claims("worker-b", keys[:1]) == 0  # not worker-b's to give back
-
-    for key in keys[1:]:
+    reserved = store.reserve_due_runs("dead", lease_seconds=0.05, limit=8)
+    assert sorted(reserved) == sorted(keys)
+    for key in keys:
         row = store.get_run(key)
-        assert (row.status, row.lease_owner, row.activations) == (RunState.QUEUED, None, 0)
+        assert (row.status, row.lease_owner, row.activations) == (RunState.QUEUED, "dead", 0)
+    # Held for their worker: nobody else claims them, in a batch or by key.
+    assert store.claim_due_runs("other", lease_seconds=60, limit=8) == []
+    assert store.claim_run(keys[0], "other", lease_seconds=60) is None
+    # Their worker claims them one by one.
+    claimed = store.claim_run(keys[0], "dead", lease_seconds=0.05)
+    assert claimed is not None and claimed.status == RunState.RUNNING
+    assert claimed.activations == 1
+
+    time.sleep(0.1)  # the worker died: its leases lapse
+    again = {row.id: row for row in store.claim_due_runs("alive", lease_seconds=60, limit=8)}
+    assert sorted(again) == sorted(keys)
+    assert again[keys[0]].unsettled == 1  # its activation was lost
+    assert again[keys[1]].unsettled == 0 and again[keys[2]].unsettled == 0  # never started
+
+
+def test_reservations_given_back_are_free_at_once(store: Store) -> None:
+    keys = due_runs(store, "acme", 3)
+    assert sorted(store.reserve_due_runs("worker-a", lease_seconds=60, limit=3)) == sorted(keys)
+    assert store.release_claims("worker-b", keys) == 0  # not worker-b's to give back
+    assert store.release_claims("worker-a", keys[1:]) == 2
     again = store.claim_due_runs("worker-b", lease_seconds=60, limit=8)
-    assert sorted(row.id for row in again) == sorted(keys[1:])
+    assert sorted(r.id for r in again) == sorted(keys[1:])
+    # A reserved run can be paused: it is not running.
+    assert store.request_pause(keys[0]) is Transition.DONE
+    assert store.get_run(keys[0]).status == RunState.PAUSED
+    assert store.claim_run(keys[0], "worker-a", lease_seconds=60) is None
 
 
 def test_max_concurrent_runs_is_checked_and_kept_on_the_agent(db_url: str) -> None:
