@@ -150,13 +150,13 @@ class WorkLoop:
                 row = self.store.claim_run(key, self.owner, self.lease_seconds)
                 if row is None:
                     # Paused, restarted or its agent at its limit since: given back now.
-                    self.store.release_claims(self.owner, [key])
+                    self.store.release_reservations(self.owner, [key])
                     continue
                 self._activate(row)
                 count += 1
         finally:
             if waiting:
-                self.store.release_claims(self.owner, waiting)
+                self.store.release_reservations(self.owner, waiting)
             if self.leases is not None:
                 for key in reserved:
                     self.leases.release(key)

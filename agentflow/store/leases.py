@@ -264,7 +264,7 @@ class LeaseStore(Database):
                 )
         return keys
 
-    def release_claims(self, owner: str, keys: Iterable[str]) -> int:
+    def release_reservations(self, owner: str, keys: Iterable[str]) -> int:
         """Give back the runs `owner` reserved and never claimed (its worker is stopping)."""
         ids = list(keys)
         if not ids:

@@ -110,8 +110,8 @@ def test_reserved_runs_keep_their_state_and_cost_nothing_if_their_worker_dies(
 def test_reservations_given_back_are_free_at_once(store: Store) -> None:
     keys = due_runs(store, "acme", 3)
     assert sorted(store.reserve_due_runs("worker-a", lease_seconds=60, limit=3)) == sorted(keys)
-    assert store.release_claims("worker-b", keys) == 0  # not worker-b's to give back
-    assert store.release_claims("worker-a", keys[1:]) == 2
+    assert store.release_reservations("worker-b", keys) == 0  # not worker-b's to give back
+    assert store.release_reservations("worker-a", keys[1:]) == 2
     again = store.claim_due_runs("worker-b", lease_seconds=60, limit=8)
     assert sorted(r.id for r in again) == sorted(keys[1:])
     # A reserved run can be paused: it is not running.
