@@ -125,9 +125,9 @@ class WorkLoop:
                 self._activate(claimed[0])
                 count += 1
                 continue
-            reserved = self.store.reserve_due_runs(self.owner, self.lease_seconds, limit)
-            if reserved:
-                count += self._run_reserved(reserved, stop)
+            first, reserved = self.store.claim_and_reserve(self.owner, self.lease_seconds, limit)
+            if first is not None:
+                count += self._run_reserved(first, reserved, stop)
                 continue
             # Nothing to reserve; a run a dead worker left `running` is claimed on its own.
             claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
@@ -137,14 +137,20 @@ class WorkLoop:
             count += 1
         return count
 
-    def _run_reserved(self, reserved: list[str], stop: threading.Event | None) -> int:
-        """Claim and run the reserved runs one by one; give back the ones left at a stop."""
+    def _run_reserved(
+        self, first: RunRow, reserved: list[str], stop: threading.Event | None
+    ) -> int:
+        """Run `first`, then claim and run the reserved runs one by one.
+
+        The ones left at a stop are given back.
+        """
         waiting = list(reserved)
         if self.leases is not None:
             for key in waiting:
                 self.leases.hold(key)
-        count = 0
+        count = 1
         try:
+            self._activate(first)
             while waiting and (stop is None or not stop.is_set()):
                 key = waiting.pop(0)
                 row = self.store.claim_run(key, self.owner, self.lease_seconds)

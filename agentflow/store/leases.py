@@ -246,22 +246,47 @@ class LeaseStore(Database):
         lease lapses. Runs a dead worker left `running` are not reserved: `claim_due_runs`
         takes them (counting the lost activation). Returns their keys, in turn order.
         """
+        with self._tx() as conn:
+            return self._reserve(conn, owner, lease_seconds, limit)
+
+    def claim_and_reserve(
+        self, owner: str, lease_seconds: float, limit: int
+    ) -> tuple[RunRow | None, list[str]]:
+        """Claim the first of up to `limit` due runs and reserve the others, in one transaction.
+
+        The claimed run starts at once; the reserved ones are as `reserve_due_runs` leaves
+        them, for `claim_run` one by one. (None, []) when no run is due (but see
+        `claim_due_runs` for runs a dead worker left `running`).
+        """
         now = time.time()
-        fair = self._fair_due(now, limit, idle_only=True)
+        with self._tx() as conn:
+            self._lock_limited_agents(conn)
+            keys = self._reserve(conn, owner, lease_seconds, limit)
+            if not keys:
+                return None, []
+            row = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == keys[0])
+                .values(**self._lease(owner, lease_seconds, now))
+                .returning(*RUNS.c)
+            ).one()
+        return RunRow.model_construct(**row._mapping), keys[1:]
+
+    def _reserve(self, conn: Any, owner: str, lease_seconds: float, limit: int) -> list[str]:
+        fair = self._fair_due(time.time(), limit, idle_only=True)
         outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
         locked = self.dialect.lock_rows(outside, skip_locked=True)
         query = fair if locked is outside else locked
-        with self._tx() as conn:
-            keys = [r[0] for r in conn.execute(query)]
-            if keys:
-                conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id.in_(keys))
-                    .values(
-                        lease_owner=owner,
-                        lease_expires_at=self.dialect.lease_clock() + lease_seconds,
-                    )
+        keys = [r[0] for r in conn.execute(query)]
+        if keys:
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(keys))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=self.dialect.lease_clock() + lease_seconds,
                 )
+            )
         return keys
 
     def release_reservations(self, owner: str, keys: Iterable[str]) -> int:

@@ -107,6 +107,16 @@ def test_reserved_runs_keep_their_state_and_cost_nothing_if_their_worker_dies(
     assert again[keys[1]].unsettled == 0 and again[keys[2]].unsettled == 0  # never started
 
 
+def test_one_transaction_claims_the_first_run_and_reserves_the_rest(store: Store) -> None:
+    keys = due_runs(store, "acme", 3)
+    first, reserved = store.claim_and_reserve("worker-a", lease_seconds=60, limit=8)
+    assert first is not None and first.status == RunState.RUNNING and first.activations == 1
+    assert sorted([first.id, *reserved]) == sorted(keys)
+    for key in reserved:
+        assert store.get_run(key).status == RunState.QUEUED
+    assert store.claim_and_reserve("worker-b", lease_seconds=60, limit=8) == (None, [])
+
+
 def test_reservations_given_back_are_free_at_once(store: Store) -> None:
     keys = due_runs(store, "acme", 3)
     assert sorted(store.reserve_due_runs("worker-a", lease_seconds=60, limit=3)) == sorted(keys)
