@@ -68,7 +68,7 @@ def main() -> None:
         ]
         engine.work()
         asleep = time.perf_counter() - started
-        sleeping = len(engine.runs(status="sleeping"))
+        sleeping = len(engine.store.list_runs(status="sleeping", limit=args.runs + AGENTS))
         gc.collect()
         added = rss_mb() - before
         del runs
@@ -80,7 +80,7 @@ def main() -> None:
         engine.work()
         wall = time.perf_counter() - woke
         cpu_per_run = (time.process_time() - cpu) / args.runs
-        complete = len(engine.runs(status="complete")) - AGENTS
+        complete = len(engine.store.list_runs(status="complete", limit=args.runs + AGENTS)) - AGENTS
         engine.close()
     print(
         f"SQLite WAL, durability={args.durability} (synchronous="

@@ -154,8 +154,8 @@ class RunRow(AgentflowTable, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_due", "status", "wake_at"),
-        # Each agent's due runs, for claims that let agents take turns.
-        Index("ix_runs_agent_due", "agent_id", "status", "wake_at"),
+        # Each agent's runs in wake-up order, for claims that let agents take turns.
+        Index("ix_runs_agent_due", "agent_id", "wake_at"),
         Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
     )
 
