@@ -41,6 +41,16 @@ class _Keep(enum.Enum):
 KEEP = _Keep.KEEP
 
 
+def _check_limit(max_concurrent_runs: Any) -> None:
+    if max_concurrent_runs is None:
+        return
+    if type(max_concurrent_runs) is not int or max_concurrent_runs < 1:
+        raise ConfigurationError(
+            f"max_concurrent_runs must be a whole number of at least 1 (or None: no limit), "
+            f"not {max_concurrent_runs!r}"
+        )
+
+
 def _check_policy(review: str | None) -> None:
     if review is not None and review not in REVIEW_POLICIES:
         raise ConfigurationError(
@@ -108,6 +118,7 @@ class Agent:
         review: str,
         model: str | None,
         approvals: dict[str, int] | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> None:
         self.engine = engine
         self.id = agent_id
@@ -116,6 +127,8 @@ class Agent:
         self.model = model
         #: risk level -> distinct approvals a plan version of that risk needs (else one)
         self.approvals: dict[str, int] = dict(approvals or {})
+        self.max_concurrent_runs = max_concurrent_runs
+        """How many of its runs may run at once, across every worker (None: no limit)."""
 
     @classmethod
     def open(
@@ -127,6 +140,7 @@ class Agent:
         review: str | None = None,
         model: str | None = None,
         approvals: Mapping[str, int] | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> Agent:
         """The existing agent, unchanged; or a new one created with what was given.
 
@@ -147,14 +161,25 @@ class Agent:
             )
         _check_policy(review)
         wanted = checked_approvals(approvals)
+        _check_limit(max_concurrent_runs)
         names = _tool_list(engine, agent_id, tools)
         row = engine.store.get_agent(agent_id)
         if row is None:
             row, _created = engine.store.create_agent(
-                agent_id, names or [], review or "required", model, wanted
+                agent_id,
+                names or [],
+                review or "required",
+                model,
+                approvals=wanted,
+                max_concurrent_runs=max_concurrent_runs,
             )
-        agent = cls._of(engine, row)
+        agent = cls.of(engine, row)
         differences = agent._differences(names, review, model, wanted)
+        if max_concurrent_runs is not None and max_concurrent_runs != agent.max_concurrent_runs:
+            differences.append(
+                f"max_concurrent_runs (stored: {agent.max_concurrent_runs!r}, "
+                f"given: {max_concurrent_runs!r})"
+            )
         if differences:
             raise ConfigurationError(
                 f"agent {agent_id!r} already exists with a different {' and '.join(differences)}; "
@@ -169,12 +194,19 @@ class Agent:
         row = engine.store.get_agent(agent_id)
         if row is None:
             raise NotFound(f"no agent named {agent_id!r}")
-        return cls._of(engine, row)
+        return cls.of(engine, row)
 
     @classmethod
-    def _of(cls, engine: Engine, row: AgentRow) -> Agent:
+    def of(cls, engine: Engine, row: AgentRow) -> Agent:
+        """The handle of a stored agent row."""
         return cls(
-            engine, row.id, list(row.tools), row.review_policy, row.model, dict(row.approvals)
+            engine,
+            row.id,
+            list(row.tools),
+            row.review_policy,
+            row.model,
+            dict(row.approvals),
+            row.max_concurrent_runs,
         )
 
     def __repr__(self) -> str:
@@ -209,6 +241,7 @@ class Agent:
         review: str | None = None,
         model: str | _Keep | None = KEEP,
         approvals: Mapping[str, int] | None = None,
+        max_concurrent_runs: int | _Keep | None = KEEP,
     ) -> AgentChange | None:
         """Change this agent's tools, review policy, approvals or model, recording who and when.
 
@@ -224,14 +257,16 @@ class Agent:
             model: the new default model of its planner.
             approvals: the new two-person rule, risk level -> distinct approvals a plan version
                 of that risk needs (`{}`: one for every level); pending versions follow it.
+            max_concurrent_runs: how many of its runs may run at once across every worker
+                (None: no limit); workers honour it at their next claim.
 
         Returns:
             The recorded change, or None when nothing differed from what was stored.
 
         Raises:
             ValueError: `changed_by` is empty.
-            ConfigurationError: the review policy is not one of the three, or `approvals` is
-                malformed.
+            ConfigurationError: the review policy is not one of the three, `approvals` is
+                malformed, or max_concurrent_runs is not a whole number of at least 1.
             ToolNotAllowed: a tool is not registered with the engine.
             NotFound: the agent no longer exists.
         """
@@ -240,6 +275,9 @@ class Agent:
         _check_policy(review)
         wanted = checked_approvals(approvals)
         fields: dict[str, Any] = {}
+        if not isinstance(max_concurrent_runs, _Keep):
+            _check_limit(max_concurrent_runs)
+            fields["max_concurrent_runs"] = max_concurrent_runs
         names = _tool_list(self.engine, self.id, tools)
         if names is not None:
             fields["tools"] = list(dict.fromkeys(names))
@@ -254,6 +292,7 @@ class Agent:
         if row is not None:
             self.tools, self.review, self.model = list(row.tools), row.review_policy, row.model
             self.approvals = dict(row.approvals)
+            self.max_concurrent_runs = row.max_concurrent_runs
         if change is None:
             return None
         return agent_change_of(change)

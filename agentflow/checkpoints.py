@@ -62,7 +62,7 @@ class StepWrite:
 
     def row(self) -> dict[str, Any]:
         """The step table's columns."""
-        return {name: getattr(self, name) for name in _STEP_COLUMNS}
+        return {name: getattr(self, name) for name in STEP_COLUMNS}
 
     def to_json(self) -> dict[str, Any]:
         """Every field, as a sandbox sends it to its host."""
@@ -70,4 +70,5 @@ class StepWrite:
 
 
 STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
-_STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
+STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
+"""The step table's columns a `StepWrite` fills."""

@@ -114,7 +114,13 @@ class Engine:
         self.reviews = Reviews(self)
         self._leases = LeaseKeeper(self.store, self.owner, lease_seconds)
         self._loop = WorkLoop(
-            self.store, self.owner, lease_seconds, self.activate, self.wakeup, poll_interval
+            self.store,
+            self.owner,
+            lease_seconds,
+            self.activate,
+            self.wakeup,
+            poll_interval,
+            leases=self._leases,
         )
         # The planner's default model: a litellm name, or a model object with complete and
         # acomplete (e.g. agentflow.testing.ScriptedModel), which `--app` hosts can set.
@@ -197,6 +203,7 @@ class Engine:
         review: str | None = None,
         model: str | None = None,
         approvals: Mapping[str, int] | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> Agent:
         """The handle (`Agent`) of an existing agent, unchanged; or of a new one.
 
@@ -212,9 +219,17 @@ class Engine:
             approvals: the two-person rule: risk level ("low", "medium", "high") -> how many
                 distinct reviewers must approve a plan version of that risk (default one),
                 e.g. `{"high": 2}`.
+            max_concurrent_runs: how many of its runs may run at once, across every worker
+                (default: no limit); claims leave its other due runs queued.
         """
         return Agent.open(
-            self, agent_id, tools=tools, review=review, model=model, approvals=approvals
+            self,
+            agent_id,
+            tools=tools,
+            review=review,
+            model=model,
+            approvals=approvals,
+            max_concurrent_runs=max_concurrent_runs,
         )
 
     def get_agent(self, agent_id: str) -> Agent:

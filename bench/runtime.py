@@ -1,11 +1,13 @@
 """Runtime benchmarks on a real SQLite file: step overhead, latencies, wake lateness.
 
-Run: `.venv/bin/python bench/runtime.py` (prints a table; takes about 20 seconds). Every p95 is a
+Run: `.venv/bin/python bench/runtime.py [--durability normal|full]` (prints a table; takes
+about 20 seconds); every row names the durability it ran at. Every p95 is a
 real percentile over the n samples its row names; bench/compare.py compares with DBOS/LangGraph.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -24,8 +26,8 @@ def percentile(samples: list[float], fraction: float) -> float:
     return interpolate(sorted(samples), fraction)
 
 
-def make_engine(directory: str) -> Engine:
-    engine = Engine(f"sqlite:///{directory}/bench.db", poll_interval=0.5)
+def make_engine(directory: str, durability: str = "normal") -> Engine:
+    engine = Engine(f"sqlite:///{directory}/bench.db", poll_interval=0.5, durability=durability)
 
     @engine.tool(side_effects=False)
     def noop(i: int) -> int:
@@ -140,9 +142,12 @@ def bench_sleep_lateness(engine: Engine) -> Row:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="agentflow runtime benchmarks on SQLite")
+    parser.add_argument("--durability", choices=("normal", "full"), default="normal")
+    durability = parser.parse_args().durability
     rows = []
     with tempfile.TemporaryDirectory() as directory:
-        engine = make_engine(directory)
+        engine = make_engine(directory, durability)
         for bench in (
             bench_step_overhead,
             bench_one_step_run,
@@ -152,14 +157,17 @@ def main() -> None:
         ):
             rows.append(bench(engine))
         engine.close()
-    print("SQLite WAL, synchronous=NORMAL (agentflow's default), isolation=process, in process")
+    synchronous = "FULL" if durability == "full" else "NORMAL"
+    print(f"SQLite WAL, durability={durability} (synchronous={synchronous}), isolation=process")
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'n':>4}  {'median ms':>10}  {'p95 ms':>10}")
-    print("-" * (width + 30))
+    print(f"{'measure':<{width}}  {'durability':>10}  {'n':>4}  {'median ms':>10}  {'p95 ms':>10}")
+    print("-" * (width + 42))
     for name, samples in rows:
         median = statistics.median(samples) * 1000
         p95 = percentile(samples, 0.95) * 1000
-        print(f"{name:<{width}}  {len(samples):>4}  {median:>10.3f}  {p95:>10.3f}")
+        print(
+            f"{name:<{width}}  {durability:>10}  {len(samples):>4}  {median:>10.3f}  {p95:>10.3f}"
+        )
 
 
 if __name__ == "__main__":

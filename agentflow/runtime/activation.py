@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -19,7 +19,13 @@ from agentflow.errors import AgentflowError, LeaseLost, PlanValidationError
 from agentflow.plain import error_message
 from agentflow.plan.data import RunInput
 from agentflow.runtime.signals import Suspend, Suspension
-from agentflow.runtime.step_api import Journal, RuntimeLimits, StepContext, checkpointable
+from agentflow.runtime.step_api import (
+    CheckpointThen,
+    Journal,
+    RuntimeLimits,
+    StepContext,
+    checkpointable,
+)
 
 
 class LoadedPlan(Protocol):
@@ -114,8 +120,13 @@ def execute_activation(
     limits: RuntimeLimits,
     *,
     describe_memory_error: Callable[[], str] | None = None,
+    checkpoint_then: CheckpointThen | None = None,
 ) -> ActivationResult:
-    """Replay `plan` over `records`, then run it on as far as it goes now."""
+    """Replay `plan` over `records`, then run it on as far as it goes now.
+
+    With `checkpoint_then` (inline, on the store), a finished step's checkpoint is written
+    with the next attempt's start, or returned in the result for the settlement to write.
+    """
     step = StepContext(
         store=journal,
         run_id=run.key,
@@ -124,7 +135,23 @@ def execute_activation(
         limits=limits,
         rebase=run.rebase,
         control=run.control,
+        checkpoint_then=checkpoint_then,
     )
+    result = _drive(plan, run, step, tools, limits, describe_memory_error)
+    deferred = step.take_deferred()
+    if not deferred or result.kind == ResultKind.LOST:
+        return result
+    return replace(result, checkpoints=(*deferred, *result.checkpoints))
+
+
+def _drive(
+    plan: LoadedPlan,
+    run: RunIdentity,
+    step: StepContext,
+    tools: Mapping[str, Callable[..., Any]],
+    limits: RuntimeLimits,
+    describe_memory_error: Callable[[], str] | None,
+) -> ActivationResult:
     printed: list[str] = []
 
     def print_sink(text: str) -> None:

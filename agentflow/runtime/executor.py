@@ -56,8 +56,13 @@ def run_inline(
     tools: Mapping[str, Callable[..., Any]],
     limits: RuntimeLimits,
 ) -> ActivationResult:
-    """Run plan code in this process (`isolation="inline"`: trusted plans and tests only)."""
-    return execute_activation(plan, run, store, owner, records, tools, limits)
+    """Run plan code in this process (`isolation="inline"`: trusted plans and tests only).
+
+    A step's checkpoint shares its transaction with the next attempt's `running` record.
+    """
+    return execute_activation(
+        plan, run, store, owner, records, tools, limits, checkpoint_then=store.checkpoint_then
+    )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,15 @@ class TakenEvent(Protocol):
     created_at: float
 
 
+class CheckpointThen(Protocol):
+    """`Store.checkpoint_then`: a step's checkpoint and the records that follow it, at once."""
+
+    def __call__(
+        self, owner: str, key: str, done: StepWrite, then: Sequence[StepWrite]
+    ) -> str | None:
+        """Write `done`, then `then` unless a pause or terminate is pending; the control."""
+
+
 class Journal(Protocol):
     """Where a run's steps are recorded: the store in the worker, a channel in a sandbox."""
 
@@ -155,8 +164,14 @@ class StepContext:
         limits: RuntimeLimits,
         rebase: bool = False,
         control: str | None = None,
+        checkpoint_then: CheckpointThen | None = None,
     ) -> None:
         self._store = store
+        # With `checkpoint_then` (the store itself, inline), a step's `complete` record waits
+        # for the next attempt's `running` record and both are written in one transaction,
+        # before that attempt's tool acts; or with the run's settlement (`take_deferred`).
+        self._checkpoint_then = checkpoint_then
+        self._deferred: StepWrite | None = None
         self._run_id = run_id
         self._owner = owner
         self._limits = limits
@@ -234,6 +249,7 @@ class StepContext:
         return seq, key, occurrence, record
 
     def _truncate(self, seq: int) -> None:
+        self._flush()
         self._store.truncate_steps_in_activation(self._owner, self._run_id, seq)
         for dropped in [s for s in self._top if s >= seq]:
             record = self._top.pop(dropped)
@@ -270,7 +286,40 @@ class StepContext:
     def _save(self, step: StepWrite, **changes: Any) -> None:
         if self._closed:
             raise RuntimeError("the activation has ended; a stray attempt cannot record steps")
-        self._control = self._store.save_step(self._owner, self._mark_new(step, **changes))
+        row = self._mark_new(step, **changes)
+        done, self._deferred = self._deferred, None
+        if done is None or self._checkpoint_then is None:
+            self._flush(done)
+            self._control = self._store.save_step(self._owner, row)
+            return
+        if row.status != StepState.RUNNING:
+            self._flush(done)
+            self._control = self._store.save_step(self._owner, row)
+            return
+        # One transaction for the last step's end and this attempt's start; a pending pause or
+        # terminate keeps the attempt from being recorded, and from starting.
+        self._control = self._checkpoint_then(self._owner, self._run_id, done, [row])
+        self._before_new_work()
+
+    def _complete(self, step: StepWrite, **changes: Any) -> None:
+        """Record a finished step: at once, or with the next write when the journal can."""
+        if self._checkpoint_then is None or self._closed:
+            self._save(step, **changes)
+            return
+        self._flush()
+        self._deferred = self._mark_new(step, **changes)
+
+    def _flush(self, done: StepWrite | None = None) -> None:
+        """Write a deferred checkpoint on its own (the next write cannot carry it)."""
+        if done is None:
+            done, self._deferred = self._deferred, None
+        if done is not None:
+            self._control = self._store.save_step(self._owner, done)
+
+    def take_deferred(self) -> tuple[StepWrite, ...]:
+        """The checkpoint not written yet, for the run's settlement to write."""
+        done, self._deferred = self._deferred, None
+        return (done,) if done is not None else ()
 
     # --- step.do -----------------------------------------------------------------------
 
@@ -333,7 +382,7 @@ class StepContext:
             ok, value = self._attempt(task, limit)
             now = time.time()
             if ok:
-                self._save(
+                self._complete(
                     base, status=StepState.COMPLETE, output=value, attempts=attempts, ended_at=now
                 )
                 return value
@@ -469,6 +518,7 @@ class StepContext:
             wake_at=deadline,
         )
         done = replace(fields, status=StepState.COMPLETE, ended_at=now)
+        self._flush()
         taken = self._store.take_event(
             self._owner, self._run_id, type, replace(done, new=record is None)
         )
@@ -623,6 +673,7 @@ class StepContext:
             for task in pending:
                 attempts[task.key] += 1
             running = [child_record(task) for task in pending]
+            self._flush()
             self._control = self._store.save_steps(
                 self._owner, self._run_id, [self._mark_new(row) for row in running]
             )
@@ -654,6 +705,7 @@ class StepContext:
                             wake_at=wake,
                         )
                     )
+            self._flush()
             self._control = self._store.save_steps(
                 self._owner, self._run_id, [self._mark_new(row) for row in rows]
             )

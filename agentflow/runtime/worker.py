@@ -12,6 +12,9 @@ from agentflow.store import RunRow, Store
 
 log = logging.getLogger("agentflow.worker")
 
+IDLE_CHECK = 60.0
+"""The longest an idle worker sleeps when other processes' writes wake it (a safety net)."""
+
 
 class LeaseKeeper:
     """A daemon thread that renews the leases of the runs this process is executing.
@@ -73,7 +76,12 @@ class WorkLoop:
         lease_seconds: how long a claim lasts without renewal.
         activate: runs one claimed run's activation.
         wakeup: notified in this process when a run may have become due (an event was sent).
-        poll_interval: the longest it sleeps before looking for runs made due by other processes.
+        poll_interval: the longest it sleeps before looking for runs made due by other processes,
+            when nothing tells it (an in-memory SQLite database); otherwise it sleeps until the
+            next run is due, however far off (at most `IDLE_CHECK` seconds).
+        leases: keeps the leases of claimed runs alive while they wait their turn.
+        claim_batch: how many due runs one claim takes (one transaction), when one thread
+            serves them all.
     """
 
     def __init__(
@@ -84,6 +92,8 @@ class WorkLoop:
         activate: Callable[[RunRow], object],
         wakeup: threading.Condition,
         poll_interval: float = 0.5,
+        leases: LeaseKeeper | None = None,
+        claim_batch: int = 16,
     ) -> None:
         self.store = store
         self.owner = owner
@@ -91,29 +101,81 @@ class WorkLoop:
         self.activate = activate
         self.wakeup = wakeup
         self.poll_interval = poll_interval
+        self.leases = leases
+        self._longest_sleep = poll_interval
+        self.claim_batch = claim_batch if leases is not None else 1
 
-    def drain(self, stop: threading.Event | None = None) -> int:
+    def drain(self, stop: threading.Event | None = None, batch: int | None = None) -> int:
         """Run every run that is due now, then return how many activations ran.
 
-        A set `stop` ends the loop after the activation in progress, even with a backlog.
+        Each claim takes up to `batch` due runs in one transaction (default `claim_batch`),
+        whose leases are kept alive while they wait their turn. A set `stop` ends the loop
+        after the activation in progress, even with a backlog; runs claimed but not started
+        are given back.
         """
         count = 0
+        limit = batch or self.claim_batch
         # A dead worker (this host's, or any on PostgreSQL) is noticed now, not when its
         # leases lapse.
         release_dead_leases(self.store, self.owner)
         while stop is None or not stop.is_set():
+            if limit == 1:
+                claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
+                if not claimed:
+                    return count
+                self._activate(claimed[0])
+                count += 1
+                continue
+            first, reserved = self.store.claim_and_reserve(self.owner, self.lease_seconds, limit)
+            if first is not None:
+                count += self._run_reserved(first, reserved, stop)
+                continue
+            # Nothing to reserve; a run a dead worker left `running` is claimed on its own.
             claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
             if not claimed:
                 return count
-            for row in claimed:
-                try:
-                    self.activate(row)
-                except Exception:
-                    # The run stays leased and `running`: its lease lapses, and the next claim
-                    # counts the activation against the run. The worker serves the others.
-                    log.exception("activation of run %s failed", row.id)
-                count += 1
+            self._activate(claimed[0])
+            count += 1
         return count
+
+    def _run_reserved(
+        self, first: RunRow, reserved: list[str], stop: threading.Event | None
+    ) -> int:
+        """Run `first`, then claim and run the reserved runs one by one.
+
+        The ones left at a stop are given back.
+        """
+        waiting = list(reserved)
+        if self.leases is not None:
+            for key in waiting:
+                self.leases.hold(key)
+        count = 1
+        try:
+            self._activate(first)
+            while waiting and (stop is None or not stop.is_set()):
+                key = waiting.pop(0)
+                row = self.store.claim_run(key, self.owner, self.lease_seconds)
+                if row is None:
+                    # Paused, restarted or its agent at its limit since: given back now.
+                    self.store.release_reservations(self.owner, [key])
+                    continue
+                self._activate(row)
+                count += 1
+        finally:
+            if waiting:
+                self.store.release_reservations(self.owner, waiting)
+            if self.leases is not None:
+                for key in reserved:
+                    self.leases.release(key)
+        return count
+
+    def _activate(self, row: RunRow) -> None:
+        try:
+            self.activate(row)
+        except Exception:
+            # The run stays leased and `running`: its lease lapses, and the next claim counts
+            # the activation against the run. The worker serves the others.
+            log.exception("activation of run %s failed", row.id)
 
     def run_forever(self, stop: threading.Event, concurrency: int = 1) -> int:
         """Drain, then sleep until the next run is due (or an event arrives), until `stop`.
@@ -122,6 +184,7 @@ class WorkLoop:
         slow step in one run does not hold up the others.
         """
         listener = self.store.listen_for_due(self._wake, stop)
+        self._longest_sleep = self.poll_interval if listener is None else IDLE_CHECK
         try:
             return self._serve_with(stop, concurrency)
         finally:
@@ -138,7 +201,8 @@ class WorkLoop:
         counts: list[int] = []
         threads = [
             threading.Thread(
-                target=lambda: counts.append(self._serve(stop)),
+                # Each thread claims one run at a time: a batch would wait behind a slow run.
+                target=lambda: counts.append(self._serve(stop, batch=1)),
                 name=f"agentflow-worker-{number}",
                 daemon=True,
             )
@@ -150,16 +214,32 @@ class WorkLoop:
             thread.join()
         return sum(counts)
 
-    def _serve(self, stop: threading.Event) -> int:
+    def _serve(self, stop: threading.Event, batch: int | None = None) -> int:
         count = 0
+        retried = False
         while not stop.is_set():
-            count += self.drain(stop)
+            ran = self.drain(stop, batch)
+            count += ran
             if stop.is_set():
                 break
+            # Asleep until the next run is due: a timer fires at its deadline, not at a poll.
             next_due = self.store.next_wake_at()
-            delay = self.poll_interval
+            delay = self._longest_sleep
             if next_due is not None:
-                delay = min(delay, max(0.0, next_due - time.time()))
+                left = next_due - time.time()
+                if left > 0:
+                    delay = min(delay, left)
+                elif ran or not retried:
+                    delay = 0.0  # it fell due as the claim ended: claim again at once
+                else:
+                    # Due but not claimable (its agent is at max_concurrent_runs, or another
+                    # worker holds it): a run ending, here or elsewhere, wakes the loop.
+                    delay = min(delay, self.poll_interval)
+                retried = delay == 0.0
+            if delay > self.poll_interval and self.store.leased_elsewhere(self.owner):
+                # A worker's death writes nothing that wakes this one: while another holds a
+                # lease, the next drain (`release_dead_leases`) looks for it after a poll.
+                delay = self.poll_interval
             self._idle(delay, stop)
         return count
 

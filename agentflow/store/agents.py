@@ -23,7 +23,9 @@ class AgentStore(Database):
         tools: list[str],
         review_policy: str,
         model: str | None,
+        *,
         approvals: dict[str, int] | None = None,
+        max_concurrent_runs: int | None = None,
     ) -> tuple[AgentRow, bool]:
         """Insert the agent unless it exists; returns (stored row, created). Never updates."""
         now = time.time()
@@ -37,6 +39,7 @@ class AgentStore(Database):
                             review_policy=review_policy,
                             approvals=approvals or {},
                             model=model,
+                            max_concurrent_runs=max_concurrent_runs,
                             created_at=now,
                             updated_at=now,
                         )
@@ -49,7 +52,9 @@ class AgentStore(Database):
         return AgentRow(**row._mapping), created
 
     def update_agent(self, agent_id: str, changed_by: str, **fields: Any) -> AgentChangeRow | None:
-        """Change an agent's `tools`, `review_policy`, `approvals` or `model`; record who and when.
+        """Change an agent's tools, review policy, approvals, model or max_concurrent_runs.
+
+        Who changed it and when is recorded.
 
         Only the fields whose value differs from the stored one are written; the change is
         appended to `agent_changes` in the same transaction, with the values before and after.
@@ -62,7 +67,13 @@ class AgentStore(Database):
         Raises:
             NotFound: there is no such agent.
         """
-        assert set(fields) <= {"tools", "review_policy", "approvals", "model"}
+        assert set(fields) <= {
+            "tools",
+            "review_policy",
+            "approvals",
+            "model",
+            "max_concurrent_runs",
+        }
         now = time.time()
         query = select(AGENTS).where(AGENTS.c.id == agent_id)
         query = self.dialect.lock_rows(query)
@@ -126,9 +137,9 @@ class AgentStore(Database):
 
     def get_agent(self, agent_id: str) -> AgentRow | None:
         """The agent's row, or None."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(AGENTS).where(AGENTS.c.id == agent_id)).first()
-        return AgentRow(**row._mapping) if row else None
+        return AgentRow.model_construct(**row._mapping) if row else None
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:
         """Remember where a tool can be imported from, for workers that lack it."""

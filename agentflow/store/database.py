@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection
 
-from agentflow.store.dialect import OwnerSession, dialect_for
+from agentflow.store.dialect import READ_ONLY, OwnerSession, dialect_for
 from agentflow.store.migrations import migrate
 
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
@@ -30,6 +31,10 @@ class Database:
         # Lease owner -> the connection holding its session lock (PostgreSQL; see `leases`).
         self._sessions: dict[str, OwnerSession] = {}
         self._sessions_lock = threading.Lock()
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
+        dbapi = self.engine.dialect.dbapi
+        assert dbapi is not None  # a URL with a driver, which make_engine requires
+        self.integrity_error: type[Exception] = dbapi.IntegrityError
         try:
             with self._tx() as conn:
                 migrate(conn, self.dialect, url)
@@ -47,5 +52,32 @@ class Database:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite it takes the write lock at BEGIN)."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it begins DEFERRED and never takes the write lock."""
+        with self._reader.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _hot(self) -> Iterator[Any]:
+        """A write transaction on a pooled DBAPI cursor: the hot path's, without SQLAlchemy.
+
+        Its statements are the dialect's `driver_sql`; it commits at the end, or rolls back
+        when the block raises. The DBAPI's own errors reach the caller (`integrity_error`).
+        """
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                self.dialect.begin_write(cursor)
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 import threading
 import time
@@ -36,8 +37,12 @@ DUE_CHANNEL = "agentflow_due"
 WATCH_SECONDS = 0.005
 """How often a SQLite worker looks at the file's data version for other processes' commits."""
 _WAITING_STATES = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
-_DUE_NOW = (
-    "SELECT 1 FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL AND wake_at <= ? LIMIT 1"
+# When the next run falls due: an unleased one's wake-up, or the end of a lease (a lapsed
+# lease makes its run claimable again; live workers keep pushing theirs forward).
+_NEXT_DUE = (
+    "SELECT min(t) FROM ("
+    "SELECT min(wake_at) AS t FROM runs WHERE status IN (?, ?, ?) AND lease_owner IS NULL "
+    "UNION ALL SELECT min(lease_expires_at) FROM runs WHERE lease_owner IS NOT NULL)"
 )
 _MIGRATION_LOCK_KEY = 0x61676E74666C6F77  # "agntflow": the advisory lock held while migrating
 
@@ -54,6 +59,9 @@ _SESSIONS_ENDED = text(
 )
 
 _Query = TypeVar("_Query", bound=Select[Any])
+READ_ONLY = "agentflow_read_only"
+"""The execution option of the store's read transactions: on SQLite they begin DEFERRED."""
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 DURABILITY_MODES = ("normal", "full")
 """`normal`: a commit survives a crash of the process (SQLite `synchronous=NORMAL` in WAL mode,
@@ -116,12 +124,20 @@ class Dialect:
 
     owner_sessions: ClassVar[bool] = False
     """Whether a worker's death shows in the database (PostgreSQL: its session lock is free)."""
+    lateral_joins = False
+    """Whether a subquery may read the columns of a table before it (`JOIN LATERAL`)."""
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
         """A connection pool for `url`, set up for agentflow's transactions."""
         check_durability(durability)
         synchronous = "FULL" if durability == "full" else "NORMAL"
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Every transaction ends in a commit or a rollback, so returning a connection to the
+        # pool needs no reset of its own (a rollback per checkout, on the hot path).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_reset_on_return=None,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -136,9 +152,22 @@ class Dialect:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read begins DEFERRED: in WAL mode it neither waits for nor blocks a writer.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
+
+    def driver_sql(self, text: str) -> str:
+        """`text`, written with `:name` parameters, in the DBAPI driver's parameter style.
+
+        sqlite3 takes `:name` itself.
+        """
+        return text
+
+    def begin_write(self, cursor: Any) -> None:
+        """Open a write transaction on a DBAPI cursor of the pool's (the hot path's own)."""
+        cursor.execute("BEGIN IMMEDIATE")
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Keep other processes from migrating the same database at once.
@@ -178,26 +207,34 @@ class Dialect:
     def listen_for_due(
         self, engine: SAEngine, callback: Callable[[], None], stop: threading.Event
     ) -> threading.Thread | None:
-        """Call `callback` soon after another process makes a run due.
+        """Call `callback` soon after another process makes a run due, or when it falls due.
 
         A thread of its own reads the file's `PRAGMA data_version` every few milliseconds on a
         connection of its own: a cheap read that changes when another connection commits.
-        After a change it asks whether some run is due and unleased now (a read, which in WAL
-        mode never waits for a writer), and only then calls `callback`.
+        After a change it reads when the next unleased run is due (a read, which in WAL mode
+        never waits for a writer), and calls `callback` when that time comes: at once for a
+        run due now, at its deadline for a run another process put to sleep.
         """
         path = engine.url.database
         if not path or path == ":memory:":
             return None
 
+        def next_due(conn: sqlite3.Connection) -> float | None:
+            due: float | None = conn.execute(_NEXT_DUE, _WAITING_STATES).fetchone()[0]
+            return due
+
         def watch() -> None:
             with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
                 last = conn.execute("PRAGMA data_version").fetchone()[0]
+                due = next_due(conn)
                 while not stop.wait(WATCH_SECONDS):
                     current = conn.execute("PRAGMA data_version").fetchone()[0]
                     if current != last:
                         last = current
-                        if conn.execute(_DUE_NOW, (*_WAITING_STATES, time.time())).fetchone():
-                            callback()
+                        due = next_due(conn)
+                    if due is not None and due <= time.time():
+                        due = None  # told once; the worker's own claim takes it from here
+                        callback()
 
         thread = threading.Thread(target=watch, name="agentflow-watch", daemon=True)
         thread.start()
@@ -206,6 +243,9 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     """PostgreSQL: many workers on many machines, whose clocks may disagree."""
+
+    owner_sessions: ClassVar[bool] = True
+    lateral_joins = True
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
         """A connection pool for `url` that checks its connections before use."""
@@ -216,8 +256,17 @@ class PostgresDialect(Dialect):
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
-            connect_args={"options": f"-c synchronous_commit={commit}"},
+            pool_reset_on_return=None,
+            # The JIT compiler costs a claim ~100 ms whenever the planner overestimates it.
+            connect_args={"options": f"-c synchronous_commit={commit} -c jit=off"},
         )
+
+    def driver_sql(self, text: str) -> str:
+        """`text` with its `:name` parameters as psycopg's `%(name)s`."""
+        return _NAMED_PARAMETER.sub(r"%(\1)s", text)
+
+    def begin_write(self, cursor: Any) -> None:
+        """Nothing to send: psycopg opens the transaction at the first statement."""
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Two processes starting on a fresh or old database must not both migrate."""
@@ -237,8 +286,6 @@ class PostgresDialect(Dialect):
     def bool_literal(self, value: bool) -> str:
         """A boolean as a DDL default."""
         return "true" if value else "false"
-
-    owner_sessions: ClassVar[bool] = True
 
     def signal_due(self, conn: Connection) -> None:
         """NOTIFY at commit: idle workers on other machines wake at once instead of polling."""

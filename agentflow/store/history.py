@@ -37,6 +37,14 @@ _APPEND = (
         detail=bindparam("h_detail"),
     )
 )
+# `_APPEND` on a DBAPI cursor (`HotJournal`), in the driver's style after `driver_sql`; the
+# detail is JSON text, as the JSON type encodes it. The run's key is given twice (`h_run`,
+# `h_of`): PostgreSQL would type one parameter both text and varchar.
+APPEND_SQL = (
+    "INSERT INTO run_history (run_key, seq, at, kind, actor, reason, detail) "
+    "VALUES (:h_run, (SELECT coalesce(max(seq), 0) + 1 FROM run_history WHERE run_key = :h_of), "
+    ":h_at, :h_kind, :h_actor, :h_reason, :h_detail)"
+)
 #: Step statuses that end an attempt: each such write of a step is one history entry.
 ATTEMPT_ENDS = frozenset(
     {StepState.COMPLETE, StepState.FAILED, StepState.RETRYING, StepState.TIMED_OUT}
@@ -84,10 +92,10 @@ def append_history(
     )
 
 
-def append_attempt(conn: Connection, step: StepWrite) -> None:
-    """The entry of a step attempt that just ended (nothing for a step still under way)."""
+def attempt_detail(step: StepWrite) -> dict[str, Any] | None:
+    """The `step` entry's detail of an attempt that just ended; None for a step under way."""
     if step.status not in ATTEMPT_ENDS:
-        return
+        return None
     detail: dict[str, Any] = {
         "step": step.name,
         "key": step.key,
@@ -97,7 +105,14 @@ def append_attempt(conn: Connection, step: StepWrite) -> None:
     }
     if step.error:
         detail["error"] = error_summary(step.error)
-    append_history(conn, step.run_id, "step", detail, at=step.ended_at)
+    return detail
+
+
+def append_attempt(conn: Connection, step: StepWrite) -> None:
+    """The entry of a step attempt that just ended (nothing for a step still under way)."""
+    detail = attempt_detail(step)
+    if detail is not None:
+        append_history(conn, step.run_id, "step", detail, at=step.ended_at)
 
 
 class HistoryStore(Database):

@@ -5,6 +5,7 @@ Every write is fenced by the run's lease.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,8 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from agentflow.errors import LeaseLost
 from agentflow.models import RunControl, RunState, StepState
 from agentflow.store.database import Database
-from agentflow.store.history import append_attempt, append_history
-from agentflow.store.tables import EVENTS, RUNS, STEPS, EventRow, StepRecord, StepWrite
+from agentflow.store.history import APPEND_SQL, append_attempt, append_history, attempt_detail
+from agentflow.store.tables import (
+    EVENTS,
+    RUNS,
+    STEP_COLUMNS,
+    STEPS,
+    EventRow,
+    StepRecord,
+    StepWrite,
+)
 
 # Statements on the hot path of every checkpoint, built once.
 _FENCE = (
@@ -32,6 +41,83 @@ _UPDATE_STEP = update(STEPS).where(
     STEPS.c.status != StepState.COMPLETE,
 )
 _INSERT_STEP = insert(STEPS)
+
+# The same statements on the DBAPI cursor, for the writes of every step (`Database._hot`).
+_HOT_FENCE = (
+    "UPDATE runs SET updated_at = :fence_now, unsettled = 0 "
+    "WHERE id = :fence_id AND lease_owner = :fence_owner RETURNING control"
+)
+_HOT_UPDATE_STEP = (
+    "UPDATE steps SET "
+    + ", ".join(f"{c} = :{c}" for c in STEP_COLUMNS if c not in ("run_id", "key"))
+    + " WHERE run_id = :run_id AND key = :key AND status <> 'complete'"
+)
+_HOT_INSERT_STEP = (
+    f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})"
+)
+
+
+class HotJournal:
+    """A run's step writes on a DBAPI cursor, in the transaction of `Database._hot`.
+
+    The statements are written once, in the driver's parameter style; JSON columns are
+    encoded as SQLAlchemy's JSON type encodes them (`None` as JSON `null`).
+    """
+
+    def __init__(self, db: Database) -> None:
+        sql = db.dialect.driver_sql
+        self._fence = sql(_HOT_FENCE)
+        self._update = sql(_HOT_UPDATE_STEP)
+        self._insert = sql(_HOT_INSERT_STEP)
+        self._append = sql(APPEND_SQL)
+        self._integrity_error = db.integrity_error
+
+    def fence(self, cursor: Any, key: str, owner: str) -> str | None:
+        """`fence`, on the cursor: raises LeaseLost; returns the run's control request."""
+        cursor.execute(
+            self._fence, {"fence_id": key, "fence_owner": owner, "fence_now": time.time()}
+        )
+        held = cursor.fetchall()
+        if not held:
+            raise LeaseLost(key)
+        control: str | None = held[0][0]
+        return control
+
+    def write_step(self, cursor: Any, step: StepWrite) -> None:
+        """`write_step`, on the cursor (fenced by the caller), with its attempt's history entry."""
+        row = step.row()
+        row["status"] = str(row["status"])
+        row["output"] = json.dumps(row["output"])
+        row["error"] = json.dumps(row["error"])
+        updated = False
+        if not step.new:
+            cursor.execute(self._update, row)
+            updated = bool(cursor.rowcount)
+        if not updated:
+            try:
+                cursor.execute(self._insert, row)
+            except self._integrity_error as exc:
+                raise LeaseLost(step.run_id) from exc
+        self.append_attempt(cursor, step)
+
+    def append_attempt(self, cursor: Any, step: StepWrite) -> None:
+        """`append_attempt`, on the cursor: the entry of a step attempt that just ended."""
+        detail = attempt_detail(step)
+        if detail is None:
+            return
+        cursor.execute(
+            self._append,
+            {
+                "h_run": step.run_id,
+                "h_of": step.run_id,
+                "h_at": time.time() if step.ended_at is None else step.ended_at,
+                "h_kind": "step",
+                "h_actor": None,
+                "h_reason": None,
+                "h_detail": json.dumps(detail),
+            },
+        )
 
 
 def fence(conn: Connection, key: str, owner: str) -> str | None:
@@ -95,10 +181,14 @@ def write_step(conn: Connection, step: StepWrite) -> None:
 class JournalStore(Database):
     """The store's step checkpoints and events."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._journal = HotJournal(self)
+
     def load_steps(self, key: str) -> list[StepRecord]:
         """Every step record of a run, in order, in one query."""
         query = select(STEPS).where(STEPS.c.run_id == key).order_by(STEPS.c.seq, STEPS.c.id)
-        with self._tx() as conn:
+        with self._read() as conn:
             return [StepRecord(**row._mapping) for row in conn.execute(query)]
 
     def save_step(self, owner: str, step: StepWrite) -> str | None:
@@ -112,17 +202,17 @@ class JournalStore(Database):
         Raises:
             LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
         """
-        with self._tx() as conn:
-            control = fence(conn, step.run_id, owner)
-            write_step(conn, step)
+        with self._hot() as cursor:
+            control = self._journal.fence(cursor, step.run_id, owner)
+            self._journal.write_step(cursor, step)
         return control
 
     def save_steps(self, owner: str, key: str, steps: Sequence[StepWrite]) -> str | None:
         """Write several step records of one run in one transaction, in the order given."""
-        with self._tx() as conn:
-            control = fence(conn, key, owner)
+        with self._hot() as cursor:
+            control = self._journal.fence(cursor, key, owner)
             for step in steps:
-                write_step(conn, step)
+                self._journal.write_step(cursor, step)
         return control
 
     def checkpoint_then(
@@ -140,12 +230,12 @@ class JournalStore(Database):
         Raises:
             LeaseLost: the lease moved to another worker, or the step was completed elsewhere.
         """
-        with self._tx() as conn:
-            control = fence(conn, key, owner)
-            write_step(conn, done)
+        with self._hot() as cursor:
+            control = self._journal.fence(cursor, key, owner)
+            self._journal.write_step(cursor, done)
             if control not in (RunControl.PAUSE, RunControl.TERMINATE):
                 for step in then:
-                    write_step(conn, step)
+                    self._journal.write_step(cursor, step)
         return control
 
     def delete_steps(self, key: str, from_seq: int = 0) -> None:
@@ -230,7 +320,7 @@ class JournalStore(Database):
         query = select(EVENTS.c.id).where(
             EVENTS.c.run_id == key, EVENTS.c.idempotency_key == idempotency_key
         )
-        with self._tx() as conn:
+        with self._read() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
     def take_event(self, owner: str, key: str, event_type: str, step: StepWrite) -> EventRow | None:

@@ -6,39 +6,172 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.history import append_history, error_summary
 from agentflow.store.journal import write_step
-from agentflow.store.tables import EVENTS, PLANS, RUNS, RunRow
+from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
 
 # A run claimed while still `running` lost its last activation before it settled.
 _UNSETTLED_ON_CLAIM = case(
     (RUNS.c.status == RunState.RUNNING, RUNS.c.unsettled + 1), else_=RUNS.c.unsettled
 )
+
+
 # Checked inside every claim's own statement: a run whose plan version is not approved (any
 # more) is never leased, whatever a reader saw a moment before.
-_PLAN_APPROVED = (
-    select(PLANS.c.id)
-    .where(PLANS.c.id == RUNS.c.plan_id, PLANS.c.status == PlanState.APPROVED)
-    .exists()
-)
+def _plan_approved(runs: Any) -> ColumnElement[bool]:
+    return (
+        select(PLANS.c.id)
+        .where(PLANS.c.id == runs.c.plan_id, PLANS.c.status == PlanState.APPROVED)
+        .exists()
+    )
+
+
+_PLAN_APPROVED = _plan_approved(RUNS)
+_CANDIDATES = RUNS.alias("candidates")
 _DUE_UNLEASED = (RunState.QUEUED, RunState.SLEEPING, RunState.WAITING)
+_BUSY_RUNS = RUNS.alias("busy_runs")
+_AGENT_LIMIT = (
+    select(AGENTS.c.max_concurrent_runs).where(AGENTS.c.id == RUNS.c.agent_id).scalar_subquery()
+)
 
 
 class LeaseStore(Database):
     """Claiming due runs, keeping their leases, and settling them."""
 
-    def _claimable(self, now: float) -> list[ColumnElement[bool]]:
+    def _claimable(
+        self, now: float, runs: Any = RUNS, reserved_by: str | None = None
+    ) -> list[ColumnElement[bool]]:
+        free = [runs.c.lease_owner.is_(None), runs.c.lease_expires_at < self.dialect.lease_clock()]
+        if reserved_by is not None:
+            free.append(and_(runs.c.lease_owner == reserved_by, runs.c.status != RunState.RUNNING))
         return [
-            RUNS.c.status.in_(CLAIMABLE),
-            RUNS.c.wake_at <= now,
-            or_(RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()),
-            _PLAN_APPROVED,
+            runs.c.status.in_(CLAIMABLE),
+            runs.c.wake_at <= now,
+            or_(*free),
+            _PLAN_APPROVED if runs is RUNS else _plan_approved(runs),
         ]
+
+    def _busy(self, runs: Any) -> list[ColumnElement[bool]]:
+        """Runs held under a live lease: the ones that count against an agent's limit."""
+        return [
+            runs.c.status == RunState.RUNNING,
+            runs.c.lease_owner.is_not(None),
+            runs.c.lease_expires_at >= self.dialect.lease_clock(),
+        ]
+
+    def _under_limit(self) -> ColumnElement[bool]:
+        """The run's agent has no limit, or fewer of its runs than the limit are running."""
+        running = (
+            select(func.count())
+            .select_from(_BUSY_RUNS)
+            .where(_BUSY_RUNS.c.agent_id == RUNS.c.agent_id, *self._busy(_BUSY_RUNS))
+            .scalar_subquery()
+        )
+        return or_(_AGENT_LIMIT.is_(None), running < _AGENT_LIMIT)
+
+    def _lock_limited_agents(self, conn: Any, agent_id: Any = None) -> None:
+        """Serialise the claims of agents with a limit, so that two workers never both see room.
+
+        SQLite's transactions already hold the whole file; on PostgreSQL the limited agents'
+        rows are locked until the claim commits.
+        """
+        query = select(AGENTS.c.id).where(AGENTS.c.max_concurrent_runs.is_not(None))
+        if agent_id is not None:
+            query = query.where(AGENTS.c.id == agent_id)
+        locked = self.dialect.lock_rows(query)
+        if locked is not query:
+            conn.execute(locked).all()
+
+    def _fair_due(self, now: float, limit: int, *, idle_only: bool = False) -> Any:
+        """The ids of up to `limit` claimable runs, taking turns between agents.
+
+        Each agent's due runs are numbered by when they became due (its 1st, 2nd, ...); the
+        claim takes every agent's 1st before any agent's 2nd, so one agent's backlog never
+        starves another's. An agent with `max_concurrent_runs` gets no more turns than it has
+        room for beside its runs already running.
+        """
+        turn = func.row_number().over(
+            partition_by=RUNS.c.agent_id, order_by=(RUNS.c.wake_at, RUNS.c.id)
+        )
+        due = (
+            select(RUNS.c.id, RUNS.c.agent_id, RUNS.c.wake_at, turn.label("turn"))
+            .where(RUNS.c.id.in_(self._candidates(now, limit, idle_only)))
+            .subquery("due")
+        )
+        busy = (
+            select(RUNS.c.agent_id, func.count().label("running"))
+            .where(*self._busy(RUNS))
+            .group_by(RUNS.c.agent_id)
+            .subquery("busy")
+        )
+        room = or_(
+            AGENTS.c.max_concurrent_runs.is_(None),
+            due.c.turn + func.coalesce(busy.c.running, 0) <= AGENTS.c.max_concurrent_runs,
+        )
+        return (
+            select(due.c.id)
+            .select_from(
+                due.outerjoin(AGENTS, AGENTS.c.id == due.c.agent_id).outerjoin(
+                    busy, busy.c.agent_id == due.c.agent_id
+                )
+            )
+            .where(due.c.turn <= limit, room)
+            .order_by(due.c.turn, due.c.wake_at)
+            .limit(limit)
+        )
+
+    def _candidates(self, now: float, limit: int, idle_only: bool) -> Any:
+        """The ids the turns are taken among, found by index without reading every due run.
+
+        Each agent's `limit` earliest claimable runs (an index seek per agent), and the
+        `limit` earliest of all (which covers runs whose agent has no row).
+        """
+        runs = _CANDIDATES
+        per_agent = (
+            select(runs.c.id)
+            .where(
+                runs.c.agent_id == AGENTS.c.id,
+                *self._claimable(now, runs),
+                *([runs.c.status != RunState.RUNNING] if idle_only else []),
+            )
+            .order_by(runs.c.wake_at)
+            .limit(limit)
+        )
+        each_agent: Select[Any]
+        if self.dialect.lateral_joins:
+            turns = per_agent.lateral("turns")
+            each_agent = select(turns.c.id).select_from(AGENTS.join(turns, true()))
+        else:
+            listed = RUNS.c.id.in_(per_agent.correlate(AGENTS))
+            each_agent = select(RUNS.c.id).select_from(AGENTS.join(RUNS, listed))
+        earliest = (
+            select(RUNS.c.id)
+            .where(
+                *self._claimable(now),
+                *([RUNS.c.status != RunState.RUNNING] if idle_only else []),
+            )
+            .order_by(RUNS.c.wake_at)
+            .limit(limit)
+            .subquery("earliest")
+        )
+        return union(each_agent, select(earliest.c.id))
 
     def _lease(self, owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
         return {
@@ -55,74 +188,176 @@ class LeaseStore(Database):
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
         """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
 
-        All three are checked in the one statement, so a rejection can never be raced.
+        All three, and its agent's `max_concurrent_runs`, are checked in the one statement, so
+        a rejection can never be raced. A run `owner` reserved (`reserve_due_runs`) counts as
+        held by nobody else.
         """
         self.hold_session(owner)
         now = time.time()
+        agent = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
         with self._tx() as conn:
-            was = conn.execute(select(RUNS.c.status).where(RUNS.c.id == key)).scalar()
-            found = conn.execute(
+            self._lock_limited_agents(conn, agent)
+            was = conn.execute(
+                self.dialect.lock_rows(select(RUNS.c.status).where(RUNS.c.id == key))
+            ).scalar()
+            row = conn.execute(
                 update(RUNS)
-                .where(RUNS.c.id == key, *self._claimable(now))
+                .where(
+                    RUNS.c.id == key,
+                    *self._claimable(now, reserved_by=owner),
+                    self._under_limit(),
+                )
                 .values(**self._lease(owner, lease_seconds, now))
-            )
-            if found.rowcount == 0:
+                .returning(*RUNS.c)
+            ).first()
+            if row is None:
                 return None
             _append_claim(conn, key, owner, was, now)
-            row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
-        return RunRow(**row._mapping) if row else None
+        return RunRow.model_construct(**row._mapping)
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
-        """Lease up to `limit` due runs of approved plan versions to `owner`, earliest first.
+        """Lease up to `limit` due runs of approved plan versions to `owner`.
 
-        The due runs are read and leased in one transaction, whose locks keep other workers
-        off them (on PostgreSQL they skip the rows, and take the next ones).
+        Agents take turns (see `_fair_due`), each agent's runs earliest first, and no agent
+        gets more runs running than its `max_concurrent_runs`. The due runs are read and
+        leased in one transaction, whose locks keep other workers off them (on PostgreSQL
+        they skip the rows, and take the next ones).
         """
         self.hold_session(owner)
         now = time.time()
-        query = select(RUNS.c.id, RUNS.c.status).where(*self._claimable(now))
-        query = self.dialect.lock_rows(
-            query.order_by(RUNS.c.wake_at).limit(limit), skip_locked=True
-        )
+        fair = self._fair_due(now, limit)
+        # FOR UPDATE may not share a query with a window function: the ids are locked outside.
+        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
+        locked = self.dialect.lock_rows(outside, skip_locked=True)
+        query = fair if locked is outside else locked
         with self._tx() as conn:
-            was = {r[0]: r[1] for r in conn.execute(query)}
-            keys = list(was)
+            self._lock_limited_agents(conn)
+            keys = [r[0] for r in conn.execute(query)]
             if not keys:
                 return []
+            # Their states before the claim, for the history (the rows are this claim's now).
+            statuses = select(RUNS.c.id, RUNS.c.status).where(RUNS.c.id.in_(keys))
+            was = {r[0]: r[1] for r in conn.execute(statuses)}
+            rows = {
+                r.id: RunRow.model_construct(**r._mapping)
+                for r in conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id.in_(keys))
+                    .values(**self._lease(owner, lease_seconds, now))
+                    .returning(*RUNS.c)
+                )
+            }
+            for key in keys:
+                _append_claim(conn, key, owner, was[key], now)
+        return [rows[key] for key in keys]
+
+    def reserve_due_runs(self, owner: str, lease_seconds: float, limit: int) -> list[str]:
+        """Hold up to `limit` due runs for `owner` to claim one by one (`claim_run`).
+
+        One transaction picks them as `claim_due_runs` does (agents taking turns) and puts
+        `owner`'s lease on them, leaving their state alone: until its activation claims it, a
+        reserved run is not running, so a worker that dies holding reservations costs those
+        runs nothing (no lost activation is counted) and other workers take them once the
+        lease lapses. Runs a dead worker left `running` are not reserved: `claim_due_runs`
+        takes them (counting the lost activation). Returns their keys, in turn order.
+        Nothing is written to their history until each is claimed.
+        """
+        self.hold_session(owner)
+        with self._tx() as conn:
+            return self._reserve(conn, owner, lease_seconds, limit)
+
+    def claim_and_reserve(
+        self, owner: str, lease_seconds: float, limit: int
+    ) -> tuple[RunRow | None, list[str]]:
+        """Claim the first of up to `limit` due runs and reserve the others, in one transaction.
+
+        The claimed run starts at once; the reserved ones are as `reserve_due_runs` leaves
+        them, for `claim_run` one by one. (None, []) when no run is due (but see
+        `claim_due_runs` for runs a dead worker left `running`). The claimed run's history
+        gets its `claimed` (or `woken`) entry; the reserved ones get theirs when claimed.
+        """
+        self.hold_session(owner)
+        now = time.time()
+        with self._tx() as conn:
+            self._lock_limited_agents(conn)
+            keys = self._reserve(conn, owner, lease_seconds, limit)
+            if not keys:
+                return None, []
+            # Reserved runs keep their state: the first's is still the one before this claim.
+            was = conn.execute(select(RUNS.c.status).where(RUNS.c.id == keys[0])).scalar()
+            row = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == keys[0])
+                .values(**self._lease(owner, lease_seconds, now))
+                .returning(*RUNS.c)
+            ).one()
+            _append_claim(conn, keys[0], owner, was, now)
+        return RunRow.model_construct(**row._mapping), keys[1:]
+
+    def _reserve(self, conn: Any, owner: str, lease_seconds: float, limit: int) -> list[str]:
+        fair = self._fair_due(time.time(), limit, idle_only=True)
+        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
+        locked = self.dialect.lock_rows(outside, skip_locked=True)
+        query = fair if locked is outside else locked
+        keys = [r[0] for r in conn.execute(query)]
+        if keys:
             conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id.in_(keys))
-                .values(**self._lease(owner, lease_seconds, now))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=self.dialect.lease_clock() + lease_seconds,
+                )
             )
-            for key in keys:
-                _append_claim(conn, key, owner, was[key], now)
-            rows = {
-                r.id: RunRow(**r._mapping)
-                for r in conn.execute(select(RUNS).where(RUNS.c.id.in_(keys)))
-            }
-        return [rows[key] for key in keys]
+        return keys
+
+    def release_reservations(self, owner: str, keys: Iterable[str]) -> int:
+        """Give back the runs `owner` reserved and never claimed (its worker is stopping)."""
+        ids = list(keys)
+        if not ids:
+            return 0
+        with self._tx() as conn:
+            found = conn.execute(
+                update(RUNS)
+                .where(
+                    RUNS.c.id.in_(ids),
+                    RUNS.c.lease_owner == owner,
+                    RUNS.c.status != RunState.RUNNING,
+                )
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+            if found.rowcount:
+                self.dialect.signal_due(conn)
+        return found.rowcount
+
+    def leased_elsewhere(self, me: str) -> bool:
+        """Whether an owner other than `me` holds a live lease (on a running or reserved run)."""
+        query = select(RUNS.c.id).where(
+            RUNS.c.lease_owner.is_not(None),
+            RUNS.c.lease_owner != me,
+            RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
+        )
+        with self._read() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def lease_owners_on(self, host: str) -> list[str]:
-        """The owners of live leases on running runs whose id names `host`."""
+        """The owners of live leases (on running or reserved runs) whose id names `host`."""
         query = (
             select(RUNS.c.lease_owner)
             .where(
-                RUNS.c.status == RunState.RUNNING,
                 RUNS.c.lease_owner.like(f"{host}:%"),
                 RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
             )
             .distinct()
         )
-        with self._tx() as conn:
+        with self._read() as conn:
             return [r[0] for r in conn.execute(query)]
 
     def expire_leases(self, owners: list[str]) -> int:
         """End every lease these owners hold now (their processes are gone); how many runs."""
         with self._tx() as conn:
             found = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.lease_owner.in_(owners), RUNS.c.status == RunState.RUNNING)
-                .values(lease_expires_at=0.0)
+                update(RUNS).where(RUNS.c.lease_owner.in_(owners)).values(lease_expires_at=0.0)
             )
             if found.rowcount:
                 self.dialect.signal_due(conn)
@@ -157,10 +392,11 @@ class LeaseStore(Database):
         """
         if not self.dialect.owner_sessions:
             return 0
+        # Running and reserved runs alike (as `expire_leases`): a dead worker's reservations
+        # are given back too.
         owners_query = (
             select(RUNS.c.lease_owner)
             .where(
-                RUNS.c.status == RunState.RUNNING,
                 RUNS.c.lease_owner.is_not(None),
                 RUNS.c.lease_owner != me,
                 RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
@@ -174,16 +410,14 @@ class LeaseStore(Database):
             if not gone:
                 return 0
             found = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.lease_owner.in_(gone), RUNS.c.status == RunState.RUNNING)
-                .values(lease_expires_at=0.0)
+                update(RUNS).where(RUNS.c.lease_owner.in_(gone)).values(lease_expires_at=0.0)
             )
             self.dialect.signal_due(conn)
         return found.rowcount
 
     def next_wake_at(self) -> float | None:
         """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
-        with self._tx() as conn:
+        with self._read() as conn:
             due = conn.execute(
                 select(func.min(RUNS.c.wake_at)).where(
                     RUNS.c.status.in_(_DUE_UNLEASED),
@@ -191,8 +425,9 @@ class LeaseStore(Database):
                     _PLAN_APPROVED,
                 )
             ).scalar()
+            # Running and reserved runs alike: they are claimable again when the lease ends.
             expiry = conn.execute(
-                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.status == RunState.RUNNING)
+                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.lease_owner.is_not(None))
             ).scalar()
         times = [t for t in (due, expiry) if t is not None]
         return min(times) if times else None

@@ -92,11 +92,11 @@ class PlanStore(Database):
 
     def get_plan(self, plan_id: int) -> PlanVersionRow:
         """The plan version with this id; raises NotFound."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).first()
         if row is None:
             raise NotFound(f"no plan version with id {plan_id}")
-        return PlanVersionRow(**row._mapping)
+        return PlanVersionRow.model_construct(**row._mapping)
 
     def list_plans(
         self, agent_id: str | None = None, status: str | None = None
@@ -118,9 +118,9 @@ class PlanStore(Database):
             .order_by(PLANS.c.version.desc())
             .limit(1)
         )
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
-        return PlanVersionRow(**row._mapping) if row else None
+        return PlanVersionRow.model_construct(**row._mapping) if row else None
 
     def find_reusable_plan(
         self, agent_id: str, goal_key: str, catalogue_hash: str

@@ -89,38 +89,39 @@ class RunStore(Database):
         first. Another agent's run with the same id is a different run. `key` is the run's
         store-wide key (default: `run_id`, for ids agentflow generated itself).
         """
+        query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
         try:
             with self._tx() as conn:
                 insert_queued_run(
                     conn, self.dialect, run_id, agent_id, plan_id, params, key, time.time()
                 )
-            created = True
+                row = conn.execute(query).one()
+            return RunRow.model_construct(**row._mapping), True
         except IntegrityError:
-            created = False
-        return self.find_run(agent_id, run_id), created
+            return self.find_run(agent_id, run_id), False
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
         if row is None:
             raise NotFound(f"no run with id {key!r}")
-        return RunRow(**row._mapping)
+        return RunRow.model_construct(**row._mapping)
 
     def find_run(self, agent_id: str, run_id: str) -> RunRow:
         """The agent's run with this id; raises NotFound."""
         query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
-        return RunRow(**row._mapping)
+        return RunRow.model_construct(**row._mapping)
 
     def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
         """Every agent's run with this id (for the operator's lookups), oldest first."""
         query = select(RUNS).where(RUNS.c.run_id == run_id).order_by(RUNS.c.created_at)
-        with self._tx() as conn:
-            return [RunRow(**r._mapping) for r in conn.execute(query.limit(limit))]
+        with self._read() as conn:
+            return [RunRow.model_construct(**r._mapping) for r in conn.execute(query.limit(limit))]
 
     def list_runs(
         self, agent_id: str | None = None, status: str | None = None, limit: int = 1000
@@ -131,8 +132,8 @@ class RunStore(Database):
             query = query.where(RUNS.c.agent_id == agent_id)
         if status is not None:
             query = query.where(RUNS.c.status == status)
-        with self._tx() as conn:
-            return [RunRow(**r._mapping) for r in conn.execute(query)]
+        with self._read() as conn:
+            return [RunRow.model_construct(**r._mapping) for r in conn.execute(query)]
 
     def append_log(self, key: str, text: str, limit: int) -> None:
         """Append to a run's captured `print` output, keeping at most `limit` characters."""
@@ -201,7 +202,9 @@ class RunStore(Database):
         now = time.time()
         run = _the_run(key, agent_id)
         idle = or_(
-            RUNS.c.lease_owner.is_(None), RUNS.c.lease_expires_at < self.dialect.lease_clock()
+            RUNS.c.lease_owner.is_(None),
+            RUNS.c.lease_expires_at < self.dialect.lease_clock(),
+            RUNS.c.status != RunState.RUNNING,  # reserved by a worker, not claimed yet
         )
         with self._tx() as conn:
             done = conn.execute(

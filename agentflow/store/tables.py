@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from agentflow.checkpoints import STEP_COLUMNS as STEP_COLUMNS
 from agentflow.checkpoints import STEP_WRITE_FIELDS as STEP_WRITE_FIELDS
 from agentflow.checkpoints import StepRecord as StepRecord
 from agentflow.checkpoints import StepWrite as StepWrite
@@ -26,7 +27,10 @@ from agentflow.models import PlanState, RunState
 SCHEMA_VERSION = 7
 
 
-class AgentflowTable(SQLModel, registry=registry()):
+_REGISTRY = registry()
+
+
+class AgentflowTable(SQLModel, registry=_REGISTRY):
     """The base of agentflow's tables, on their own `MetaData`.
 
     So opening a store never creates (or inspects) the tables a host application declares on
@@ -64,6 +68,9 @@ class AgentRow(AgentflowTable, table=True):
     created_at: float
     updated_at: float
     updated_by: str | None = None
+    # How many of its runs may be running at once, across workers (None: no limit). A
+    # nullable column with no data step: opening an older store adds it (no schema version).
+    max_concurrent_runs: int | None = None
 
 
 class AgentChangeRow(AgentflowTable, table=True):
@@ -159,6 +166,8 @@ class RunRow(AgentflowTable, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_due", "status", "wake_at"),
+        # Each agent's runs in wake-up order, for claims that let agents take turns.
+        Index("ix_runs_agent_due", "agent_id", "wake_at"),
         Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
         # The run list's order and its pages, for all runs and for one agent's.
         Index("ix_runs_created", "created_at", "id"),
@@ -274,6 +283,10 @@ class HistoryRow(AgentflowTable, table=True):
 
 
 # The tables themselves, for SQLAlchemy Core statements.
+# Rows read back are built with `model_construct` (no validation: the database typed them),
+# which, unlike `__init__`, does not set up the mappers' attributes on first use.
+_REGISTRY.configure()
+
 AGENTS: Table = AgentRow.__table__  # type: ignore[attr-defined]
 AGENT_CHANGES: Table = AgentChangeRow.__table__  # type: ignore[attr-defined]
 TOOLS: Table = ToolRow.__table__  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ class TimerStore(Database):
         query = select(func.min(RUNS.c.wake_at)).where(RUNS.c.status.in_(_TIMED_RUNS))
         if key is not None:
             query = query.where(RUNS.c.id == key)
-        with self._tx() as conn:
+        with self._read() as conn:
             return conn.execute(query).scalar()
 
     def shift_timers(self, seconds: float, key: str | None = None) -> int:
