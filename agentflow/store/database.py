@@ -31,6 +31,8 @@ class Database:
         # Lease owner -> the connection holding its session lock (PostgreSQL; see `leases`).
         self._sessions: dict[str, OwnerSession] = {}
         self._sessions_lock = threading.Lock()
+        # Claim statements built once per shape and run with the time bound as `now`.
+        self._claim_queries: dict[tuple[int, bool], Any] = {}
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         dbapi = self.engine.dialect.dbapi
         assert dbapi is not None  # a URL with a driver, which make_engine requires

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Float,
     Select,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -56,9 +58,10 @@ class LeaseStore(Database):
     """Claiming due runs, keeping their leases, and settling them."""
 
     def _claimable(
-        self, now: float, runs: Any = RUNS, reserved_by: str | None = None
+        self, now: Any, runs: Any = RUNS, reserved_by: str | None = None, clock: Any = None
     ) -> list[ColumnElement[bool]]:
-        free = [runs.c.lease_owner.is_(None), runs.c.lease_expires_at < self.dialect.lease_clock()]
+        clock = self.dialect.lease_clock() if clock is None else clock
+        free = [runs.c.lease_owner.is_(None), runs.c.lease_expires_at < clock]
         if reserved_by is not None:
             free.append(and_(runs.c.lease_owner == reserved_by, runs.c.status != RunState.RUNNING))
         return [
@@ -68,12 +71,13 @@ class LeaseStore(Database):
             _PLAN_APPROVED if runs is RUNS else _plan_approved(runs),
         ]
 
-    def _busy(self, runs: Any) -> list[ColumnElement[bool]]:
+    def _busy(self, runs: Any, clock: Any = None) -> list[ColumnElement[bool]]:
         """Runs held under a live lease: the ones that count against an agent's limit."""
+        clock = self.dialect.lease_clock() if clock is None else clock
         return [
             runs.c.status == RunState.RUNNING,
             runs.c.lease_owner.is_not(None),
-            runs.c.lease_expires_at >= self.dialect.lease_clock(),
+            runs.c.lease_expires_at >= clock,
         ]
 
     def _under_limit(self) -> ColumnElement[bool]:
@@ -99,7 +103,28 @@ class LeaseStore(Database):
         if locked is not query:
             conn.execute(locked).all()
 
-    def _fair_due(self, now: float, limit: int, *, idle_only: bool = False) -> Any:
+    def _claim_query(self, limit: int, idle_only: bool) -> Any:
+        """The locking form of `_fair_due`, built once per shape; run it with `{"now": ...}`.
+
+        Building the statement costs milliseconds of SQLAlchemy's Python, more than running
+        it; bound to `now` (and, where leases use this machine's clock, to it as well), one
+        statement serves every claim.
+        """
+        query = self._claim_queries.get((limit, idle_only))
+        if query is None:
+            now = bindparam("now", type_=Float)
+            local_clock = not isinstance(self.dialect.lease_clock(), ColumnElement)
+            fair = self._fair_due(
+                now, limit, idle_only=idle_only, clock=now if local_clock else None
+            )
+            # FOR UPDATE may not share a query with a window function: the ids are locked outside.
+            outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
+            locked = self.dialect.lock_rows(outside, skip_locked=True)
+            query = fair if locked is outside else locked
+            self._claim_queries[(limit, idle_only)] = query
+        return query
+
+    def _fair_due(self, now: Any, limit: int, *, idle_only: bool = False, clock: Any = None) -> Any:
         """The ids of up to `limit` claimable runs, taking turns between agents.
 
         Each agent's due runs are numbered by when they became due (its 1st, 2nd, ...); the
@@ -112,12 +137,12 @@ class LeaseStore(Database):
         )
         due = (
             select(RUNS.c.id, RUNS.c.agent_id, RUNS.c.wake_at, turn.label("turn"))
-            .where(RUNS.c.id.in_(self._candidates(now, limit, idle_only)))
+            .where(RUNS.c.id.in_(self._candidates(now, limit, idle_only, clock)))
             .subquery("due")
         )
         busy = (
             select(RUNS.c.agent_id, func.count().label("running"))
-            .where(*self._busy(RUNS))
+            .where(*self._busy(RUNS, clock))
             .group_by(RUNS.c.agent_id)
             .subquery("busy")
         )
@@ -137,7 +162,7 @@ class LeaseStore(Database):
             .limit(limit)
         )
 
-    def _candidates(self, now: float, limit: int, idle_only: bool) -> Any:
+    def _candidates(self, now: Any, limit: int, idle_only: bool, clock: Any = None) -> Any:
         """The ids the turns are taken among, found by index without reading every due run.
 
         Each agent's `limit` earliest claimable runs (an index seek per agent), and the
@@ -148,7 +173,7 @@ class LeaseStore(Database):
             select(runs.c.id)
             .where(
                 runs.c.agent_id == AGENTS.c.id,
-                *self._claimable(now, runs),
+                *self._claimable(now, runs, clock=clock),
                 *([runs.c.status != RunState.RUNNING] if idle_only else []),
             )
             .order_by(runs.c.wake_at)
@@ -164,7 +189,7 @@ class LeaseStore(Database):
         earliest = (
             select(RUNS.c.id)
             .where(
-                *self._claimable(now),
+                *self._claimable(now, clock=clock),
                 *([RUNS.c.status != RunState.RUNNING] if idle_only else []),
             )
             .order_by(RUNS.c.wake_at)
@@ -225,14 +250,10 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        fair = self._fair_due(now, limit)
-        # FOR UPDATE may not share a query with a window function: the ids are locked outside.
-        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
-        locked = self.dialect.lock_rows(outside, skip_locked=True)
-        query = fair if locked is outside else locked
+        query = self._claim_query(limit, idle_only=False)
         with self._tx() as conn:
             self._lock_limited_agents(conn)
-            keys = [r[0] for r in conn.execute(query)]
+            keys = [r[0] for r in conn.execute(query, {"now": now})]
             if not keys:
                 return []
             # Their states before the claim, for the history (the rows are this claim's now).
@@ -295,11 +316,8 @@ class LeaseStore(Database):
         return RunRow.model_construct(**row._mapping), keys[1:]
 
     def _reserve(self, conn: Any, owner: str, lease_seconds: float, limit: int) -> list[str]:
-        fair = self._fair_due(time.time(), limit, idle_only=True)
-        outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
-        locked = self.dialect.lock_rows(outside, skip_locked=True)
-        query = fair if locked is outside else locked
-        keys = [r[0] for r in conn.execute(query)]
+        query = self._claim_query(limit, idle_only=True)
+        keys = [r[0] for r in conn.execute(query, {"now": time.time()})]
         if keys:
             conn.execute(
                 update(RUNS)
