@@ -92,6 +92,7 @@ def test_sign_in_simulate_approve_watch_the_run_and_answer_its_wait_from_the_pag
                 page.screenshot(path=str(tmp_path / "sleeping.png"), full_page=True)
                 expect(status).to_have_text("waiting")
                 expect(page.locator("form#send-event")).to_be_visible()
+                assert page.evaluate("window.notReloaded") is True  # the page updated itself
                 page.screenshot(path=str(tmp_path / "waiting.png"), full_page=True)
 
                 page.fill("#event-type", "go")
