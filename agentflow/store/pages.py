@@ -11,9 +11,27 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 
 from agentflow.store.repository import Store
-from agentflow.store.tables import AGENTS, PLANS, PlanVersionRow, RunRow
+from agentflow.store.tables import AGENTS, PLANS, RUNS, PlanVersionRow, RunRow
 
-_runs = RunRow.__table__  # type: ignore[attr-defined]
+
+def _filtered(
+    query: Select[Any],
+    table: Any,
+    agent_id: str | None,
+    status: str | None,
+    since: float | None,
+    until: float | None,
+) -> Select[Any]:
+    """`query` kept to one agent, one state and a creation time in `[since, until)`."""
+    if agent_id is not None:
+        query = query.where(table.c.agent_id == agent_id)
+    if status is not None:
+        query = query.where(table.c.status == status)
+    if since is not None:
+        query = query.where(table.c.created_at >= since)
+    if until is not None:
+        query = query.where(table.c.created_at < until)
+    return query
 
 
 def _goal_matches(column: Any, text: str) -> Any:
@@ -48,25 +66,17 @@ def page_runs(
         before: the (created_at, key) of the first run of the next page: this page ends right
             before it (the "previous" link); still newest first.
     """
-    order = (_runs.c.created_at, _runs.c.id)
-    query = select(_runs)
-    if agent_id is not None:
-        query = query.where(_runs.c.agent_id == agent_id)
-    if status is not None:
-        query = query.where(_runs.c.status == status)
-    if since is not None:
-        query = query.where(_runs.c.created_at >= since)
-    if until is not None:
-        query = query.where(_runs.c.created_at < until)
+    order = (RUNS.c.created_at, RUNS.c.id)
+    query = _filtered(select(RUNS), RUNS, agent_id, status, since, until)
     if goal:
         with_goal = select(PLANS.c.id).where(_goal_matches(PLANS.c.goal, goal))
-        query = query.where(_runs.c.plan_id.in_(with_goal))
+        query = query.where(RUNS.c.plan_id.in_(with_goal))
     if after is not None:
         query = query.where(_older(order, after))
     if before is not None:
         query = query.where(_newer(order, before))
     query = _ordered(query, order, backwards=before is not None and after is None).limit(limit)
-    with store.engine.begin() as conn:
+    with store._read() as conn:
         rows = [RunRow(**r._mapping) for r in conn.execute(query)]
     return _newest_first(rows, backwards=before is not None and after is None)
 
@@ -88,15 +98,7 @@ def page_plans(
     `goal` keeps the versions whose goal contains that text (any case); `after` and `before`
     are plan ids: the last of the previous page and the first of the next page.
     """
-    query = select(PLANS)
-    if agent_id is not None:
-        query = query.where(PLANS.c.agent_id == agent_id)
-    if status is not None:
-        query = query.where(PLANS.c.status == status)
-    if since is not None:
-        query = query.where(PLANS.c.created_at >= since)
-    if until is not None:
-        query = query.where(PLANS.c.created_at < until)
+    query = _filtered(select(PLANS), PLANS, agent_id, status, since, until)
     if goal:
         query = query.where(_goal_matches(PLANS.c.goal, goal))
     if after is not None:
@@ -105,7 +107,7 @@ def page_plans(
         query = query.where(PLANS.c.id > before)
     backwards = before is not None and after is None
     query = query.order_by(PLANS.c.id.asc() if backwards else PLANS.c.id.desc()).limit(limit)
-    with store.engine.begin() as conn:
+    with store._read() as conn:
         rows = [PlanVersionRow(**r._mapping) for r in conn.execute(query)]
     return _newest_first(rows, backwards=backwards)
 
@@ -137,11 +139,11 @@ def plan_goals(store: Store, plan_ids: set[int]) -> dict[int, str | None]:
     if not plan_ids:
         return {}
     query = select(PLANS.c.id, PLANS.c.goal).where(PLANS.c.id.in_(sorted(plan_ids)))
-    with store.engine.begin() as conn:
+    with store._read() as conn:
         return {row.id: row.goal for row in conn.execute(query)}
 
 
 def agent_ids(store: Store) -> list[str]:
     """Every agent's id, in order (the run list's agent filter offers them)."""
-    with store.engine.begin() as conn:
+    with store._read() as conn:
         return list(conn.execute(select(AGENTS.c.id).order_by(AGENTS.c.id)).scalars())
