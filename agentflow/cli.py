@@ -7,8 +7,9 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from agentflow.terminal import duration_text, short, simulation_table, timeline_
 
 if TYPE_CHECKING:
     from agentflow.review.context import ReviewContext
+    from agentflow.run import Run
+
+T = TypeVar("T")
 
 EXIT_CODES = (
     "Exit codes: 0 done; 1 the command failed (a plan with problems, no such run or plan, a "
@@ -133,6 +137,17 @@ def _existing_engine(db: str | None, not_found: str) -> Any:
 
 def _say_empty(engine: Any, what: str) -> None:
     err_console.print(f"no {what} in the store at {engine.url}")
+
+
+def _read_run(db: str | None, run_id: str, read: Callable[[Run], T]) -> T:
+    """What `read` takes from a run of an existing store; no store or no such run fails."""
+    from agentflow.errors import AgentflowError
+
+    engine = _existing_engine(db, f"no run with id {run_id!r}")
+    try:
+        return read(engine.get_run(run_id))
+    except AgentflowError as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> NoReturn:
@@ -287,14 +302,7 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a run and its step timeline."""
-    from agentflow.errors import AgentflowError
-
-    engine = _existing_engine(db, f"no run with id {run_id!r}")
-    try:
-        status = engine.get_run(run_id).status()
-    except AgentflowError as exc:
-        _fail(str(exc))
-        return
+    status = _read_run(db, run_id, lambda run: run.status())
     if as_json:
         _print_json(status.model_dump(mode="json"))
         return
@@ -328,15 +336,9 @@ ActorOption = Annotated[
 @runs_app.command("history")
 def runs_history(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show a run's append-only history: every change to it, with who asked and why."""
-    from agentflow.errors import AgentflowError
     from agentflow.terminal import history_table
 
-    engine = _existing_engine(db, f"no run with id {run_id!r}")
-    try:
-        history = engine.get_run(run_id).history()
-    except AgentflowError as exc:
-        _fail(str(exc))
-        return
+    history = _read_run(db, run_id, lambda run: run.history())
     if as_json:
         _print_json([entry.model_dump(mode="json") for entry in history])
         return
