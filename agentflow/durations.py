@@ -28,6 +28,7 @@ MAX_DURATION_SECONDS = 100 * 365.25 * 86400
 #: reader can turn them into dates (and add time zones) without overflowing.
 MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+_WORD_UNITS = (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0))
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*,?", re.IGNORECASE)
 
 
@@ -130,3 +131,12 @@ def _as_datetime(value: object) -> datetime:
 
 def _out_of_range(value: object) -> str:
     return f"a point in time must lie between 1970 and the year 9000, not {_short(value)}"
+
+
+def duration_words(seconds: float) -> str:
+    """A duration in words, in its largest whole unit: `1 day`, `1.5 hours`, `30 seconds`."""
+    for unit, size in _WORD_UNITS:
+        if abs(seconds) >= size or unit == "second":
+            count = round(seconds / size, 2)
+            return f"{count:g} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable")

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentflow.durations import duration_words
 from agentflow.models import PlanSummary, StepSummary
 
 #: Keywords of `step.do`/`step.map` that configure the step rather than feed the tool.
 STEP_OPTIONS = frozenset({"retries", "timeout", "name"})
 _WAIT_KINDS = ("sleep", "sleep_until", "wait_for_event")
-_UNITS = (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0))
 
 
 @dataclass
@@ -181,13 +181,7 @@ def _duration_changes(before: list[StepSummary], after: list[StepSummary]) -> li
 
 def words(seconds: float | None) -> str:
     """A duration in words (`1 day`, `30 seconds`); `decided at run time` when unknown."""
-    if seconds is None:
-        return "decided at run time"
-    for unit, size in _UNITS:
-        if abs(seconds) >= size or unit == "second":
-            count = round(seconds / size, 2)
-            return f"{count:g} {unit}{'' if count == 1 else 's'}"
-    raise AssertionError("unreachable")
+    return "decided at run time" if seconds is None else duration_words(seconds)
 
 
 # --- side-effecting calls whose amount or count changed ----------------------------------------

@@ -9,9 +9,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from agentflow.durations import duration_words
 from agentflow.runtime import StepStatus
 
-_UNITS = (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0))
 WAIT_KINDS = ("sleep", "sleep_until", "wait_for_event")
 
 
@@ -37,13 +37,7 @@ def time_tag(value: datetime | float | None) -> Markup | str:
 
 def seconds(value: float | None) -> str:
     """A duration in words: `1 day`, `1.5 hours`, `30 seconds` ("-" when unset)."""
-    if value is None:
-        return "-"
-    for unit, size in _UNITS:
-        if abs(value) >= size or unit == "second":
-            count = round(value / size, 2)
-            return f"{count:g} {unit}{'' if count == 1 else 's'}"
-    raise AssertionError("unreachable")
+    return "-" if value is None else duration_words(value)
 
 
 def to_json(value: Any, indent: int | None = 2) -> str:
