@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,6 +40,7 @@ from agentflow.plain import error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.signals import Suspend, Suspension
+from agentflow.runtime.step_threads import STEP_THREADS, StepCall
 from agentflow.runtime.tools import StepScope, inside_step
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
@@ -189,7 +189,7 @@ class StepContext:
         self._seq = 0
         self._occurrences: Counter[str] = Counter()
         self._scopes: set[StepScope] = set()
-        self._threads: list[threading.Thread] = []
+        self._overran: list[StepCall] = []
         self._closed = False
 
     def close(self) -> None:
@@ -201,7 +201,7 @@ class StepContext:
     @property
     def stray_threads(self) -> bool:
         """Whether an attempt that timed out is still running in a thread of this process."""
-        return any(thread.is_alive() for thread in self._threads)
+        return any(not call.ended.is_set() for call in self._overran)
 
     def __repr__(self) -> str:
         return f"<step of run {self._run_id}>"
@@ -432,7 +432,7 @@ class StepContext:
                 with inside_step(scope):
                     value = task.timed(timeout)
             else:
-                value = _call_with_timeout(invoke, timeout, task.name, scope, self._threads)
+                value = _call_with_timeout(invoke, timeout, task.name, scope, self._overran)
             return True, checkpointable(
                 value, self._limits.max_output_bytes, f"the output of step {task.name!r}"
             )
@@ -788,24 +788,14 @@ def _call_with_timeout(
     timeout: float,
     name: str,
     scope: StepScope,
-    threads: list[threading.Thread],
+    overran: list[StepCall],
 ) -> Any:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = invoke()
-        except BaseException as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name=f"agentflow-step-{name}", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
+    call = STEP_THREADS.start(invoke)
+    if not call.ended.wait(timeout):
         # The thread cannot be stopped; it can be kept from calling any more tools.
         scope.expired = True
-        threads.append(worker)
+        overran.append(call)
         raise StepTimeout(name, timeout)
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    if call.error is not None:
+        raise call.error
+    return call.value
