@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import NotFound
 from agentflow.store.database import Database
 from agentflow.store.plans import refresh_pending_approvals
 from agentflow.store.tables import AGENT_CHANGES, AGENTS, TOOLS, AgentChangeRow, AgentRow, ToolRow
+
+_AGENT_BY_ID = select(AGENTS).where(AGENTS.c.id == bindparam("agent_id"))
 
 
 class AgentStore(Database):
@@ -137,9 +139,8 @@ class AgentStore(Database):
 
     def get_agent(self, agent_id: str) -> AgentRow | None:
         """The agent's row, or None."""
-        with self._read() as conn:
-            row = conn.execute(select(AGENTS).where(AGENTS.c.id == agent_id)).first()
-        return AgentRow.model_construct(**row._mapping) if row else None
+        rows = self._fetch(_AGENT_BY_ID, list(AGENTS.c), {"agent_id": agent_id})
+        return AgentRow.model_construct(**rows[0]) if rows else None
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:
         """Remember where a tool can be imported from, for workers that lack it."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection
+from sqlalchemy.sql import ClauseElement
 
 from agentflow.store.dialect import READ_ONLY, OwnerSession, dialect_for
 from agentflow.store.migrations import migrate
+from agentflow.store.prepared import Prepared
 
 DEFAULT_DATABASE_URL = "sqlite:///agentflow.db"
 
@@ -33,6 +35,8 @@ class Database:
         self._sessions_lock = threading.Lock()
         # Claim statements built once per shape and run with the time bound as `now`.
         self._claim_queries: dict[tuple[int, bool], Any] = {}
+        # Hot-path statements compiled for this database's driver, by the statement's id.
+        self._prepared: dict[int, tuple[ClauseElement, Prepared]] = {}
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
         dbapi = self.engine.dialect.dbapi
         assert dbapi is not None  # a URL with a driver, which make_engine requires
@@ -63,6 +67,43 @@ class Database:
         """A read-only transaction: on SQLite it begins DEFERRED and never takes the write lock."""
         with self._reader.begin() as conn:
             yield conn
+
+    def _prepare(self, statement: ClauseElement, columns: Sequence[Column[Any]] = ()) -> Prepared:
+        """`statement` compiled for this database's driver, once (see `Prepared`).
+
+        Keyed by the statement object: pass statements built once (module constants, or
+        cached by their shape), not new ones per call.
+        """
+        held = self._prepared.get(id(statement))
+        if held is None:
+            held = self._prepared[id(statement)] = (
+                statement,
+                Prepared(statement, self.engine.dialect, columns),
+            )
+        return held[1]
+
+    def _fetch(
+        self,
+        statement: ClauseElement,
+        columns: Sequence[Column[Any]],
+        values: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of a one-statement read, run prepared (`_prepare`) on a DBAPI cursor."""
+        prepared = self._prepare(statement, columns)
+        with self._raw_read() as cursor:
+            return prepared.rows(cursor, values)
+
+    @contextmanager
+    def _raw_read(self) -> Iterator[Any]:
+        """A DBAPI cursor for reads of one statement each (no write lock; nothing kept open)."""
+        conn = self.engine.raw_connection()
+        try:
+            yield conn.cursor()
+        finally:
+            try:
+                conn.rollback()  # PostgreSQL opened a transaction at the first statement
+            finally:
+                conn.close()
 
     @contextmanager
     def _hot(self) -> Iterator[Any]:

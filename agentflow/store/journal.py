@@ -41,6 +41,9 @@ _UPDATE_STEP = update(STEPS).where(
     STEPS.c.status != StepState.COMPLETE,
 )
 _INSERT_STEP = insert(STEPS)
+_RUN_STEPS = (
+    select(STEPS).where(STEPS.c.run_id == bindparam("key")).order_by(STEPS.c.seq, STEPS.c.id)
+)
 
 # The same statements on the DBAPI cursor, for the writes of every step (`Database._hot`).
 _HOT_FENCE = (
@@ -187,9 +190,7 @@ class JournalStore(Database):
 
     def load_steps(self, key: str) -> list[StepRecord]:
         """Every step record of a run, in order, in one query."""
-        query = select(STEPS).where(STEPS.c.run_id == key).order_by(STEPS.c.seq, STEPS.c.id)
-        with self._read() as conn:
-            return [StepRecord(**row._mapping) for row in conn.execute(query)]
+        return [StepRecord(**row) for row in self._fetch(_RUN_STEPS, list(STEPS.c), {"key": key})]
 
     def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Insert or update a step record, fenced by the run's lease.

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import (
@@ -31,6 +31,14 @@ from agentflow.store.tables import (
     ReviewDecisionRow,
 )
 from agentflow.store.transitions import NewPlanVersion, StartOnApproval
+
+_PLAN_BY_ID = select(PLANS).where(PLANS.c.id == bindparam("plan_id"))
+_LATEST_PLAN = (
+    select(PLANS)
+    .where(PLANS.c.agent_id == bindparam("agent_id"), PLANS.c.status == bindparam("status"))
+    .order_by(PLANS.c.version.desc())
+    .limit(1)
+)
 
 
 def approvals_for(approvals: Mapping[str, int] | None, summary: Mapping[str, Any] | None) -> int:
@@ -92,11 +100,10 @@ class PlanStore(Database):
 
     def get_plan(self, plan_id: int) -> PlanVersionRow:
         """The plan version with this id; raises NotFound."""
-        with self._read() as conn:
-            row = conn.execute(select(PLANS).where(PLANS.c.id == plan_id)).first()
-        if row is None:
+        rows = self._fetch(_PLAN_BY_ID, list(PLANS.c), {"plan_id": plan_id})
+        if not rows:
             raise NotFound(f"no plan version with id {plan_id}")
-        return PlanVersionRow.model_construct(**row._mapping)
+        return PlanVersionRow.model_construct(**rows[0])
 
     def list_plans(
         self, agent_id: str | None = None, status: str | None = None
@@ -112,15 +119,8 @@ class PlanStore(Database):
 
     def latest_plan(self, agent_id: str, status: str = PlanState.APPROVED) -> PlanVersionRow | None:
         """The agent's newest plan version with that status."""
-        query = (
-            select(PLANS)
-            .where(PLANS.c.agent_id == agent_id, PLANS.c.status == status)
-            .order_by(PLANS.c.version.desc())
-            .limit(1)
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        return PlanVersionRow.model_construct(**row._mapping) if row else None
+        rows = self._fetch(_LATEST_PLAN, list(PLANS.c), {"agent_id": agent_id, "status": status})
+        return PlanVersionRow.model_construct(**rows[0]) if rows else None
 
     def find_reusable_plan(
         self, agent_id: str, goal_key: str, catalogue_hash: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import NotFound
@@ -21,6 +21,10 @@ from agentflow.store.journal import delete_steps
 from agentflow.store.tables import DECISIONS, PLANS, RUNS, STEPS, RunRow
 from agentflow.store.transitions import Transition
 
+_RUN_BY_KEY = select(RUNS).where(RUNS.c.id == bindparam("key"))
+_RUN_OF_AGENT = select(RUNS).where(
+    RUNS.c.agent_id == bindparam("agent_id"), RUNS.c.run_id == bindparam("run_id")
+)
 _TERMINATED_ON_REQUEST = {"type": "Terminated", "message": "terminated on request"}
 _CONTROL_DONE = {RunControl.PAUSE: "paused", RunControl.TERMINATE: "terminated"}
 
@@ -102,20 +106,17 @@ class RunStore(Database):
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""
-        with self._read() as conn:
-            row = conn.execute(select(RUNS).where(RUNS.c.id == key)).first()
-        if row is None:
+        rows = self._fetch(_RUN_BY_KEY, list(RUNS.c), {"key": key})
+        if not rows:
             raise NotFound(f"no run with id {key!r}")
-        return RunRow.model_construct(**row._mapping)
+        return RunRow.model_construct(**rows[0])
 
     def find_run(self, agent_id: str, run_id: str) -> RunRow:
         """The agent's run with this id; raises NotFound."""
-        query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        if row is None:
+        rows = self._fetch(_RUN_OF_AGENT, list(RUNS.c), {"agent_id": agent_id, "run_id": run_id})
+        if not rows:
             raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
-        return RunRow.model_construct(**row._mapping)
+        return RunRow.model_construct(**rows[0])
 
     def runs_with_id(self, run_id: str, limit: int = 10) -> list[RunRow]:
         """Every agent's run with this id (for the operator's lookups), oldest first."""
