@@ -193,6 +193,9 @@ class Dialect:
     def signal_due(self, conn: Connection) -> None:
         """Tell other processes a run became due (on one machine, polling suffices)."""
 
+    def signal_due_on(self, cursor: Any) -> None:
+        """`signal_due` on a DBAPI cursor of `Database._hot`."""
+
     def hold_session(self, engine: SAEngine, owner: str) -> OwnerSession | None:
         """Hold `owner`'s session lock for as long as the worker lives; None where none exists.
 
@@ -290,6 +293,10 @@ class PostgresDialect(Dialect):
     def signal_due(self, conn: Connection) -> None:
         """NOTIFY at commit: idle workers on other machines wake at once instead of polling."""
         conn.exec_driver_sql(f"NOTIFY {DUE_CHANNEL}")
+
+    def signal_due_on(self, cursor: Any) -> None:
+        """`signal_due` on a DBAPI cursor of `Database._hot`."""
+        cursor.execute(f"NOTIFY {DUE_CHANNEL}")
 
     def hold_session(self, engine: SAEngine, owner: str) -> OwnerSession | None:
         """Take `owner`'s session-level advisory lock on a connection kept open for it."""

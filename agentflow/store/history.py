@@ -37,6 +37,8 @@ _APPEND = (
         detail=bindparam("h_detail"),
     )
 )
+#: `_APPEND` for `Database._prepare`, with `entry_values` as its parameters.
+APPEND = _APPEND
 # `_APPEND` on a DBAPI cursor (`HotJournal`), in the driver's style after `driver_sql`; the
 # detail is JSON text, as the JSON type encodes it. The run's key is given twice (`h_run`,
 # `h_of`): PostgreSQL would type one parameter both text and varchar.
@@ -65,6 +67,26 @@ def _bounded(text: str | None) -> str | None:
     return None if text is None else text[:_TEXT_CHARS]
 
 
+def entry_values(
+    key: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+    at: float | None = None,
+) -> dict[str, Any]:
+    """The parameters of `APPEND` for one entry of the run's history."""
+    return {
+        "h_run": key,
+        "h_at": time.time() if at is None else at,
+        "h_kind": kind,
+        "h_actor": _bounded(actor),
+        "h_reason": _bounded(reason),
+        "h_detail": detail or {},
+    }
+
+
 def append_history(
     conn: Connection,
     key: str,
@@ -79,17 +101,7 @@ def append_history(
 
     The caller has written the run's row in this transaction already (see the module's note).
     """
-    conn.execute(
-        _APPEND,
-        {
-            "h_run": key,
-            "h_at": time.time() if at is None else at,
-            "h_kind": kind,
-            "h_actor": _bounded(actor),
-            "h_reason": _bounded(reason),
-            "h_detail": detail or {},
-        },
-    )
+    conn.execute(_APPEND, entry_values(key, kind, detail, actor=actor, reason=reason, at=at))
 
 
 def attempt_detail(step: StepWrite) -> dict[str, Any] | None:

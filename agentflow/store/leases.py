@@ -24,8 +24,8 @@ from sqlalchemy import (
 
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
-from agentflow.store.history import append_history, error_summary
-from agentflow.store.journal import write_step
+from agentflow.store.history import APPEND, append_history, entry_values, error_summary
+from agentflow.store.journal import HotJournal
 from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
 
@@ -54,8 +54,37 @@ _AGENT_LIMIT = (
 )
 
 
+_PENDING_EVENT = (
+    select(EVENTS.c.id)
+    .where(
+        EVENTS.c.run_id == bindparam("key"),
+        EVENTS.c.type == bindparam("type"),
+        EVENTS.c.consumed_by.is_(None),
+    )
+    .limit(1)
+)
+_DUE_NOW = update(RUNS).where(RUNS.c.id == bindparam("key")).values(wake_at=bindparam("now"))
+# One UPDATE per set of columns a settlement writes (see `_settled`), built on first use.
+_SETTLE_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _settle_update(columns: tuple[str, ...]) -> Any:
+    statement = _SETTLE_UPDATES.get(columns)
+    if statement is None:
+        statement = _SETTLE_UPDATES[columns] = (
+            update(RUNS)
+            .where(RUNS.c.id == bindparam("key"), RUNS.c.lease_owner == bindparam("owner"))
+            .values({name: bindparam(f"v_{name}") for name in columns})
+        )
+    return statement
+
+
 class LeaseStore(Database):
     """Claiming due runs, keeping their leases, and settling them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._settle_steps = HotJournal(self)
 
     def _claimable(
         self, now: Any, runs: Any = RUNS, reserved_by: str | None = None, clock: Any = None
@@ -479,32 +508,25 @@ class LeaseStore(Database):
             DONE, or LOST when `owner` no longer holds the lease (nothing is written).
         """
         now = time.time()
-        with self._tx() as conn:
-            found = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == key, RUNS.c.lease_owner == owner)
-                .values(_settled(settlement, now))
-            )
-            if found.rowcount == 0:
+        values = _settled(settlement, now)
+        written = self._prepare(_settle_update(tuple(values)))
+        with self._hot() as cursor:
+            parameters = {f"v_{name}": value for name, value in values.items()}
+            written.execute(cursor, {"key": key, "owner": owner, **parameters})
+            if cursor.rowcount == 0:
                 return Transition.LOST
             for step in settlement.checkpoints:
-                write_step(conn, step)
+                self._settle_steps.write_step(cursor, step)
             kind, detail = _settlement_entry(settlement)
-            append_history(conn, key, kind, detail, at=now)
+            self._prepare(APPEND).execute(cursor, entry_values(key, kind, detail, at=now))
             if settlement.wake_at is not None:
-                self.dialect.signal_due(conn)
+                self.dialect.signal_due_on(cursor)
             if settlement.status == RunState.WAITING and settlement.waiting_for:
-                pending = conn.execute(
-                    select(EVENTS.c.id)
-                    .where(
-                        EVENTS.c.run_id == key,
-                        EVENTS.c.type == settlement.waiting_for,
-                        EVENTS.c.consumed_by.is_(None),
-                    )
-                    .limit(1)
-                ).first()
-                if pending is not None:
-                    conn.execute(update(RUNS).where(RUNS.c.id == key).values(wake_at=now))
+                pending = self._prepare(_PENDING_EVENT).execute(
+                    cursor, {"key": key, "type": settlement.waiting_for}
+                )
+                if pending.fetchall():
+                    self._prepare(_DUE_NOW).execute(cursor, {"key": key, "now": now})
         return Transition.DONE
 
     def requeue_unsettled(
