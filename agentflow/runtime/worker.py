@@ -126,16 +126,11 @@ class WorkLoop:
                 self._activate(claimed[0])
                 count += 1
                 continue
+            # Also takes a run a dead worker left `running`, alone, when no other is due.
             first, reserved = self.store.claim_and_reserve(self.owner, self.lease_seconds, limit)
-            if first is not None:
-                count += self._run_reserved(first, reserved, stop)
-                continue
-            # Nothing to reserve; a run a dead worker left `running` is claimed on its own.
-            claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
-            if not claimed:
+            if first is None:
                 return count
-            self._activate(claimed[0])
-            count += 1
+            count += self._run_reserved(first, reserved, stop)
         return count
 
     def _run_reserved(

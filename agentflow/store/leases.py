@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Float,
     Select,
     and_,
@@ -85,9 +84,10 @@ class LeaseStore(Database):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._settle_steps = HotJournal(self)
+        self._claims: _ClaimStatements | None = None
 
     def _claimable(
-        self, now: Any, runs: Any = RUNS, reserved_by: str | None = None, clock: Any = None
+        self, now: Any, runs: Any = RUNS, reserved_by: Any = None, clock: Any = None
     ) -> list[ColumnElement[bool]]:
         clock = self.dialect.lease_clock() if clock is None else clock
         free = [runs.c.lease_owner.is_(None), runs.c.lease_expires_at < clock]
@@ -109,28 +109,41 @@ class LeaseStore(Database):
             runs.c.lease_expires_at >= clock,
         ]
 
-    def _under_limit(self) -> ColumnElement[bool]:
+    def _under_limit(self, clock: Any) -> ColumnElement[bool]:
         """The run's agent has no limit, or fewer of its runs than the limit are running."""
         running = (
             select(func.count())
             .select_from(_BUSY_RUNS)
-            .where(_BUSY_RUNS.c.agent_id == RUNS.c.agent_id, *self._busy(_BUSY_RUNS))
+            .where(_BUSY_RUNS.c.agent_id == RUNS.c.agent_id, *self._busy(_BUSY_RUNS, clock))
             .scalar_subquery()
         )
         return or_(_AGENT_LIMIT.is_(None), running < _AGENT_LIMIT)
 
-    def _lock_limited_agents(self, conn: Any, agent_id: Any = None) -> None:
-        """Serialise the claims of agents with a limit, so that two workers never both see room.
+    def _lock_limited_agents(self, agent_id: Any = None) -> Any:
+        """The statement serialising the claims of agents with a limit, or None (SQLite).
 
-        SQLite's transactions already hold the whole file; on PostgreSQL the limited agents'
-        rows are locked until the claim commits.
+        So two workers never both see room. SQLite's transactions already hold the whole
+        file; on PostgreSQL the limited agents' rows are locked until the claim commits.
         """
         query = select(AGENTS.c.id).where(AGENTS.c.max_concurrent_runs.is_not(None))
         if agent_id is not None:
             query = query.where(AGENTS.c.id == agent_id)
         locked = self.dialect.lock_rows(query)
-        if locked is not query:
-            conn.execute(locked).all()
+        return None if locked is query else locked
+
+    def _lease(self) -> dict[str, Any]:
+        """A claim's values for the run's row; bound to `owner`, `now` and `lease_seconds`."""
+        now = bindparam("now", type_=Float)
+        return {
+            "lease_owner": bindparam("owner"),
+            "lease_expires_at": self._clock() + bindparam("lease_seconds", type_=Float),
+            "status": RunState.RUNNING,
+            "wake_at": now,
+            "started_at": func.coalesce(RUNS.c.started_at, now),
+            "activations": RUNS.c.activations + 1,
+            "unsettled": _UNSETTLED_ON_CLAIM,
+            "updated_at": now,
+        }
 
     def _claim_query(self, limit: int, idle_only: bool) -> Any:
         """The locking form of `_fair_due`, built once per shape; run it with `{"now": ...}`.
@@ -227,17 +240,38 @@ class LeaseStore(Database):
         )
         return union(each_agent, select(earliest.c.id))
 
-    def _lease(self, owner: str, lease_seconds: float, now: float) -> dict[str, Any]:
-        return {
-            "lease_owner": owner,
-            "lease_expires_at": self.dialect.lease_clock() + lease_seconds,
-            "status": RunState.RUNNING,
-            "wake_at": now,
-            "started_at": func.coalesce(RUNS.c.started_at, now),
-            "activations": RUNS.c.activations + 1,
-            "unsettled": _UNSETTLED_ON_CLAIM,
-            "updated_at": now,
-        }
+    def _clock(self) -> Any:
+        """The lease clock in a prepared statement: the server's, or `now` bound by the caller."""
+        clock = self.dialect.lease_clock()
+        return clock if isinstance(clock, ColumnElement) else bindparam("now", type_=Float)
+
+    def _prepared_claims(self) -> _ClaimStatements:
+        """The statements of every claim, built and compiled once for this database."""
+        if self._claims is None:
+            self._claims = _ClaimStatements(self)
+        return self._claims
+
+    def _claim_key(
+        self, cursor: Any, key: str, owner: str, lease_seconds: float, now: float
+    ) -> RunRow:
+        """Lease the run `key` (already chosen under this transaction's locks) to `owner`."""
+        claims = self._prepared_claims()
+        (was,) = claims.status.rows(cursor, {"key": key})
+        values = {"key": key, "owner": owner, "now": now, "lease_seconds": lease_seconds}
+        (row,) = claims.lease.rows(cursor, values)
+        self._append_claim(cursor, key, owner, was["status"], now)
+        return RunRow.model_construct(**row)
+
+    def _append_claim(self, cursor: Any, key: str, owner: str, was: str | None, now: float) -> None:
+        """`woken` for a run that slept or waited, else `claimed`; either names the worker."""
+        kind = "woken" if was in _SUSPENDED else "claimed"
+        detail = {"owner": owner, "was": was}
+        self._prepare(APPEND).execute(cursor, entry_values(key, kind, detail, at=now))
+
+    def _due_keys(self, cursor: Any, limit: int, idle_only: bool, now: float) -> list[str]:
+        """The keys of up to `limit` claimable runs, in turn order (see `_fair_due`)."""
+        prepared = self._prepare(self._claim_query(limit, idle_only))
+        return [row[0] for row in prepared.execute(cursor, {"now": now}).fetchall()]
 
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
         """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
@@ -248,26 +282,17 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        agent = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
-        with self._tx() as conn:
-            self._lock_limited_agents(conn, agent)
-            was = conn.execute(
-                self.dialect.lock_rows(select(RUNS.c.status).where(RUNS.c.id == key))
-            ).scalar()
-            row = conn.execute(
-                update(RUNS)
-                .where(
-                    RUNS.c.id == key,
-                    *self._claimable(now, reserved_by=owner),
-                    self._under_limit(),
-                )
-                .values(**self._lease(owner, lease_seconds, now))
-                .returning(*RUNS.c)
-            ).first()
-            if row is None:
+        claims = self._prepared_claims()
+        values = {"key": key, "owner": owner, "now": now, "lease_seconds": lease_seconds}
+        with self._hot() as cursor:
+            if claims.lock_agent_of is not None:
+                claims.lock_agent_of.execute(cursor, {"key": key}).fetchall()
+            was = claims.status.rows(cursor, {"key": key})
+            rows = claims.lease_if_claimable.rows(cursor, values)
+            if not rows:
                 return None
-            _append_claim(conn, key, owner, was, now)
-        return RunRow.model_construct(**row._mapping)
+            self._append_claim(cursor, key, owner, was[0]["status"], now)
+        return RunRow.model_construct(**rows[0])
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
         """Lease up to `limit` due runs of approved plan versions to `owner`.
@@ -279,27 +304,12 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        query = self._claim_query(limit, idle_only=False)
-        with self._tx() as conn:
-            self._lock_limited_agents(conn)
-            keys = [r[0] for r in conn.execute(query, {"now": now})]
-            if not keys:
-                return []
-            # Their states before the claim, for the history (the rows are this claim's now).
-            statuses = select(RUNS.c.id, RUNS.c.status).where(RUNS.c.id.in_(keys))
-            was = {r[0]: r[1] for r in conn.execute(statuses)}
-            rows = {
-                r.id: RunRow.model_construct(**r._mapping)
-                for r in conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id.in_(keys))
-                    .values(**self._lease(owner, lease_seconds, now))
-                    .returning(*RUNS.c)
-                )
-            }
-            for key in keys:
-                _append_claim(conn, key, owner, was[key], now)
-        return [rows[key] for key in keys]
+        claims = self._prepared_claims()
+        with self._hot() as cursor:
+            if claims.lock_limited is not None:
+                claims.lock_limited.execute(cursor).fetchall()
+            keys = self._due_keys(cursor, limit, False, now)
+            return [self._claim_key(cursor, key, owner, lease_seconds, now) for key in keys]
 
     def reserve_due_runs(self, owner: str, lease_seconds: float, limit: int) -> list[str]:
         """Hold up to `limit` due runs for `owner` to claim one by one (`claim_run`).
@@ -313,8 +323,11 @@ class LeaseStore(Database):
         Nothing is written to their history until each is claimed.
         """
         self.hold_session(owner)
-        with self._tx() as conn:
-            return self._reserve(conn, owner, lease_seconds, limit)
+        claims = self._prepared_claims()
+        with self._hot() as cursor:
+            if claims.lock_limited is not None:
+                claims.lock_limited.execute(cursor).fetchall()
+            return self._reserve(cursor, owner, lease_seconds, limit)
 
     def claim_and_reserve(
         self, owner: str, lease_seconds: float, limit: int
@@ -322,39 +335,35 @@ class LeaseStore(Database):
         """Claim the first of up to `limit` due runs and reserve the others, in one transaction.
 
         The claimed run starts at once; the reserved ones are as `reserve_due_runs` leaves
-        them, for `claim_run` one by one. (None, []) when no run is due (but see
-        `claim_due_runs` for runs a dead worker left `running`). The claimed run's history
-        gets its `claimed` (or `woken`) entry; the reserved ones get theirs when claimed.
+        them, for `claim_run` one by one. When no idle run is due, a run a dead worker left
+        `running` is claimed alone (as `claim_due_runs` would), in the same transaction.
+        (None, []) when no run is due. The claimed run's history gets its `claimed` (or
+        `woken`) entry; the reserved ones get theirs when claimed.
         """
         self.hold_session(owner)
         now = time.time()
-        with self._tx() as conn:
-            self._lock_limited_agents(conn)
-            keys = self._reserve(conn, owner, lease_seconds, limit)
+        claims = self._prepared_claims()
+        with self._hot() as cursor:
+            if claims.lock_limited is not None:
+                claims.lock_limited.execute(cursor).fetchall()
+            keys = self._reserve(cursor, owner, lease_seconds, limit, now)
             if not keys:
-                return None, []
+                keys = self._due_keys(cursor, 1, False, now)
+                if not keys:
+                    return None, []
             # Reserved runs keep their state: the first's is still the one before this claim.
-            was = conn.execute(select(RUNS.c.status).where(RUNS.c.id == keys[0])).scalar()
-            row = conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id == keys[0])
-                .values(**self._lease(owner, lease_seconds, now))
-                .returning(*RUNS.c)
-            ).one()
-            _append_claim(conn, keys[0], owner, was, now)
-        return RunRow.model_construct(**row._mapping), keys[1:]
+            row = self._claim_key(cursor, keys[0], owner, lease_seconds, now)
+        return row, keys[1:]
 
-    def _reserve(self, conn: Any, owner: str, lease_seconds: float, limit: int) -> list[str]:
-        query = self._claim_query(limit, idle_only=True)
-        keys = [r[0] for r in conn.execute(query, {"now": time.time()})]
+    def _reserve(
+        self, cursor: Any, owner: str, lease_seconds: float, limit: int, now: float | None = None
+    ) -> list[str]:
+        now = time.time() if now is None else now
+        keys = self._due_keys(cursor, limit, True, now)
         if keys:
-            conn.execute(
-                update(RUNS)
-                .where(RUNS.c.id.in_(keys))
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=self.dialect.lease_clock() + lease_seconds,
-                )
+            values = {"owner": owner, "now": now, "lease_seconds": lease_seconds}
+            self._prepared_claims().reserve.execute_many(
+                cursor, [{"key": key, **values} for key in keys]
             )
         return keys
 
@@ -574,10 +583,38 @@ _SETTLED_KINDS = {
 }
 
 
-def _append_claim(conn: Connection, key: str, owner: str, was: str | None, now: float) -> None:
-    """`woken` for a run that slept or waited, else `claimed`; either names the worker."""
-    kind = "woken" if was in _SUSPENDED else "claimed"
-    append_history(conn, key, kind, {"owner": owner, "was": was}, at=now)
+class _ClaimStatements:
+    """The statements of claims and reservations, prepared for one database.
+
+    Each is bound to `key` (the run), `owner`, `now` and `lease_seconds` as it needs.
+    """
+
+    def __init__(self, store: LeaseStore) -> None:
+        key: Any = bindparam("key")
+        now = bindparam("now", type_=Float)
+        clock = store._clock()
+        prepare = store._prepare
+        status = select(RUNS.c.status).where(RUNS.c.id == key)
+        self.status = prepare(store.dialect.lock_rows(status), [RUNS.c.status])
+        leased = update(RUNS).values(**store._lease()).returning(*RUNS.c)
+        self.lease = prepare(leased.where(RUNS.c.id == key), list(RUNS.c))
+        claimable = store._claimable(now, reserved_by=bindparam("owner"), clock=clock)
+        self.lease_if_claimable = prepare(
+            leased.where(RUNS.c.id == key, *claimable, store._under_limit(clock)), list(RUNS.c)
+        )
+        self.reserve = prepare(
+            update(RUNS)
+            .where(RUNS.c.id == key)
+            .values(
+                lease_owner=bindparam("owner"),
+                lease_expires_at=clock + bindparam("lease_seconds", type_=Float),
+            )
+        )
+        limited = store._lock_limited_agents()
+        self.lock_limited = None if limited is None else prepare(limited)
+        agent_of = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
+        limited_one = store._lock_limited_agents(agent_of)
+        self.lock_agent_of = None if limited_one is None else prepare(limited_one)
 
 
 def _settlement_entry(settlement: Settlement) -> tuple[str, dict[str, Any]]:

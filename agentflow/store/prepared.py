@@ -72,6 +72,11 @@ class Prepared:
         cursor.execute(self.sql, self.parameters(values or {}))
         return cursor
 
+    def execute_many(self, cursor: Any, values: Sequence[Mapping[str, Any]]) -> Any:
+        """Run the statement once for each of `values`, in one driver call."""
+        cursor.executemany(self.sql, [self.parameters(one) for one in values])
+        return cursor
+
     def rows(self, cursor: Any, values: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run the statement and read back every row as a dict of its columns' values."""
         self.execute(cursor, values)
