@@ -37,6 +37,10 @@ class Prepared:
         self, statement: ClauseElement, dialect: SADialect, columns: Sequence[Column[Any]] = ()
     ) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        defaulted = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
+        if defaulted:
+            # SQLAlchemy computes these defaults as it executes; the cursor would write NULL.
+            raise ValueError(f"give the statement values for {', '.join(defaulted)}")
         given = [name for name, bind in compiled.binds.items() if bind.required]
         expanded = compiled.construct_expanded_state(dict.fromkeys(given))
         self.sql: str = expanded.statement

@@ -9,14 +9,13 @@ import time
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import NotFound
 from agentflow.models import TERMINAL, PlanState, RunControl, RunState
 from agentflow.plain import safe_text
 from agentflow.store.database import Database
 from agentflow.store.dialect import Dialect
-from agentflow.store.history import append_history, error_summary
+from agentflow.store.history import APPEND, append_history, entry_values, error_summary
 from agentflow.store.journal import delete_steps
 from agentflow.store.tables import DECISIONS, PLANS, RUNS, STEPS, RunRow
 from agentflow.store.transitions import Transition
@@ -24,6 +23,25 @@ from agentflow.store.transitions import Transition
 _RUN_BY_KEY = select(RUNS).where(RUNS.c.id == bindparam("key"))
 _RUN_OF_AGENT = select(RUNS).where(
     RUNS.c.agent_id == bindparam("agent_id"), RUNS.c.run_id == bindparam("run_id")
+)
+_INSERT_QUEUED = (
+    insert(RUNS)
+    .values(
+        id=bindparam("key"),
+        run_id=bindparam("run_id"),
+        agent_id=bindparam("agent_id"),
+        plan_id=bindparam("plan_id"),
+        params=bindparam("params", type_=RUNS.c.params.type),
+        status=RunState.QUEUED,
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        wake_at=bindparam("now"),
+        log="",
+        rebase=False,
+        activations=0,
+        unsettled=0,
+    )
+    .returning(*RUNS.c)
 )
 _TERMINATED_ON_REQUEST = {"type": "Terminated", "message": "terminated on request"}
 _CONTROL_DONE = {RunControl.PAUSE: "paused", RunControl.TERMINATE: "terminated"}
@@ -93,15 +111,24 @@ class RunStore(Database):
         first. Another agent's run with the same id is a different run. `key` is the run's
         store-wide key (default: `run_id`, for ids agentflow generated itself).
         """
-        query = select(RUNS).where(RUNS.c.agent_id == agent_id, RUNS.c.run_id == run_id)
+        now = time.time()
+        values = {
+            "key": key or run_id,
+            "run_id": run_id,
+            "agent_id": agent_id,
+            "plan_id": plan_id,
+            "params": params,
+            "now": now,
+        }
+        created = {"run_id": run_id, "plan_id": plan_id, "params": params}
         try:
-            with self._tx() as conn:
-                insert_queued_run(
-                    conn, self.dialect, run_id, agent_id, plan_id, params, key, time.time()
-                )
-                row = conn.execute(query).one()
-            return RunRow.model_construct(**row._mapping), True
-        except IntegrityError:
+            with self._hot() as cursor:
+                (row,) = self._prepare(_INSERT_QUEUED, list(RUNS.c)).rows(cursor, values)
+                entry = entry_values(key or run_id, "created", created, at=now)
+                self._prepare(APPEND).execute(cursor, entry)
+                self.dialect.signal_due_on(cursor)
+            return RunRow.model_construct(**row), True
+        except self.integrity_error:
             return self.find_run(agent_id, run_id), False
 
     def get_run(self, key: str) -> RunRow:
