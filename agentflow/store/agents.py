@@ -139,7 +139,7 @@ class AgentStore(Database):
 
     def get_agent(self, agent_id: str) -> AgentRow | None:
         """The agent's row, or None."""
-        rows = self._fetch(_AGENT_BY_ID, list(AGENTS.c), {"agent_id": agent_id})
+        rows = self._fetch(_AGENT_BY_ID, {"agent_id": agent_id})
         return AgentRow.model_construct(**rows[0]) if rows else None
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:

@@ -85,11 +85,14 @@ class Database:
     def _fetch(
         self,
         statement: ClauseElement,
-        columns: Sequence[Column[Any]],
         values: dict[str, Any] | None = None,
+        columns: Sequence[Column[Any]] = (),
     ) -> list[dict[str, Any]]:
-        """The rows of a one-statement read, run prepared (`_prepare`) on a DBAPI cursor."""
-        prepared = self._prepare(statement, columns)
+        """The rows of a one-statement read, run prepared (`_prepare`) on a DBAPI cursor.
+
+        `columns` decode the values (default: the statement's selected table columns).
+        """
+        prepared = self._prepare(statement, columns or _selected(statement))
         with self._raw_read() as cursor:
             return prepared.rows(cursor, values)
 
@@ -124,3 +127,8 @@ class Database:
             conn.commit()
         finally:
             conn.close()
+
+
+def _selected(statement: Any) -> list[Column[Any]]:
+    """The table columns a SELECT reads, in order."""
+    return list(statement.selected_columns)

@@ -190,7 +190,7 @@ class JournalStore(Database):
 
     def load_steps(self, key: str) -> list[StepRecord]:
         """Every step record of a run, in order, in one query."""
-        return [StepRecord(**row) for row in self._fetch(_RUN_STEPS, list(STEPS.c), {"key": key})]
+        return [StepRecord(**row) for row in self._fetch(_RUN_STEPS, {"key": key})]
 
     def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Insert or update a step record, fenced by the run's lease.

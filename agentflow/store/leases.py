@@ -398,16 +398,9 @@ class LeaseStore(Database):
 
     def lease_owners_on(self, host: str) -> list[str]:
         """The owners of live leases (on running or reserved runs) whose id names `host`."""
-        query = (
-            select(RUNS.c.lease_owner)
-            .where(
-                RUNS.c.lease_owner.like(f"{host}:%"),
-                RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
-            )
-            .distinct()
-        )
-        with self._read() as conn:
-            return [r[0] for r in conn.execute(query)]
+        claims = self._prepared_claims()
+        values = {"pattern": f"{host}:%", "now": time.time()}
+        return [row["lease_owner"] for row in self._fetch(claims.owners_like, values)]
 
     def expire_leases(self, owners: list[str]) -> int:
         """End every lease these owners hold now (their processes are gone); how many runs."""
@@ -609,6 +602,11 @@ class _ClaimStatements:
                 lease_owner=bindparam("owner"),
                 lease_expires_at=clock + bindparam("lease_seconds", type_=Float),
             )
+        )
+        self.owners_like = (
+            select(RUNS.c.lease_owner)
+            .where(RUNS.c.lease_owner.like(bindparam("pattern")), RUNS.c.lease_expires_at >= clock)
+            .distinct()
         )
         limited = store._lock_limited_agents()
         self.lock_limited = None if limited is None else prepare(limited)

@@ -100,7 +100,7 @@ class PlanStore(Database):
 
     def get_plan(self, plan_id: int) -> PlanVersionRow:
         """The plan version with this id; raises NotFound."""
-        rows = self._fetch(_PLAN_BY_ID, list(PLANS.c), {"plan_id": plan_id})
+        rows = self._fetch(_PLAN_BY_ID, {"plan_id": plan_id})
         if not rows:
             raise NotFound(f"no plan version with id {plan_id}")
         return PlanVersionRow.model_construct(**rows[0])
@@ -119,7 +119,7 @@ class PlanStore(Database):
 
     def latest_plan(self, agent_id: str, status: str = PlanState.APPROVED) -> PlanVersionRow | None:
         """The agent's newest plan version with that status."""
-        rows = self._fetch(_LATEST_PLAN, list(PLANS.c), {"agent_id": agent_id, "status": status})
+        rows = self._fetch(_LATEST_PLAN, {"agent_id": agent_id, "status": status})
         return PlanVersionRow.model_construct(**rows[0]) if rows else None
 
     def find_reusable_plan(

@@ -133,14 +133,14 @@ class RunStore(Database):
 
     def get_run(self, key: str) -> RunRow:
         """The run with this store-wide key; raises NotFound."""
-        rows = self._fetch(_RUN_BY_KEY, list(RUNS.c), {"key": key})
+        rows = self._fetch(_RUN_BY_KEY, {"key": key})
         if not rows:
             raise NotFound(f"no run with id {key!r}")
         return RunRow.model_construct(**rows[0])
 
     def find_run(self, agent_id: str, run_id: str) -> RunRow:
         """The agent's run with this id; raises NotFound."""
-        rows = self._fetch(_RUN_OF_AGENT, list(RUNS.c), {"agent_id": agent_id, "run_id": run_id})
+        rows = self._fetch(_RUN_OF_AGENT, {"agent_id": agent_id, "run_id": run_id})
         if not rows:
             raise NotFound(f"agent {agent_id!r} has no run {run_id!r}")
         return RunRow.model_construct(**rows[0])
