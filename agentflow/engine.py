@@ -336,7 +336,7 @@ class Engine:
         return [name for name in names if name not in self.tools]
 
     def _load_plan(self, run: RunRow) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
-        plan = self.store.get_plan(run.plan_id)
+        source = self.store.plan_source(run.plan_id)
         agent = self.store.get_agent(run.agent_id)
         allowed = list(agent.tools) if agent is not None else []
         missing = self.import_missing_tools(allowed)
@@ -347,7 +347,7 @@ class Engine:
                 f"{'them' if len(missing) > 1 else 'it'}: start workers with the host module "
                 f"that registers them (agentflow worker --app module:engine)"
             )
-        compiled = self._compile(plan.source, allowed)
+        compiled = self._compile(source, allowed)
         return compiled, {name: self._handle(name) for name in allowed}
 
     def _import_tool(self, name: str) -> None:

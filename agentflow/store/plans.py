@@ -33,6 +33,8 @@ from agentflow.store.tables import (
 from agentflow.store.transitions import NewPlanVersion, StartOnApproval
 
 _PLAN_BY_ID = select(PLANS).where(PLANS.c.id == bindparam("plan_id"))
+_PLAN_SOURCE = select(PLANS.c.source).where(PLANS.c.id == bindparam("plan_id"))
+_SOURCES_KEPT = 256
 _LATEST_PLAN = (
     select(PLANS)
     .where(PLANS.c.agent_id == bindparam("agent_id"), PLANS.c.status == bindparam("status"))
@@ -72,6 +74,10 @@ def _agent_approvals(conn: Connection, agent_id: str) -> dict[str, int]:
 class PlanStore(Database):
     """The store's plan versions and review decisions."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plan_sources: dict[int, str] = {}
+
     def add_plan_version(self, plan: NewPlanVersion) -> PlanVersionRow:
         """Store a new plan version, pending review, numbered after the agent's last one."""
         for _ in range(20):
@@ -104,6 +110,23 @@ class PlanStore(Database):
         if not rows:
             raise NotFound(f"no plan version with id {plan_id}")
         return PlanVersionRow.model_construct(**rows[0])
+
+    def plan_source(self, plan_id: int) -> str:
+        """The source of a plan version (never changed once stored: kept after the first read).
+
+        Raises:
+            NotFound: no such plan version.
+        """
+        sources = self._plan_sources
+        source = sources.get(plan_id)
+        if source is None:
+            rows = self._fetch(_PLAN_SOURCE, {"plan_id": plan_id})
+            if not rows:
+                raise NotFound(f"no plan version with id {plan_id}")
+            if len(sources) >= _SOURCES_KEPT:
+                sources.clear()
+            source = sources[plan_id] = rows[0]["source"]
+        return source
 
     def list_plans(
         self, agent_id: str | None = None, status: str | None = None
