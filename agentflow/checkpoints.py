@@ -69,6 +69,11 @@ class StepWrite:
         return {name: getattr(self, name) for name in STEP_WRITE_FIELDS}
 
 
+#: Seconds before its wake-up time a sleeping run may be claimed. The claim, the plan's load
+#: and the replay happen in that time; the sleep (or retry delay) then waits out the rest in
+#: the activation, so the run resumes at its time instead of a claim's length after it.
+WAKE_LEAD = 0.005
+
 STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
 STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
 """The step table's columns a `StepWrite` fills."""

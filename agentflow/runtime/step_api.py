@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from agentflow.checkpoints import StepRecord, StepWrite
+from agentflow.checkpoints import WAKE_LEAD, StepRecord, StepWrite
 from agentflow.durations import parse_duration, parse_instant
 from agentflow.errors import (
     LimitExceeded,
@@ -479,8 +479,8 @@ class StepContext:
                 attempts=1,
                 wake_at=wake,
             )
-        if now >= wake:
-            self._save(record_fields, status=StepState.COMPLETE, ended_at=now)
+        if _waited_out(wake):
+            self._save(record_fields, status=StepState.COMPLETE, ended_at=time.time())
             return
         if record is None:
             self._save(record_fields, status=StepState.SLEEPING)
@@ -749,9 +749,19 @@ def _hold_until_retry(record: StepRecord | None) -> None:
         record is not None
         and record.status == StepState.RETRYING
         and record.wake_at is not None
-        and record.wake_at > time.time()
+        and not _waited_out(record.wake_at)
     ):
         raise Suspend(Suspension(RunState.SLEEPING, wake_at=record.wake_at))
+
+
+def _waited_out(wake: float) -> bool:
+    """Whether `wake` has come, after waiting for it here if it is at most WAKE_LEAD away."""
+    left = wake - time.time()
+    if left > WAKE_LEAD:
+        return False
+    if left > 0:
+        time.sleep(left)
+    return True
 
 
 def _step_failed(name: str, record: StepRecord) -> StepFailed:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from agentflow.checkpoints import WAKE_LEAD
 from agentflow.runtime.liveness import release_dead_leases
 from agentflow.store import RunRow, Store
 
@@ -222,14 +223,7 @@ class WorkLoop:
             delay = self._longest_sleep
             if next_due is not None:
                 left = next_due - time.time()
-                if left > 0:
-                    delay = min(delay, left)
-                elif ran or not retried:
-                    delay = 0.0  # it fell due as the claim ended: claim again at once
-                else:
-                    # Due but not claimable (its agent is at max_concurrent_runs, or another
-                    # worker holds it): a run ending, here or elsewhere, wakes the loop.
-                    delay = min(delay, self.poll_interval)
+                delay = _until_due(left, delay, self.poll_interval, ran > 0 or not retried)
                 retried = delay == 0.0
             if delay > self.poll_interval and self.store.leased_elsewhere(self.owner):
                 # A worker's death writes nothing that wakes this one: while another holds a
@@ -246,3 +240,16 @@ class WorkLoop:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.wakeup.wait(min(left, 0.2)):
                     return
+
+
+def _until_due(left: float, longest: float, poll: float, claim_now: bool) -> float:
+    """How long an idle loop waits for a run due in `left` seconds (at most `longest`)."""
+    if left > WAKE_LEAD:
+        return min(longest, left - WAKE_LEAD)  # a sleeping run may be claimed that early
+    if claim_now:
+        return 0.0  # it fell due as the claim ended: claim again at once
+    if left > 0:
+        return left  # not asleep (so not claimable early): at its time
+    # Due but not claimable (its agent is at max_concurrent_runs, or another worker holds
+    # it): a run ending, here or elsewhere, wakes the loop.
+    return min(longest, poll)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 
+from agentflow.checkpoints import WAKE_LEAD
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.history import APPEND, append_history, entry_values, error_summary
@@ -95,7 +96,9 @@ class LeaseStore(Database):
             free.append(and_(runs.c.lease_owner == reserved_by, runs.c.status != RunState.RUNNING))
         return [
             runs.c.status.in_(CLAIMABLE),
-            runs.c.wake_at <= now,
+            # Asleep and due within WAKE_LEAD (see there), or due.
+            runs.c.wake_at <= now + WAKE_LEAD,
+            or_(runs.c.wake_at <= now, runs.c.status == RunState.SLEEPING),
             or_(*free),
             _PLAN_APPROVED if runs is RUNS else _plan_approved(runs),
         ]

@@ -87,7 +87,7 @@ def test_reserved_runs_keep_their_state_and_cost_nothing_if_their_worker_dies(
     store: Store,
 ) -> None:
     keys = due_runs(store, "acme", 3)
-    reserved = store.reserve_due_runs("dead", lease_seconds=0.05, limit=8)
+    reserved = store.reserve_due_runs("dead", lease_seconds=1.0, limit=8)
     assert sorted(reserved) == sorted(keys)
     for key in keys:
         row = store.get_run(key)
@@ -96,11 +96,11 @@ def test_reserved_runs_keep_their_state_and_cost_nothing_if_their_worker_dies(
     assert store.claim_due_runs("other", lease_seconds=60, limit=8) == []
     assert store.claim_run(keys[0], "other", lease_seconds=60) is None
     # Their worker claims them one by one.
-    claimed = store.claim_run(keys[0], "dead", lease_seconds=0.05)
+    claimed = store.claim_run(keys[0], "dead", lease_seconds=1.0)
     assert claimed is not None and claimed.status == RunState.RUNNING
     assert claimed.activations == 1
 
-    time.sleep(0.1)  # the worker died: its leases lapse
+    time.sleep(1.1)  # the worker died: its leases lapse
     again = {row.id: row for row in store.claim_due_runs("alive", lease_seconds=60, limit=8)}
     assert sorted(again) == sorted(keys)
     assert again[keys[0]].unsettled == 1  # its activation was lost
