@@ -391,13 +391,8 @@ class LeaseStore(Database):
 
     def leased_elsewhere(self, me: str) -> bool:
         """Whether an owner other than `me` holds a live lease (on a running or reserved run)."""
-        query = select(RUNS.c.id).where(
-            RUNS.c.lease_owner.is_not(None),
-            RUNS.c.lease_owner != me,
-            RUNS.c.lease_expires_at >= self.dialect.lease_clock(),
-        )
-        with self._read() as conn:
-            return conn.execute(query.limit(1)).first() is not None
+        query = self._prepared_claims().leased_elsewhere
+        return bool(self._fetch(query, {"me": me, "now": time.time()}))
 
     def lease_owners_on(self, host: str) -> list[str]:
         """The owners of live leases (on running or reserved runs) whose id names `host`."""
@@ -469,19 +464,11 @@ class LeaseStore(Database):
 
     def next_wake_at(self) -> float | None:
         """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
-        with self._read() as conn:
-            due = conn.execute(
-                select(func.min(RUNS.c.wake_at)).where(
-                    RUNS.c.status.in_(_DUE_UNLEASED),
-                    RUNS.c.lease_owner.is_(None),
-                    _PLAN_APPROVED,
-                )
-            ).scalar()
-            # Running and reserved runs alike: they are claimable again when the lease ends.
-            expiry = conn.execute(
-                select(func.min(RUNS.c.lease_expires_at)).where(RUNS.c.lease_owner.is_not(None))
-            ).scalar()
-        times = [t for t in (due, expiry) if t is not None]
+        claims = self._prepared_claims()
+        (due,) = self._fetch(claims.next_due, columns=[RUNS.c.wake_at])
+        # Running and reserved runs alike: they are claimable again when the lease ends.
+        (expiry,) = self._fetch(claims.next_expiry, columns=[RUNS.c.lease_expires_at])
+        times = [t for t in (due["wake_at"], expiry["lease_expires_at"]) if t is not None]
         return min(times) if times else None
 
     def renew_leases(self, owner: str, keys: Iterable[str], lease_seconds: float) -> set[str]:
@@ -610,6 +597,21 @@ class _ClaimStatements:
             select(RUNS.c.lease_owner)
             .where(RUNS.c.lease_owner.like(bindparam("pattern")), RUNS.c.lease_expires_at >= clock)
             .distinct()
+        )
+        self.leased_elsewhere = (
+            select(RUNS.c.id)
+            .where(
+                RUNS.c.lease_owner.is_not(None),
+                RUNS.c.lease_owner != bindparam("me"),
+                RUNS.c.lease_expires_at >= clock,
+            )
+            .limit(1)
+        )
+        self.next_due = select(func.min(RUNS.c.wake_at)).where(
+            RUNS.c.status.in_(_DUE_UNLEASED), RUNS.c.lease_owner.is_(None), _PLAN_APPROVED
+        )
+        self.next_expiry = select(func.min(RUNS.c.lease_expires_at)).where(
+            RUNS.c.lease_owner.is_not(None)
         )
         limited = store._lock_limited_agents()
         self.lock_limited = None if limited is None else prepare(limited)
