@@ -383,24 +383,29 @@ class Agent:
             NotFound: the agent has no approved plan, or the plan is another agent's.
         """
         params = self.checked_start(params, run_id)
-        if plan is None:
-            chosen = self.latest_plan()
-            if chosen is None:
-                raise NotFound(
-                    f"agent {self.id!r} has no approved plan: submit one and approve it first"
-                )
-        else:
-            chosen = self.get_plan(plan if isinstance(plan, int) else plan.id)
-        if chosen.status != PlanState.APPROVED:
-            raise PlanNotApproved(chosen.id, chosen.status)
+        plan_id = self._approved_plan_id(plan)
         # A generated id is unique in the whole store, so it serves as the run's key too; an
         # id the caller chose is unique only within this agent and gets a key of its own.
         key = f"run_{uuid.uuid4().hex}"
         row, _created = self.engine.store.create_run(
-            run_id or key, self.id, chosen.id, params, key=key
+            run_id or key, self.id, plan_id, params, key=key
         )
         self.engine.notify()
         return Run.of(self.engine, row, bound=True)
+
+    def _approved_plan_id(self, plan: PlanVersion | int | None) -> int:
+        """The id of the plan version a run starts on: `plan`, or the latest approved one."""
+        if plan is None:
+            latest = self.engine.store.latest_plan(self.id)  # the row: no public model needed
+            if latest is None or latest.id is None:
+                raise NotFound(
+                    f"agent {self.id!r} has no approved plan: submit one and approve it first"
+                )
+            return latest.id
+        chosen = self.get_plan(plan if isinstance(plan, int) else plan.id)
+        if chosen.status != PlanState.APPROVED:
+            raise PlanNotApproved(chosen.id, chosen.status)
+        return chosen.id
 
     def checked_start(self, params: dict[str, Any] | None, run_id: str | None) -> dict[str, Any]:
         """The params of a run to start, as checkpointable plain data.

@@ -79,6 +79,8 @@ def observe_activation(store: Store, row: RunRow, owner: str) -> Iterator[Activa
         if current is not None and current.is_recording():
             current.set_attribute("agentflow.status", report.status or "")
             _record_steps(store, row, started)
+    if not log.isEnabledFor(logging.INFO):
+        return
     log.info(
         "run %s (agent %s) activation %d: %s in %.3f s",
         row.run_id,
