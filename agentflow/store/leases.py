@@ -452,6 +452,8 @@ class LeaseStore(Database):
         )
         if owners is not None:
             owners_query = owners_query.where(RUNS.c.lease_owner.in_(owners))
+        elif not self._fetch(self._prepared_claims().leased_elsewhere, {"me": me}):
+            return 0  # nobody else holds a lease: no write transaction to find that out
         with self._tx() as conn:
             gone = self.dialect.sessions_ended(conn, [r[0] for r in conn.execute(owners_query)])
             if not gone:
