@@ -480,7 +480,8 @@ class StepContext:
                 wake_at=wake,
             )
         if _waited_out(wake):
-            self._save(record_fields, status=StepState.COMPLETE, ended_at=time.time())
+            # Ending a sleep twice ends it the same way: it may ride with the next write.
+            self._complete(record_fields, status=StepState.COMPLETE, ended_at=time.time())
             return
         if record is None:
             self._save(record_fields, status=StepState.SLEEPING)
