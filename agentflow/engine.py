@@ -337,8 +337,7 @@ class Engine:
 
     def _load_plan(self, run: RunRow) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
         source = self.store.plan_source(run.plan_id)
-        agent = self.store.get_agent(run.agent_id)
-        allowed = list(agent.tools) if agent is not None else []
+        allowed = self.store.agent_tools(run.agent_id)
         missing = self.import_missing_tools(allowed)
         if missing:
             raise ToolsUnavailable(

@@ -14,6 +14,7 @@ from agentflow.store.plans import refresh_pending_approvals
 from agentflow.store.tables import AGENT_CHANGES, AGENTS, TOOLS, AgentChangeRow, AgentRow, ToolRow
 
 _AGENT_BY_ID = select(AGENTS).where(AGENTS.c.id == bindparam("agent_id"))
+_AGENT_TOOLS = select(AGENTS.c.tools).where(AGENTS.c.id == bindparam("agent_id"))
 
 
 class AgentStore(Database):
@@ -141,6 +142,11 @@ class AgentStore(Database):
         """The agent's row, or None."""
         rows = self._fetch(_AGENT_BY_ID, {"agent_id": agent_id})
         return AgentRow.model_construct(**rows[0]) if rows else None
+
+    def agent_tools(self, agent_id: str) -> list[str]:
+        """The names of the tools the agent may use (none for an agent with no row)."""
+        rows = self._fetch(_AGENT_TOOLS, {"agent_id": agent_id})
+        return list(rows[0]["tools"]) if rows else []
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:
         """Remember where a tool can be imported from, for workers that lack it."""
