@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agentflow.checkpoints import WAKE_LEAD
 from agentflow.errors import NotFound, PlanNotApproved, RunFailed, RunStateError, RunTimeout
 from agentflow.models import (
     CLAIMABLE,
@@ -211,7 +212,7 @@ class Run:
                 raise RunFailed(self.id, row.status, row.error)
             now = time.time()
             # Claiming takes the write lock: try only when the run looks due and unleased.
-            due = row.status in CLAIMABLE and (row.wake_at or 0) <= now
+            due = _due(row, now)
             free = row.lease_owner is None or (row.lease_expires_at or 0) < now
             if (
                 row.lease_owner is not None
@@ -235,7 +236,7 @@ class Run:
                 and row.wake_at is not None
                 and row.lease_owner is None
             ):
-                pause = max(0.0, min(row.wake_at - now, 1.0))
+                pause = max(0.0, min(row.wake_at - WAKE_LEAD - now, 1.0))
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -403,3 +404,11 @@ class Run:
         import asyncio
 
         return await asyncio.to_thread(self.result, timeout)
+
+
+def _due(row: RunRow, now: float) -> bool:
+    """Whether the run may be claimed now (a sleeping one up to WAKE_LEAD early, as workers do)."""
+    if row.status not in CLAIMABLE:
+        return False
+    lead = WAKE_LEAD if row.status == RunState.SLEEPING else 0.0
+    return (row.wake_at or 0) <= now + lead
