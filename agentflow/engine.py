@@ -25,6 +25,7 @@ from agentflow.runtime import (
     RuntimeLimits,
     ToolHandle,
     ToolRegistry,
+    Wakeup,
     WorkLoop,
     run_activation,
 )
@@ -110,7 +111,7 @@ class Engine:
         self._sandbox_lock = threading.Lock()
         self.lease_seconds = lease_seconds
         self.owner = owner_id(uuid.uuid4().hex[:8])
-        self.wakeup = threading.Condition()
+        self.wakeup = Wakeup()
         self.reviews = Reviews(self)
         self._leases = LeaseKeeper(self.store, self.owner, lease_seconds)
         self._loop = WorkLoop(

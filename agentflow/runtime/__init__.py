@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from agentflow.runtime.signals import Suspend, Suspension
     from agentflow.runtime.step_api import RuntimeLimits, StepContext
     from agentflow.runtime.tools import RegisteredTool, ToolHandle, ToolRegistry
-    from agentflow.runtime.worker import LeaseKeeper, WorkLoop
+    from agentflow.runtime.worker import LeaseKeeper, Wakeup, WorkLoop
 
 # Resolved on first use: a sandbox process imports `agentflow.runtime.sandbox` and the step API
 # without the store, the executor or the worker (and so without SQLAlchemy).
@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "ToolHandle": "agentflow.runtime.tools",
     "ToolRegistry": "agentflow.runtime.tools",
     "LeaseKeeper": "agentflow.runtime.worker",
+    "Wakeup": "agentflow.runtime.worker",
     "WorkLoop": "agentflow.runtime.worker",
 }
 
@@ -82,6 +83,7 @@ __all__ = [
     "ToolHandle",
     "ToolRegistry",
     "ToolsUnavailable",
+    "Wakeup",
     "WorkLoop",
     "run_activation",
 ]

@@ -17,6 +17,19 @@ IDLE_CHECK = 60.0
 """The longest an idle worker sleeps when other processes' writes wake it (a safety net)."""
 
 
+class Wakeup(threading.Condition):
+    """A condition that counts its `notify_all` calls, so a loop can tell it missed one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generation = 0
+
+    def notify_all(self) -> None:
+        """Wake every waiter (the lock held), and count the wake-up."""
+        self.generation += 1
+        super().notify_all()
+
+
 class LeaseKeeper:
     """A daemon thread that renews the leases of the runs this process is executing.
 
@@ -91,7 +104,7 @@ class WorkLoop:
         owner: str,
         lease_seconds: float,
         activate: Callable[[RunRow], object],
-        wakeup: threading.Condition,
+        wakeup: Wakeup,
         poll_interval: float = 0.5,
         leases: LeaseKeeper | None = None,
         claim_batch: int = 16,
@@ -214,6 +227,8 @@ class WorkLoop:
         count = 0
         retried = False
         while not stop.is_set():
+            with self.wakeup:
+                seen = self.wakeup.generation  # a wake-up from here on cuts the idle short
             ran = self.drain(stop, batch)
             count += ran
             if stop.is_set():
@@ -229,17 +244,23 @@ class WorkLoop:
                 # A worker's death writes nothing that wakes this one: while another holds a
                 # lease, the next drain (`release_dead_leases`) looks for it after a poll.
                 delay = self.poll_interval
-            self._idle(delay, stop)
+            self._idle(delay, stop, seen)
         return count
 
-    def _idle(self, delay: float, stop: threading.Event) -> None:
-        """Wait `delay` seconds, or until notified; a set `stop` ends the wait within 0.2 s."""
+    def _idle(self, delay: float, stop: threading.Event, seen: int) -> None:
+        """Wait `delay` seconds, or until notified after generation `seen` of the wake-ups.
+
+        A notification sent while the loop drained or worked out the delay counts too: it
+        was not waiting then, but the generation moved. A set `stop` ends the wait within
+        0.2 s.
+        """
         deadline = time.monotonic() + delay
         with self.wakeup:
-            while not stop.is_set():
+            while not stop.is_set() and self.wakeup.generation == seen:
                 left = deadline - time.monotonic()
-                if left <= 0 or self.wakeup.wait(min(left, 0.2)):
+                if left <= 0:
                     return
+                self.wakeup.wait(min(left, 0.2))
 
 
 def _until_due(left: float, longest: float, poll: float, claim_now: bool) -> float:
