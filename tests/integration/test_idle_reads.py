@@ -43,7 +43,10 @@ def _statements_of_an_idle_worker(path: Path, sleeping: int) -> list[str]:
         stop = threading.Event()
         loop = threading.Thread(target=engine.work, kwargs={"until_idle": False, "stop": stop})
         loop.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        # Idle once it has asked whether another worker holds a lease (before it sleeps).
+        while not any("lease_owner !=" in s for s in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
         stop.set()
         loop.join()
     finally:
@@ -59,7 +62,7 @@ def _full_scans(conn: sqlite3.Connection, sql: str, *params: object) -> list[str
 def test_an_idle_worker_reads_no_sleeping_run(tmp_path: Path) -> None:
     path = tmp_path / "idle.db"
     statements = _statements_of_an_idle_worker(path, sleeping=20)
-    assert any("lease_owner" in s for s in statements)  # the lease checks were seen
+    assert any("lease_owner !=" in s for s in statements)  # the lease checks were seen
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM runs WHERE status = 'sleeping'").fetchone()[0]
         scans = {s: found for s in set(statements) if (found := _full_scans(conn, s))}
