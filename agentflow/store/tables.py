@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -168,6 +168,15 @@ class RunRow(AgentflowTable, table=True):
         Index("ix_runs_due", "status", "wake_at"),
         # Each agent's runs in wake-up order, for claims that let agents take turns.
         Index("ix_runs_agent_due", "agent_id", "wake_at"),
+        # The leased runs alone (a few), for the lease checks of an idle worker: without it,
+        # each reads every run, which fills each connection's page cache as the table grows.
+        Index(
+            "ix_runs_leased",
+            "lease_owner",
+            "lease_expires_at",
+            sqlite_where=text("lease_owner IS NOT NULL"),
+            postgresql_where=text("lease_owner IS NOT NULL"),
+        ),
         Index("ux_runs_agent_run_id", "agent_id", "run_id", unique=True),
         # The run list's order and its pages, for all runs and for one agent's.
         Index("ix_runs_created", "created_at", "id"),
