@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import re
 import uuid
@@ -449,4 +448,6 @@ class Agent:
         run_id: str | None = None,
     ) -> Run:
         """`start` for async code: the store is written in a worker thread."""
+        import asyncio  # only async hosts need it: not at import
+
         return await asyncio.to_thread(self.start, params, plan=plan, run_id=run_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Iterator
@@ -113,6 +112,8 @@ class ToolHandle:
         try:
             result = self._validated(*args, **kwargs)
             if inspect.isawaitable(result):
+                import asyncio  # only async tools need it: not at import
+
                 try:
                     asyncio.get_running_loop()
                 except RuntimeError:
