@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import operator
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
@@ -30,9 +32,11 @@ STEP_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
 """The order of a `StepRecord`'s values in an activation's journal rows."""
 
 
-def write_row(step: StepWrite) -> list[Any]:
-    """A step write as the sandbox sends it: its values in `STEP_WRITE_FIELDS` order."""
-    return [getattr(step, name) for name in STEP_WRITE_FIELDS]
+write_row: Callable[[StepWrite], tuple[Any, ...]] = operator.attrgetter(*STEP_WRITE_FIELDS)
+"""A step write as the sandbox sends it: its values in `STEP_WRITE_FIELDS` order."""
+
+journal_row: Callable[[StepRecord], tuple[Any, ...]] = operator.attrgetter(*STEP_RECORD_FIELDS)
+"""A step record as the host sends it: its values in `STEP_RECORD_FIELDS` order."""
 
 
 def encode(message: dict[str, Any]) -> bytes:

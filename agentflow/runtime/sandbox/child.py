@@ -116,7 +116,7 @@ class HostLink:
     def request(
         self,
         op: str,
-        carry: Callable[[], list[list[Any]]] | None = None,
+        carry: Callable[[], list[tuple[Any, ...]]] | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
         """Send a request and wait for its reply; a reply that says the lease moved raises.
@@ -159,7 +159,7 @@ class ChannelJournal:
 
     def __init__(self, link: HostLink) -> None:
         self._link = link
-        self._held: list[list[Any]] = []
+        self._held: list[tuple[Any, ...]] = []
         self._held_lock = threading.Lock()
         self._saved_by_host: dict[str, str | None] = {}
         self._control: str | None = None
@@ -182,7 +182,7 @@ class ChannelJournal:
         self._control = _control(reply)
         return self._control
 
-    def take_held(self) -> list[list[Any]]:
+    def take_held(self) -> list[tuple[Any, ...]]:
         """The records held back for the next request (called in send order)."""
         with self._held_lock:
             held, self._held = self._held, []

@@ -36,7 +36,7 @@ from agentflow.models import SUSPENDED, RunControl, RunState, StepState
 from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, STEP_RECORD_FIELDS
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
@@ -145,7 +145,8 @@ class _Session:
                 "rebase": run.rebase,
                 "control": run.control,
             },
-            "records": [_record_row(r) for r in records],
+            # Not asdict, which copies every output deeply: the rows are only encoded.
+            "records": [journal_row(r) for r in records],
             "tools": sorted(self.tools),
             "limits": _limits_json(self.limits),
         }
@@ -616,11 +617,6 @@ def _outputs_size(records: list[StepRecord]) -> int:
         return 0
     # "[" + the outputs joined by ", " + "]"
     return len(json.dumps([record.output for record in records])) - 2 * len(records)
-
-
-def _record_row(record: StepRecord) -> list[Any]:
-    # Not asdict, which copies every output deeply: the row is only encoded.
-    return [getattr(record, name) for name in STEP_RECORD_FIELDS]
 
 
 def _listed(raw: Any) -> list[Any]:
