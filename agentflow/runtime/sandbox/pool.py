@@ -218,6 +218,12 @@ class SandboxPool:
         with self._lock:
             return list(self._busy)
 
+    @property
+    def spare(self) -> int | None:
+        """The pid of the spare process, if one is ready."""
+        with self._lock:
+            return self._spare.pid if self._spare is not None else None
+
     def checkout(self, agent_id: str) -> Sandbox:
         """A sandbox process for `agent_id`: an idle one of its own, the spare, or a new one."""
         with self._lock:
@@ -337,12 +343,16 @@ class SandboxPool:
         try:
             self._ensure_zygote()
         except Exception:
-            log.exception("could not start the sandbox zygote")
+            if not self._closed:
+                log.exception("could not start the sandbox zygote")
             return
         self._refill()
 
     def _ensure_zygote(self) -> Zygote:
         with self._lock:
+            if self._closed:
+                # A spare started as the pool closed must not start a zygote nobody would stop.
+                raise ConfigurationError("the sandbox pool is closed")
             if self._zygote is None or not self._zygote.alive:
                 if self._zygote is not None:
                     self._zygote.close()
