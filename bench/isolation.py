@@ -23,6 +23,7 @@ from agentflow import Engine, Run
 from agentflow.runtime.sandbox.pool import SandboxSettings
 
 STEPS = 200
+REPLAYED = 100
 ROUNDS = 15
 
 
@@ -49,6 +50,16 @@ def steps_plan(count: int) -> str:
     )
 
 
+def resume_plan(count: int) -> str:
+    return (
+        "def run(event, step):\n"
+        f"    for i in range({count}):\n"
+        '        step.do("s", tools.noop, i)\n'
+        '    step.wait_for_event("go", "go")\n'
+        "    return 1\n"
+    )
+
+
 def timed(body: Callable[[], object]) -> float:
     started = time.perf_counter()
     body()
@@ -64,14 +75,20 @@ class Trial:
         self.steps.submit_plan(steps_plan(STEPS))
         self.one = self.engine.agent("one", tools=["noop"], review="auto")
         self.one.submit_plan(steps_plan(1))
+        self.resume = self.engine.agent("resume", tools=["noop"], review="auto")
+        self.resume.submit_plan(resume_plan(REPLAYED))
         if self.engine.sandboxes is not None:
             self.engine.sandboxes.warm()  # start the zygote, as a worker does when it starts
-        self.samples: dict[str, list[float]] = {"step": [], "one": []}
+        self.samples: dict[str, list[float]] = {"step": [], "one": [], "resume": []}
 
     def run_once(self) -> None:
         run = self.steps.start()
         self.samples["step"].append(timed(lambda: self._finish(run)) / STEPS)
         self.samples["one"].append(timed(lambda: self._finish(self.one.start())))
+        waiting = self.resume.start()
+        self.engine.work()
+        waiting.send_event("go")
+        self.samples["resume"].append(timed(lambda: self._finish(waiting)))
 
     def _finish(self, run: Run) -> None:
         self.engine.work()
@@ -105,6 +122,12 @@ def main() -> None:
                 median_us(inline.samples["one"]),
                 median_us(process.samples["one"]),
                 median_us(fresh.samples["one"]),
+            ),
+            (
+                f"resume after an event, {REPLAYED} steps replayed",
+                median_us(inline.samples["resume"]),
+                median_us(process.samples["resume"]),
+                median_us(fresh.samples["resume"]),
             ),
         ]
         for trial in (inline, process, fresh):

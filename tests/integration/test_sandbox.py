@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentflow import PlanLimits
-from agentflow.runtime.sandbox.pool import SandboxSettings
+from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
 from tests.support.host import make_engine, read_ledger
 
 BENIGN = """
@@ -160,6 +160,34 @@ def test_a_fresh_process_per_activation_also_works(tmp_path, reuse):
     assert pool is not None
     assert len(pool.served) == (1 if reuse else 3)
     engine.close()
+
+
+def _ready_spare(pool: SandboxPool) -> int:
+    deadline = time.monotonic() + 30
+    while (spare := pool.spare) is None:
+        assert time.monotonic() < deadline, "no spare process started"
+        time.sleep(0.01)
+    return spare
+
+
+def test_the_spare_process_serves_no_agent_until_its_first_activation_dedicates_it():
+    pool = SandboxPool(SandboxSettings())
+    try:
+        pool.warm()  # the zygote, then a spare process in the background
+        spare = _ready_spare(pool)
+        assert spare not in pool.served
+        first = pool.checkout("a")
+        assert first.pid == spare
+        assert pool.served == {spare: {"a"}}
+        pool.checkin(first, reusable=True)
+        second = pool.checkout("b")  # a's idle process is a's alone: b gets another
+        assert second.pid != spare
+        assert pool.served[second.pid] == {"b"}
+        pool.checkin(second, reusable=True)
+        assert pool.checkout("a").pid == spare
+    finally:
+        pool.close()
+    assert pool.spare is None
 
 
 PAUSES_ITSELF = """

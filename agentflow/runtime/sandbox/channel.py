@@ -1,30 +1,47 @@
 """The channel between a worker and its sandbox: length-prefixed JSON messages over a socket.
 
 Nothing but JSON crosses it. Each message is a 4-byte big-endian length and that many bytes of
-UTF-8 JSON; a length over the reader's limit is refused before anything is read.
+UTF-8 JSON; a length over the reader's limit is refused before anything is read. Step records
+travel as lists of their values in field order (no field names to write and read each time).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import operator
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
 from agentflow.errors import ChannelClosed
 
 _HEADER = struct.Struct(">I")
+_SLACK = 0.001
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 """Step kinds whose `running` record is an attempt that may call tools."""
 
+STEP_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
+"""The order of a `StepRecord`'s values in an activation's journal rows."""
+
+
+write_row: Callable[[StepWrite], tuple[Any, ...]] = operator.attrgetter(*STEP_WRITE_FIELDS)
+"""A step write as the sandbox sends it: its values in `STEP_WRITE_FIELDS` order."""
+
+journal_row: Callable[[StepRecord], tuple[Any, ...]] = operator.attrgetter(*STEP_RECORD_FIELDS)
+"""A step record as the host sends it: its values in `STEP_RECORD_FIELDS` order."""
+
 
 def encode(message: dict[str, Any]) -> bytes:
     """One framed message."""
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    body = _ENCODER.encode(message).encode("utf-8")
     return _HEADER.pack(len(body)) + body
 
 
@@ -36,6 +53,7 @@ class Channel:
         self.max_bytes = max_bytes
         self._send_lock = threading.Lock()
         self._buffer = bytearray()
+        self._timeout: float | None = sock.gettimeout()
 
     def send(self, message: dict[str, Any]) -> None:
         """Send one message; raises ChannelClosed when the other end is gone."""
@@ -72,12 +90,12 @@ class Channel:
     def _read(self, size: int, deadline: float | None) -> bytes | None:
         while len(self._buffer) < size:
             if deadline is None:
-                self.sock.settimeout(None)
+                self._set_timeout(None)
             else:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                self.sock.settimeout(left)
+                self._set_timeout(left)
             try:
                 chunk = self.sock.recv(max(65536, size - len(self._buffer)))
             except TimeoutError:
@@ -90,6 +108,18 @@ class Channel:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        # Each change costs a system call (and a turn of the GIL): a timeout within _SLACK of
+        # the wanted one is kept.
+        current = self._timeout
+        if timeout is None or current is None:
+            if timeout is current:
+                return
+        elif abs(current - timeout) <= _SLACK:
+            return
+        self.sock.settimeout(timeout)
+        self._timeout = timeout
 
     def close(self) -> None:
         """Close this end."""

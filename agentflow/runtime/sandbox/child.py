@@ -27,7 +27,12 @@ from agentflow.runtime.activation import (
     RunIdentity,
     execute_activation,
 )
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, Channel
+from agentflow.runtime.sandbox.channel import (
+    ATTEMPT_KINDS,
+    STEP_RECORD_FIELDS,
+    Channel,
+    write_row,
+)
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
@@ -111,7 +116,7 @@ class HostLink:
     def request(
         self,
         op: str,
-        carry: Callable[[], list[dict[str, Any]]] | None = None,
+        carry: Callable[[], list[tuple[Any, ...]]] | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
         """Send a request and wait for its reply; a reply that says the lease moved raises.
@@ -154,7 +159,7 @@ class ChannelJournal:
 
     def __init__(self, link: HostLink) -> None:
         self._link = link
-        self._held: list[dict[str, Any]] = []
+        self._held: list[tuple[Any, ...]] = []
         self._held_lock = threading.Lock()
         self._saved_by_host: dict[str, str | None] = {}
         self._control: str | None = None
@@ -166,18 +171,18 @@ class ChannelJournal:
             return self._control
         if step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS:
             with self._held_lock:
-                self._held.append(step.to_json())
+                self._held.append(write_row(step))
             return self._control
         return self.save_steps(owner, step.run_id, [step])
 
     def save_steps(self, owner: str, run_id: str, steps: Sequence[StepWrite]) -> str | None:
         """Have the host record these steps; returns the run's control."""
-        records = [step.to_json() for step in steps]
+        records = [write_row(step) for step in steps]
         reply = self._link.request("save_steps", carry=self.take_held, records=records)
         self._control = _control(reply)
         return self._control
 
-    def take_held(self) -> list[dict[str, Any]]:
+    def take_held(self) -> list[tuple[Any, ...]]:
         """The records held back for the next request (called in send order)."""
         with self._held_lock:
             held, self._held = self._held, []
@@ -199,7 +204,7 @@ class ChannelJournal:
     ) -> ReceivedEvent | None:
         """Have the host take the oldest event of `event_type` for the wait, if one came."""
         reply = self._link.request(
-            "take_event", carry=self.take_held, type=event_type, record=step.to_json()
+            "take_event", carry=self.take_held, type=event_type, record=write_row(step)
         )
         event = reply.get("event")
         if event is None:
@@ -275,6 +280,12 @@ class RemoteTool:
         return f"<tool {self.tool_name}>"
 
 
+def _record(row: list[Any]) -> StepRecord:
+    if not isinstance(row, list) or len(row) != len(STEP_RECORD_FIELDS):
+        raise ValueError("a journal row of the wrong shape")
+    return StepRecord(*row)
+
+
 class PlanSide:
     """Serves activations, one at a time, for the one agent this process belongs to."""
 
@@ -325,7 +336,7 @@ class PlanSide:
         }
         try:
             plan = self._plan(request["source"], request["sha256"], request["plan_limits"])
-            records = [StepRecord(**record) for record in request["records"]]
+            records = [_record(row) for row in request["records"]]
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": f"the sandbox could not load: {exc}"}
             self._finish(ActivationResult(ResultKind.ERRORED, error=error), reusable=False)

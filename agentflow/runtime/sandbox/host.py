@@ -36,7 +36,7 @@ from agentflow.models import SUSPENDED, RunControl, RunState, StepState
 from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
-from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS
+from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
@@ -49,7 +49,6 @@ _STEP_KINDS = frozenset(
     | {"map_child", "parallel_child"}
 )
 _STEP_STATES = frozenset(StepState)
-_RECORD_FIELDS = frozenset(STEP_WRITE_FIELDS)
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
 
@@ -130,7 +129,7 @@ class _Session:
     # --- the activation ------------------------------------------------------------------
 
     def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
-        self.stored_bytes = sum(len(json.dumps(r.output)) for r in records)
+        self.stored_bytes = _outputs_size(records)
         run = self.run
         request = {
             "op": "activate",
@@ -146,7 +145,8 @@ class _Session:
                 "rebase": run.rebase,
                 "control": run.control,
             },
-            "records": [_record_json(r) for r in records],
+            # Not asdict, which copies every output deeply: the rows are only encoded.
+            "records": [journal_row(r) for r in records],
             "tools": sorted(self.tools),
             "limits": _limits_json(self.limits),
         }
@@ -352,20 +352,18 @@ class _Session:
                 self.channel.send({"op": "reply", "id": number, **reply})
 
     def _complete_step(self, key: str, value: Any) -> StepWrite | None:
+        # The running record was checked when it was stored; only the output is new.
         running = self.in_flight.get(key)
         if running is None:
             return None
-        record = {
-            **running.to_json(),
-            "status": StepState.COMPLETE.value,  # exact str, as _clean_record requires
-            "output": value,
-            "ended_at": time.time(),
-            "new": False,
-        }
+        status = StepState.COMPLETE.value  # exact str, as _clean_record requires
         try:
-            return self._clean_record(record)
+            output = self._checked_output(value, running.name, status)
         except (PlainDataError, ValueError):
             return None  # the sandbox saves the record itself and is told what is wrong
+        return dataclasses.replace(
+            running, status=status, output=output, ended_at=time.time(), new=False
+        )
 
     def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
         event_type = message.get("type")
@@ -387,9 +385,9 @@ class _Session:
         return {}
 
     def _clean_record(self, raw: Any) -> StepWrite:
-        if not isinstance(raw, dict) or not set(raw) <= _RECORD_FIELDS:
-            raise SandboxViolation("a step record with unknown fields")
-        record = dict(raw)
+        if not isinstance(raw, list) or len(raw) != len(STEP_WRITE_FIELDS):
+            raise SandboxViolation("a step record of the wrong shape")
+        record = dict(zip(STEP_WRITE_FIELDS, raw, strict=True))
         record["run_id"] = self.run.key
         _require(record, "seq", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
         _require(record, "occurrence", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
@@ -399,25 +397,29 @@ class _Session:
         _require(record, "kind", str, lambda v: v in _STEP_KINDS)
         _require(record, "status", str, lambda v: v in _STEP_STATES)
         _check_optional_fields(record)
-        output, size = plain(
-            record.get("output"),
-            max_bytes=self.limits.max_output_bytes,
-            what=f"the output of step {record['name']!r}",
+        record["output"] = self._checked_output(
+            record.get("output"), record["name"], record["status"]
         )
-        record["output"] = output
         if record.get("error") is not None:
             record["error"], _ = plain(
                 record["error"], max_bytes=_MAX_ERROR_BYTES, what="a step's error"
             )
-        if record.get("status") == StepState.COMPLETE:
+        record["new"] = record.get("new") is True
+        return StepWrite(**record)
+
+    def _checked_output(self, output: Any, name: str, status: str) -> Any:
+        """A step's output as plain data, counted against the run's bytes once it is complete."""
+        output, size = plain(
+            output, max_bytes=self.limits.max_output_bytes, what=f"the output of step {name!r}"
+        )
+        if status == StepState.COMPLETE:
             self.stored_bytes += size
             if self.stored_bytes > self.limits.max_run_bytes:
                 raise ValueError(
                     f"run {self.run.run_id} would store more than {self.limits.max_run_bytes:,} "
                     "bytes of step results (RuntimeLimits.max_run_bytes)"
                 )
-        record["new"] = record.get("new") is True
-        return StepWrite(**record)
+        return output
 
     # --- tools -------------------------------------------------------------------------
 
@@ -609,8 +611,12 @@ def _limits_json(limits: RuntimeLimits) -> dict[str, Any]:
     return asdict(limits)
 
 
-def _record_json(record: StepRecord) -> dict[str, Any]:
-    return asdict(record)
+def _outputs_size(records: list[StepRecord]) -> int:
+    """The sum of `len(json.dumps(output))` over the records, in one call of the encoder."""
+    if not records:
+        return 0
+    # "[" + the outputs joined by ", " + "]"
+    return len(json.dumps([record.output for record in records])) - 2 * len(records)
 
 
 def _listed(raw: Any) -> list[Any]:

@@ -3,7 +3,9 @@
 A process serves the activations of the agent it was first given, one at a time, and keeps
 that agent's compiled plans warm; it never serves another agent. It is retired (SIGKILL) when
 it may hold stray state (an attempt that timed out, an out-of-memory error), when it has used
-most of its lifetime CPU, or when the pool needs room for another agent.
+most of its lifetime CPU, or when the pool needs room for another agent. One spare process,
+started ahead of need and dedicated to no agent yet, spares the next new process its start (a
+fork and a confinement: milliseconds).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class SandboxSettings:
             the pool retires processes before they reach it.
         stall_seconds: how long a sandbox may compute without a word to its worker (while no
             tool call is in flight) before it is killed.
-        max_processes: sandbox processes kept at once; idle ones of other agents are retired
-            to make room.
+        max_processes: sandbox processes kept at once (the spare included); idle ones of other
+            agents are retired to make room.
         reuse: keep a process for its agent's next activation (False: a fresh process per
             activation).
         uid_base: when the worker runs as root, sandbox number N runs as uid `uid_base + N`.
@@ -202,6 +204,9 @@ class SandboxPool:
         self._zygote: Zygote | None = None
         self._idle: OrderedDict[int, Sandbox] = OrderedDict()  # by pid, least recent first
         self._busy: dict[int, Sandbox] = {}
+        self._spare: Sandbox | None = None  # started ahead of need, dedicated to no agent yet
+        self._refilling = False
+        self._closed = False
         self._free_slots = list(range(self.settings.max_processes * 4))
         #: pid -> the agents it served (always one): what tests and operators can check.
         self.served: dict[int, set[str]] = {}
@@ -213,32 +218,93 @@ class SandboxPool:
         with self._lock:
             return list(self._busy)
 
-    def checkout(self, agent_id: str) -> Sandbox:
-        """A sandbox process for `agent_id`: an idle one of its own, or a new one."""
+    @property
+    def spare(self) -> int | None:
+        """The pid of the spare process, if one is ready."""
         with self._lock:
-            gone = self._zygote.exits if self._zygote is not None else {}
-            for pid in [pid for pid in self._idle if pid in gone]:
-                self._retire(self._idle.pop(pid))
+            return self._spare.pid if self._spare is not None else None
+
+    def checkout(self, agent_id: str) -> Sandbox:
+        """A sandbox process for `agent_id`: an idle one of its own, the spare, or a new one."""
+        with self._lock:
+            self._drop_exited()
             for pid, sandbox in reversed(self._idle.items()):
                 if sandbox.agent_id == agent_id:
                     del self._idle[pid]
                     self._busy[pid] = sandbox
                     return sandbox
-            while self._idle and len(self._idle) + len(self._busy) >= self.settings.max_processes:
-                _pid, oldest = self._idle.popitem(last=False)
-                self._retire(oldest)
-            slot = self._free_slots.pop(0)
-        try:
-            sandbox = self._start(agent_id, slot)
-        except BaseException:
-            with self._lock:
-                self._free_slots.append(slot)
-            raise
+            spare, self._spare = self._spare, None
+            slot = None if spare is not None else self._make_room()
+        if spare is not None:
+            spare.agent_id = agent_id
+            sandbox = spare
+        else:
+            assert slot is not None
+            sandbox = self._start_in(slot, agent_id)
         with self._lock:
             self._busy[sandbox.pid] = sandbox
             self.served.setdefault(sandbox.pid, set()).add(agent_id)
             self.uids[sandbox.pid] = sandbox.uid
+        self._refill()
         return sandbox
+
+    def _drop_exited(self) -> None:
+        """Retire idle processes (and the spare) that ended while they waited (under _lock)."""
+        gone = self._zygote.exits if self._zygote is not None else {}
+        for pid in [pid for pid in self._idle if pid in gone]:
+            self._retire(self._idle.pop(pid))
+        if self._spare is not None and self._spare.pid in gone:
+            self._retire(self._spare)
+            self._spare = None
+
+    def _make_room(self) -> int:
+        """A slot for a new process, retiring idle ones of other agents at the limit (_lock)."""
+        while self._idle and len(self._idle) + len(self._busy) >= self.settings.max_processes:
+            _pid, oldest = self._idle.popitem(last=False)
+            self._retire(oldest)
+        return self._free_slots.pop(0)
+
+    def _start_in(self, slot: int, agent_id: str) -> Sandbox:
+        try:
+            return self._start(agent_id, slot)
+        except BaseException:
+            with self._lock:
+                self._free_slots.append(slot)
+            raise
+
+    def _refill(self) -> None:
+        """Start a spare process in the background: the next new one is then ready at once.
+
+        A spare has served no agent; the first activation it is given dedicates it, as a
+        process started then would be.
+        """
+        with self._lock:
+            room = len(self._idle) + len(self._busy) + 1 < self.settings.max_processes
+            if self._closed or self._refilling or self._spare is not None or not room:
+                return
+            self._refilling = True
+            slot = self._free_slots.pop(0)
+        threading.Thread(
+            target=self._start_spare, args=(slot,), name="agentflow-spare", daemon=True
+        ).start()
+
+    def _start_spare(self, slot: int) -> None:
+        try:
+            sandbox = self._start_in(slot, "")
+        except Exception:
+            with self._lock:
+                self._refilling = False
+                closed = self._closed
+            if not closed:
+                log.warning("could not start a spare sandbox process", exc_info=True)
+            return
+        with self._lock:
+            self._refilling = False
+            if not self._closed:
+                self._spare = sandbox
+                return
+        sandbox.kill()
+        sandbox.close()
 
     def checkin(self, sandbox: Sandbox, reusable: bool) -> None:
         """Give a sandbox back after an activation; one that may hold stray state is retired."""
@@ -273,14 +339,20 @@ class SandboxPool:
         return zygote is not None and zygote.alive
 
     def warm(self) -> None:
-        """Start the zygote if it is not running (a worker does this as it starts)."""
+        """Start the zygote if it is not running, and a spare process (a worker's first steps)."""
         try:
             self._ensure_zygote()
         except Exception:
-            log.exception("could not start the sandbox zygote")
+            if not self._closed:
+                log.exception("could not start the sandbox zygote")
+            return
+        self._refill()
 
     def _ensure_zygote(self) -> Zygote:
         with self._lock:
+            if self._closed:
+                # A spare started as the pool closed must not start a zygote nobody would stop.
+                raise ConfigurationError("the sandbox pool is closed")
             if self._zygote is None or not self._zygote.alive:
                 if self._zygote is not None:
                     self._zygote.close()
@@ -329,7 +401,9 @@ class SandboxPool:
     def close(self) -> None:
         """Kill every sandbox and stop the zygote."""
         with self._lock:
-            for sandbox in [*self._idle.values(), *self._busy.values()]:
+            self._closed = True
+            spare, self._spare = self._spare, None
+            for sandbox in [*self._idle.values(), *self._busy.values(), *filter(None, [spare])]:
                 sandbox.kill()
                 sandbox.close()
             self._idle.clear()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import select
@@ -37,6 +38,8 @@ def main() -> None:
     """Entry point: `python -I -m agentflow.runtime.sandbox.zygote CONTROL_FD`."""
     control = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Everything imported so far lives as long as the process: children need not scan it.
+    gc.freeze()
     children: set[int] = set()
     try:
         while True:

@@ -1,0 +1,59 @@
+"""The sandbox channel's compact forms: step records as rows of values, sizes in one call."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
+from agentflow.runtime.sandbox.channel import journal_row, write_row
+from agentflow.runtime.sandbox.child import _record
+from agentflow.runtime.sandbox.host import _outputs_size
+
+OUTPUTS = [None, 0, -1.5, "", "é\u2028\ud7ff", [1, [2, {"k": None}]], {"a": "b", "c": [True]}]
+
+
+def _stored(seq: int, output: object) -> StepRecord:
+    return StepRecord(
+        id=seq + 1,
+        run_id="run_1",
+        seq=seq,
+        key=f"s#{seq}",
+        name="s",
+        occurrence=seq,
+        kind="do",
+        parent_key=None,
+        status="complete",
+        output=output,
+        error=None,
+        attempts=1,
+        input_hash="abc",
+        started_at=1.5,
+        ended_at=2.25,
+        wake_at=None,
+    )
+
+
+def test_a_journal_row_crosses_the_channel_back_into_the_same_record():
+    for seq, output in enumerate(OUTPUTS):
+        record = _stored(seq, output)
+        assert _record(json.loads(json.dumps(journal_row(record)))) == record
+
+
+@pytest.mark.parametrize("row", [None, {"id": 1}, [1, 2, 3], list(range(17))])
+def test_a_journal_row_of_another_shape_is_refused(row):
+    with pytest.raises(ValueError, match="wrong shape"):
+        _record(row)
+
+
+def test_a_step_write_is_sent_as_its_values_in_field_order():
+    step = StepWrite("run_1", 3, "s#3", "s", 0, "do", output={"x": 1}, started_at=1.0, new=True)
+    row = json.loads(json.dumps(write_row(step)))
+    assert dict(zip(STEP_WRITE_FIELDS, row, strict=True)) == step.to_json()
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, len(OUTPUTS)])
+def test_the_journal_size_is_the_sum_of_each_output_encoded_alone(count):
+    records = [_stored(seq, output) for seq, output in enumerate(OUTPUTS[:count])]
+    assert _outputs_size(records) == sum(len(json.dumps(r.output)) for r in records)
