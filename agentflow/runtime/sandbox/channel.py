@@ -27,6 +27,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 """Step kinds whose `running` record is an attempt that may call tools."""
+SLEEP_KINDS = frozenset({"sleep", "sleep_until"})
+"""Step kinds whose `complete` record may ride with the next request (a sleep ends alike twice)."""
 
 STEP_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
 """The order of a `StepRecord`'s values in an activation's journal rows."""

@@ -29,6 +29,7 @@ from agentflow.runtime.activation import (
 )
 from agentflow.runtime.sandbox.channel import (
     ATTEMPT_KINDS,
+    SLEEP_KINDS,
     STEP_RECORD_FIELDS,
     Channel,
     write_row,
@@ -169,7 +170,9 @@ class ChannelJournal:
         if step.status == StepState.COMPLETE and step.key in self._saved_by_host:
             self._control = self._saved_by_host.pop(step.key)
             return self._control
-        if step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS:
+        if (step.status == StepState.RUNNING and step.kind in ATTEMPT_KINDS) or (
+            step.status == StepState.COMPLETE and step.kind in SLEEP_KINDS
+        ):
             with self._held_lock:
                 self._held.append(write_row(step))
             return self._control
