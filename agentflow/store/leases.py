@@ -85,7 +85,7 @@ class LeaseStore(Database):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._settle_steps = HotJournal(self)
-        self._claims: _ClaimStatements | None = None
+        self._statements: _LeaseStatements | None = None
 
     def _claimable(
         self, now: Any, runs: Any = RUNS, reserved_by: Any = None, clock: Any = None
@@ -248,17 +248,17 @@ class LeaseStore(Database):
         clock = self.dialect.lease_clock()
         return clock if isinstance(clock, ColumnElement) else bindparam("now", type_=Float)
 
-    def _prepared_claims(self) -> _ClaimStatements:
-        """The statements of every claim, built and compiled once for this database."""
-        if self._claims is None:
-            self._claims = _ClaimStatements(self)
-        return self._claims
+    def _lease_statements(self) -> _LeaseStatements:
+        """The lease statements (`_LeaseStatements`), built and compiled once for this database."""
+        if self._statements is None:
+            self._statements = _LeaseStatements(self)
+        return self._statements
 
     def _claim_key(
         self, cursor: Any, key: str, owner: str, lease_seconds: float, now: float
     ) -> RunRow:
         """Lease the run `key` (already chosen under this transaction's locks) to `owner`."""
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         (was,) = claims.status.rows(cursor, {"key": key})
         values = {"key": key, "owner": owner, "now": now, "lease_seconds": lease_seconds}
         (row,) = claims.lease.rows(cursor, values)
@@ -285,7 +285,7 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         values = {"key": key, "owner": owner, "now": now, "lease_seconds": lease_seconds}
         with self._hot() as cursor:
             if claims.lock_agent_of is not None:
@@ -307,7 +307,7 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         with self._hot() as cursor:
             if claims.lock_limited is not None:
                 claims.lock_limited.execute(cursor).fetchall()
@@ -326,7 +326,7 @@ class LeaseStore(Database):
         Nothing is written to their history until each is claimed.
         """
         self.hold_session(owner)
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         with self._hot() as cursor:
             if claims.lock_limited is not None:
                 claims.lock_limited.execute(cursor).fetchall()
@@ -345,7 +345,7 @@ class LeaseStore(Database):
         """
         self.hold_session(owner)
         now = time.time()
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         with self._hot() as cursor:
             if claims.lock_limited is not None:
                 claims.lock_limited.execute(cursor).fetchall()
@@ -365,7 +365,7 @@ class LeaseStore(Database):
         keys = self._due_keys(cursor, limit, True, now)
         if keys:
             values = {"owner": owner, "now": now, "lease_seconds": lease_seconds}
-            self._prepared_claims().reserve.execute_many(
+            self._lease_statements().reserve.execute_many(
                 cursor, [{"key": key, **values} for key in keys]
             )
         return keys
@@ -391,12 +391,12 @@ class LeaseStore(Database):
 
     def leased_elsewhere(self, me: str) -> bool:
         """Whether an owner other than `me` holds a live lease (on a running or reserved run)."""
-        query = self._prepared_claims().leased_elsewhere
+        query = self._lease_statements().leased_elsewhere
         return bool(self._fetch(query, {"me": me, "now": time.time()}))
 
     def lease_owners_on(self, host: str) -> list[str]:
         """The owners of live leases (on running or reserved runs) whose id names `host`."""
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         values = {"pattern": f"{host}:%", "now": time.time()}
         return [row["lease_owner"] for row in self._fetch(claims.owners_like, values)]
 
@@ -452,7 +452,7 @@ class LeaseStore(Database):
         )
         if owners is not None:
             owners_query = owners_query.where(RUNS.c.lease_owner.in_(owners))
-        elif not self._fetch(self._prepared_claims().leased_elsewhere, {"me": me}):
+        elif not self._fetch(self._lease_statements().leased_elsewhere, {"me": me}):
             return 0  # nobody else holds a lease: no write transaction to find that out
         with self._tx() as conn:
             gone = self.dialect.sessions_ended(conn, [r[0] for r in conn.execute(owners_query)])
@@ -466,7 +466,7 @@ class LeaseStore(Database):
 
     def next_wake_at(self) -> float | None:
         """The earliest time at which some run becomes due (leased runs: when the lease ends)."""
-        claims = self._prepared_claims()
+        claims = self._lease_statements()
         (due,) = self._fetch(claims.next_due, columns=[RUNS.c.wake_at])
         # Running and reserved runs alike: they are claimable again when the lease ends.
         (expiry,) = self._fetch(claims.next_expiry, columns=[RUNS.c.lease_expires_at])
@@ -568,10 +568,13 @@ _SETTLED_KINDS = {
 }
 
 
-class _ClaimStatements:
-    """The statements of claims and reservations, prepared for one database.
+class _LeaseStatements:
+    """The statements of claims, reservations and the idle loop's lease checks, for one database.
 
-    Each is bound to `key` (the run), `owner`, `now` and `lease_seconds` as it needs.
+    Each is bound to `key` (the run), `owner`, `now`, `lease_seconds`, `me` or `pattern` as it
+    needs. The writes are prepared here, for a cursor of `_hot`; the reads (`owners_like`,
+    `leased_elsewhere`, `next_due`, `next_expiry`) are statements for `_fetch`, which prepares
+    them on first use.
     """
 
     def __init__(self, store: LeaseStore) -> None:
