@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from agentflow.store import Store
 from tests.support.host import LEDGER_ENV, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         assert POSTGRES_URL is not None
         return _fresh_postgres(POSTGRES_URL)
     return f"sqlite:///{tmp_path / 'agentflow.db'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A `Store` on the database under test, closed afterwards."""
+    opened = Store(db_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

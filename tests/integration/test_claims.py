@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from agentflow import ConfigurationError, Engine
 from agentflow.models import PlanState, RunState
 from agentflow.store import NewPlanVersion, Settlement, Store, Transition
 from tests.support.host import make_engine
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.close()
 
 
 def due_runs(store: Store, agent_id: str, count: int, *, limit: int | None = None) -> list[str]:

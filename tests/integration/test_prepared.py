@@ -5,8 +5,6 @@ Each test runs on a SQLite file and on PostgreSQL (`db_url`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import bindparam, insert, select
 
@@ -14,13 +12,6 @@ from agentflow.models import RunState
 from agentflow.store import Store
 from agentflow.store.prepared import Prepared
 from agentflow.store.tables import AGENTS, RUNS
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.close()
 
 
 def test_json_booleans_and_fixed_in_lists_round_trip(store: Store) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from agentflow.store import (
 )
 
 AGENT = "acme"
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.close()
 
 
 def new_plan(store: Store, agent_id: str = AGENT) -> PlanVersionRow:
