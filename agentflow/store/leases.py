@@ -309,8 +309,7 @@ class LeaseStore(Database):
         now = time.time()
         claims = self._lease_statements()
         with self._hot() as cursor:
-            if claims.lock_limited is not None:
-                claims.lock_limited.execute(cursor).fetchall()
+            claims.lock_limited_agents(cursor)
             keys = self._due_keys(cursor, limit, False, now)
             return [self._claim_key(cursor, key, owner, lease_seconds, now) for key in keys]
 
@@ -328,8 +327,7 @@ class LeaseStore(Database):
         self.hold_session(owner)
         claims = self._lease_statements()
         with self._hot() as cursor:
-            if claims.lock_limited is not None:
-                claims.lock_limited.execute(cursor).fetchall()
+            claims.lock_limited_agents(cursor)
             return self._reserve(cursor, owner, lease_seconds, limit)
 
     def claim_and_reserve(
@@ -347,8 +345,7 @@ class LeaseStore(Database):
         now = time.time()
         claims = self._lease_statements()
         with self._hot() as cursor:
-            if claims.lock_limited is not None:
-                claims.lock_limited.execute(cursor).fetchall()
+            claims.lock_limited_agents(cursor)
             keys = self._reserve(cursor, owner, lease_seconds, limit, now)
             if not keys:
                 keys = self._due_keys(cursor, 1, False, now)
@@ -619,10 +616,15 @@ class _LeaseStatements:
             RUNS.c.lease_owner.is_not(None)
         )
         limited = store._lock_limited_agents()
-        self.lock_limited = None if limited is None else prepare(limited)
+        self._lock_limited = None if limited is None else prepare(limited)
         agent_of = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
         limited_one = store._lock_limited_agents(agent_of)
         self.lock_agent_of = None if limited_one is None else prepare(limited_one)
+
+    def lock_limited_agents(self, cursor: Any) -> None:
+        """Lock the rows of agents with a limit for this claim (PostgreSQL; see the store's)."""
+        if self._lock_limited is not None:
+            self._lock_limited.execute(cursor).fetchall()
 
 
 def _settlement_entry(settlement: Settlement) -> tuple[str, dict[str, Any]]:
