@@ -112,7 +112,7 @@ class Database:
     def _hot(self) -> Iterator[Any]:
         """A write transaction on a pooled DBAPI cursor: the hot path's, without SQLAlchemy.
 
-        Its statements are the dialect's `driver_sql`; it commits at the end, or rolls back
+        Its statements are prepared (`_prepare`); it commits at the end, or rolls back
         when the block raises. The DBAPI's own errors reach the caller (`integrity_error`).
         """
         conn = self.engine.raw_connection()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import sqlite3
 import threading
 import time
@@ -61,7 +60,6 @@ _SESSIONS_ENDED = text(
 _Query = TypeVar("_Query", bound=Select[Any])
 READ_ONLY = "agentflow_read_only"
 """The execution option of the store's read transactions: on SQLite they begin DEFERRED."""
-_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 DURABILITY_MODES = ("normal", "full")
 """`normal`: a commit survives a crash of the process (SQLite `synchronous=NORMAL` in WAL mode,
@@ -157,13 +155,6 @@ class Dialect:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-
-    def driver_sql(self, text: str) -> str:
-        """`text`, written with `:name` parameters, in the DBAPI driver's parameter style.
-
-        sqlite3 takes `:name` itself.
-        """
-        return text
 
     def begin_write(self, cursor: Any) -> None:
         """Open a write transaction on a DBAPI cursor of the pool's (the hot path's own)."""
@@ -263,10 +254,6 @@ class PostgresDialect(Dialect):
             # The JIT compiler costs a claim ~100 ms whenever the planner overestimates it.
             connect_args={"options": f"-c synchronous_commit={commit} -c jit=off"},
         )
-
-    def driver_sql(self, text: str) -> str:
-        """`text` with its `:name` parameters as psycopg's `%(name)s`."""
-        return _NAMED_PARAMETER.sub(r"%(\1)s", text)
 
     def begin_write(self, cursor: Any) -> None:
         """Nothing to send: psycopg opens the transaction at the first statement."""

@@ -22,9 +22,10 @@ _NEXT_SEQ = (
     .where(HISTORY.c.run_key == bindparam("h_run"))
     .scalar_subquery()
 )
-# Built once: it runs on the hot path, once per finished step attempt. `inline()`: nothing is
-# read back (no RETURNING of the new id), which saves about a fifth of its cost.
-_APPEND = (
+#: One history entry; its parameters are `entry_values`'s. Run through SQLAlchemy, or
+#: prepared (`Database._prepare`) on a cursor. Built once: it runs on the hot path, once per
+#: finished step attempt. `inline()`: nothing is read back (no RETURNING of the new id).
+APPEND = (
     insert(HISTORY)
     .inline()
     .values(
@@ -36,16 +37,6 @@ _APPEND = (
         reason=bindparam("h_reason"),
         detail=bindparam("h_detail"),
     )
-)
-#: `_APPEND` for `Database._prepare`, with `entry_values` as its parameters.
-APPEND = _APPEND
-# `_APPEND` on a DBAPI cursor (`HotJournal`), in the driver's style after `driver_sql`; the
-# detail is JSON text, as the JSON type encodes it. The run's key is given twice (`h_run`,
-# `h_of`): PostgreSQL would type one parameter both text and varchar.
-APPEND_SQL = (
-    "INSERT INTO run_history (run_key, seq, at, kind, actor, reason, detail) "
-    "VALUES (:h_run, (SELECT coalesce(max(seq), 0) + 1 FROM run_history WHERE run_key = :h_of), "
-    ":h_at, :h_kind, :h_actor, :h_reason, :h_detail)"
 )
 #: Step statuses that end an attempt: each such write of a step is one history entry.
 ATTEMPT_ENDS = frozenset(
@@ -101,7 +92,7 @@ def append_history(
 
     The caller has written the run's row in this transaction already (see the module's note).
     """
-    conn.execute(_APPEND, entry_values(key, kind, detail, actor=actor, reason=reason, at=at))
+    conn.execute(APPEND, entry_values(key, kind, detail, actor=actor, reason=reason, at=at))
 
 
 def attempt_detail(step: StepWrite) -> dict[str, Any] | None:

@@ -5,7 +5,6 @@ Every write is fenced by the run's lease.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,7 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from agentflow.errors import LeaseLost
 from agentflow.models import RunControl, RunState, StepState
 from agentflow.store.database import Database
-from agentflow.store.history import APPEND_SQL, append_attempt, append_history, attempt_detail
+from agentflow.store.history import (
+    APPEND,
+    append_attempt,
+    append_history,
+    attempt_detail,
+    entry_values,
+)
 from agentflow.store.tables import (
     EVENTS,
     RUNS,
@@ -28,99 +33,88 @@ from agentflow.store.tables import (
     StepWrite,
 )
 
-# Statements on the hot path of every checkpoint, built once.
+# Statements on the hot path of every checkpoint, built once: run through SQLAlchemy in a
+# transaction of `_tx`, or prepared (`Database._prepare`) on a cursor of `_hot`.
 _FENCE = (
     update(RUNS)
     .where(RUNS.c.id == bindparam("fence_id"), RUNS.c.lease_owner == bindparam("fence_owner"))
     .values(updated_at=bindparam("fence_now"), unsettled=0)
     .returning(RUNS.c.control)
 )
-_UPDATE_STEP = update(STEPS).where(
-    STEPS.c.run_id == bindparam("w_run_id"),
-    STEPS.c.key == bindparam("w_key"),
-    STEPS.c.status != StepState.COMPLETE,
+# A step record's columns are bound as `v_<column>` (`_step_values`).
+_UPDATE_STEP = (
+    update(STEPS)
+    .where(
+        STEPS.c.run_id == bindparam("w_run_id"),
+        STEPS.c.key == bindparam("w_key"),
+        STEPS.c.status != StepState.COMPLETE,
+    )
+    .values({c: bindparam(f"v_{c}") for c in STEP_COLUMNS if c not in ("run_id", "key")})
 )
-_INSERT_STEP = insert(STEPS)
+_INSERT_STEP = insert(STEPS).values({c: bindparam(f"v_{c}") for c in STEP_COLUMNS})
 _RUN_STEPS = (
     select(STEPS).where(STEPS.c.run_id == bindparam("key")).order_by(STEPS.c.seq, STEPS.c.id)
 )
 
-# The same statements on the DBAPI cursor, for the writes of every step (`Database._hot`).
-_HOT_FENCE = (
-    "UPDATE runs SET updated_at = :fence_now, unsettled = 0 "
-    "WHERE id = :fence_id AND lease_owner = :fence_owner RETURNING control"
-)
-_HOT_UPDATE_STEP = (
-    "UPDATE steps SET "
-    + ", ".join(f"{c} = :{c}" for c in STEP_COLUMNS if c not in ("run_id", "key"))
-    + " WHERE run_id = :run_id AND key = :key AND status <> 'complete'"
-)
-_HOT_INSERT_STEP = (
-    f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})"
-)
+
+_STEP_BINDS = tuple((name, f"v_{name}") for name in STEP_COLUMNS)
+
+
+def _step_values(step: StepWrite) -> dict[str, Any]:
+    """The parameters of `_UPDATE_STEP` and `_INSERT_STEP` for one step record."""
+    values = {bound: getattr(step, name) for name, bound in _STEP_BINDS}
+    values.update(w_run_id=step.run_id, w_key=step.key)
+    return values
 
 
 class HotJournal:
-    """A run's step writes on a DBAPI cursor, in the transaction of `Database._hot`.
+    """A run's step writes and history entries on a DBAPI cursor of `Database._hot`.
 
-    The statements are written once, in the driver's parameter style; JSON columns are
-    encoded as SQLAlchemy's JSON type encodes them (`None` as JSON `null`).
+    The statements are the module's own, prepared once for the database's driver.
     """
 
     def __init__(self, db: Database) -> None:
-        sql = db.dialect.driver_sql
-        self._fence = sql(_HOT_FENCE)
-        self._update = sql(_HOT_UPDATE_STEP)
-        self._insert = sql(_HOT_INSERT_STEP)
-        self._append = sql(APPEND_SQL)
+        self._fence = db._prepare(_FENCE, [RUNS.c.control])
+        self._update = db._prepare(_UPDATE_STEP)
+        self._insert = db._prepare(_INSERT_STEP)
+        self._append = db._prepare(APPEND)
         self._integrity_error = db.integrity_error
 
     def fence(self, cursor: Any, key: str, owner: str) -> str | None:
         """`fence`, on the cursor: raises LeaseLost; returns the run's control request."""
-        cursor.execute(
-            self._fence, {"fence_id": key, "fence_owner": owner, "fence_now": time.time()}
-        )
-        held = cursor.fetchall()
+        values = {"fence_id": key, "fence_owner": owner, "fence_now": time.time()}
+        held = self._fence.rows(cursor, values)
         if not held:
             raise LeaseLost(key)
-        control: str | None = held[0][0]
+        control: str | None = held[0]["control"]
         return control
 
     def write_step(self, cursor: Any, step: StepWrite) -> None:
         """`write_step`, on the cursor (fenced by the caller), with its attempt's history entry."""
-        row = step.row()
-        row["status"] = str(row["status"])
-        row["output"] = json.dumps(row["output"])
-        row["error"] = json.dumps(row["error"])
+        values = _step_values(step)
         updated = False
         if not step.new:
-            cursor.execute(self._update, row)
-            updated = bool(cursor.rowcount)
+            updated = bool(self._update.execute(cursor, values).rowcount)
         if not updated:
             try:
-                cursor.execute(self._insert, row)
+                self._insert.execute(cursor, values)
             except self._integrity_error as exc:
                 raise LeaseLost(step.run_id) from exc
-        self.append_attempt(cursor, step)
-
-    def append_attempt(self, cursor: Any, step: StepWrite) -> None:
-        """`append_attempt`, on the cursor: the entry of a step attempt that just ended."""
         detail = attempt_detail(step)
-        if detail is None:
-            return
-        cursor.execute(
-            self._append,
-            {
-                "h_run": step.run_id,
-                "h_of": step.run_id,
-                "h_at": time.time() if step.ended_at is None else step.ended_at,
-                "h_kind": "step",
-                "h_actor": None,
-                "h_reason": None,
-                "h_detail": json.dumps(detail),
-            },
-        )
+        if detail is not None:
+            self.append(cursor, step.run_id, "step", detail, at=step.ended_at)
+
+    def append(
+        self,
+        cursor: Any,
+        key: str,
+        kind: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        """`append_history`, on the cursor (the caller has written the run's row already)."""
+        self._append.execute(cursor, entry_values(key, kind, detail, at=at))
 
 
 def fence(conn: Connection, key: str, owner: str) -> str | None:
@@ -168,14 +162,13 @@ def write_step(conn: Connection, step: StepWrite) -> None:
     """
     # A record this activation has not seen is inserted; a clash means another worker
     # wrote it, and the whole transaction rolls back.
-    row = step.row()
+    values = _step_values(step)
     updated = False
     if not step.new:
-        where = {"w_run_id": step.run_id, "w_key": step.key}
-        updated = bool(conn.execute(_UPDATE_STEP, {**row, **where}).rowcount)
+        updated = bool(conn.execute(_UPDATE_STEP, values).rowcount)
     if not updated:
         try:
-            conn.execute(_INSERT_STEP, row)
+            conn.execute(_INSERT_STEP, values)
         except IntegrityError as exc:
             raise LeaseLost(step.run_id) from exc
     append_attempt(conn, step)

@@ -23,9 +23,8 @@ from sqlalchemy import (
 
 from agentflow.checkpoints import WAKE_LEAD
 from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
-from agentflow.store.database import Database
-from agentflow.store.history import APPEND, append_history, entry_values, error_summary
-from agentflow.store.journal import HotJournal
+from agentflow.store.history import append_history, error_summary
+from agentflow.store.journal import JournalStore
 from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow
 from agentflow.store.transitions import Settlement, Transition
 
@@ -79,12 +78,11 @@ def _settle_update(columns: tuple[str, ...]) -> Any:
     return statement
 
 
-class LeaseStore(Database):
+class LeaseStore(JournalStore):
     """Claiming due runs, keeping their leases, and settling them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._settle_steps = HotJournal(self)
         self._statements: _LeaseStatements | None = None
 
     def _claimable(
@@ -269,7 +267,7 @@ class LeaseStore(Database):
         """`woken` for a run that slept or waited, else `claimed`; either names the worker."""
         kind = "woken" if was in _SUSPENDED else "claimed"
         detail = {"owner": owner, "was": was}
-        self._prepare(APPEND).execute(cursor, entry_values(key, kind, detail, at=now))
+        self._journal.append(cursor, key, kind, detail, at=now)
 
     def _due_keys(self, cursor: Any, limit: int, idle_only: bool, now: float) -> list[str]:
         """The keys of up to `limit` claimable runs, in turn order (see `_fair_due`)."""
@@ -507,9 +505,9 @@ class LeaseStore(Database):
             if cursor.rowcount == 0:
                 return Transition.LOST
             for step in settlement.checkpoints:
-                self._settle_steps.write_step(cursor, step)
+                self._journal.write_step(cursor, step)
             kind, detail = _settlement_entry(settlement)
-            self._prepare(APPEND).execute(cursor, entry_values(key, kind, detail, at=now))
+            self._journal.append(cursor, key, kind, detail, at=now)
             if settlement.wake_at is not None:
                 self.dialect.signal_due_on(cursor)
             if settlement.status == RunState.WAITING and settlement.waiting_for:

@@ -56,6 +56,12 @@ class Prepared:
             processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self._bind[name] = processor
+        # The positional drivers' parameters, slot by slot: a given name (with its type's
+        # processor, if any) or a constant of the statement.
+        self._slots = [
+            (name, name in self.given, self._bind.get(name), self._defaults.get(name))
+            for name in self._order or ()
+        ]
         self._dialect = dialect
         self._columns = list(columns)
         self._names = [column.name for column in self._columns]
@@ -63,13 +69,20 @@ class Prepared:
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for `values` (each named `bindparam` of the statement)."""
+        if self._order is not None:
+            return tuple(
+                [
+                    (values[name] if processor is None else processor(values[name]))
+                    if given
+                    else constant
+                    for name, given, processor, constant in self._slots
+                ]
+            )
         merged = dict(self._defaults)
         for name, value in values.items():
             processor = self._bind.get(name)
             merged[name] = value if processor is None else processor(value)
-        if self._order is None:
-            return merged
-        return tuple(merged[name] for name in self._order)
+        return merged
 
     def execute(self, cursor: Any, values: Mapping[str, Any] | None = None) -> Any:
         """Run the statement on `cursor` with `values`; returns the cursor."""

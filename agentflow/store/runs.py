@@ -13,10 +13,9 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, 
 from agentflow.errors import NotFound
 from agentflow.models import TERMINAL, PlanState, RunControl, RunState
 from agentflow.plain import safe_text
-from agentflow.store.database import Database
 from agentflow.store.dialect import Dialect
-from agentflow.store.history import APPEND, append_history, entry_values, error_summary
-from agentflow.store.journal import delete_steps
+from agentflow.store.history import append_history, error_summary
+from agentflow.store.journal import JournalStore, delete_steps
 from agentflow.store.tables import DECISIONS, PLANS, RUNS, STEPS, RunRow
 from agentflow.store.transitions import Transition
 
@@ -58,23 +57,31 @@ def insert_queued_run(
     now: float,
 ) -> None:
     """Insert a run, queued and due now, and its `created` history entry, in the caller's tx."""
-    conn.execute(
-        insert(RUNS).values(
-            id=key or run_id,
-            run_id=run_id,
-            agent_id=agent_id,
-            plan_id=plan_id,
-            params=params,
-            status=RunState.QUEUED,
-            created_at=now,
-            updated_at=now,
-            wake_at=now,
-            log="",
-        )
-    )
-    detail = {"run_id": run_id, "plan_id": plan_id, "params": params}
-    append_history(conn, key or run_id, "created", detail, at=now)
+    run_key, values, created = _queued(run_id, agent_id, plan_id, params, key, now)
+    conn.execute(_INSERT_QUEUED, values)
+    append_history(conn, run_key, "created", created, at=now)
     dialect.signal_due(conn)
+
+
+def _queued(
+    run_id: str,
+    agent_id: str,
+    plan_id: int,
+    params: dict[str, Any],
+    key: str | None,
+    now: float,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A new run's key, the parameters of `_INSERT_QUEUED`, and its `created` entry's detail."""
+    run_key = key or run_id
+    values = {
+        "key": run_key,
+        "run_id": run_id,
+        "agent_id": agent_id,
+        "plan_id": plan_id,
+        "params": params,
+        "now": now,
+    }
+    return run_key, values, {"run_id": run_id, "plan_id": plan_id, "params": params}
 
 
 def _the_run(key: str, agent_id: str | None) -> list[ColumnElement[bool]]:
@@ -85,7 +92,7 @@ def _the_run(key: str, agent_id: str | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-class RunStore(Database):
+class RunStore(JournalStore):
     """The store's runs.
 
     The transitions take the run's store-wide key and, for a handle bound to an agent, that
@@ -112,20 +119,11 @@ class RunStore(Database):
         store-wide key (default: `run_id`, for ids agentflow generated itself).
         """
         now = time.time()
-        values = {
-            "key": key or run_id,
-            "run_id": run_id,
-            "agent_id": agent_id,
-            "plan_id": plan_id,
-            "params": params,
-            "now": now,
-        }
-        created = {"run_id": run_id, "plan_id": plan_id, "params": params}
+        run_key, values, created = _queued(run_id, agent_id, plan_id, params, key, now)
         try:
             with self._hot() as cursor:
                 (row,) = self._prepare(_INSERT_QUEUED, list(RUNS.c)).rows(cursor, values)
-                entry = entry_values(key or run_id, "created", created, at=now)
-                self._prepare(APPEND).execute(cursor, entry)
+                self._journal.append(cursor, run_key, "created", created, at=now)
                 self.dialect.signal_due_on(cursor)
             return RunRow.model_construct(**row), True
         except self.integrity_error:
