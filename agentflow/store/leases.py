@@ -156,10 +156,7 @@ class LeaseStore(JournalStore):
         query = self._claim_queries.get((limit, idle_only))
         if query is None:
             now = bindparam("now", type_=Float)
-            local_clock = not isinstance(self.dialect.lease_clock(), ColumnElement)
-            fair = self._fair_due(
-                now, limit, idle_only=idle_only, clock=now if local_clock else None
-            )
+            fair = self._fair_due(now, limit, idle_only=idle_only, clock=self._clock())
             # FOR UPDATE may not share a query with a window function: the ids are locked outside.
             outside = select(RUNS.c.id).where(RUNS.c.id.in_(fair))
             locked = self.dialect.lock_rows(outside, skip_locked=True)
