@@ -7,6 +7,7 @@ builds and sends them) never imports SQLAlchemy: its zygote starts in a fraction
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -64,6 +65,20 @@ class StepWrite:
         """The step table's columns."""
         return {name: getattr(self, name) for name in STEP_COLUMNS}
 
+    def amended(self, **changes: Any) -> StepWrite:
+        """This write with `changes` (`dataclasses.replace`, at a third of its cost).
+
+        Raises:
+            TypeError: a change names no field of a `StepWrite`.
+        """
+        values = list(_step_write_values(self))
+        for name, value in changes.items():
+            position = _STEP_WRITE_POSITIONS.get(name)
+            if position is None:
+                raise TypeError(f"a StepWrite has no field {name!r}")
+            values[position] = value
+        return StepWrite(*values)
+
     def to_json(self) -> dict[str, Any]:
         """Every field, as a sandbox sends it to its host."""
         return {name: getattr(self, name) for name in STEP_WRITE_FIELDS}
@@ -75,5 +90,7 @@ class StepWrite:
 WAKE_LEAD = 0.005
 
 STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
+_STEP_WRITE_POSITIONS = {name: position for position, name in enumerate(STEP_WRITE_FIELDS)}
+_step_write_values = operator.attrgetter(*STEP_WRITE_FIELDS)
 STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
 """The step table's columns a `StepWrite` fills."""

@@ -281,7 +281,7 @@ class StepContext:
         """`step` with `changes`, marked with whether the store has its record yet."""
         new = step.key not in self._stored
         self._stored.add(step.key)
-        return replace(step, new=new, **changes)
+        return step.amended(new=new, **changes)
 
     def _save(self, step: StepWrite, **changes: Any) -> None:
         if self._closed:
@@ -388,8 +388,7 @@ class StepContext:
                 return value
             final = _is_final(value) or attempts > policy.limit
             if final:
-                failed = replace(
-                    base,
+                failed = base.amended(
                     status=StepState.FAILED,
                     error=_error_of(value),
                     attempts=attempts,

@@ -361,9 +361,7 @@ class _Session:
             output = self._checked_output(value, running.name, status)
         except (PlainDataError, ValueError):
             return None  # the sandbox saves the record itself and is told what is wrong
-        return dataclasses.replace(
-            running, status=status, output=output, ended_at=time.time(), new=False
-        )
+        return running.amended(status=status, output=output, ended_at=time.time(), new=False)
 
     def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
         event_type = message.get("type")
