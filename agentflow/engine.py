@@ -29,7 +29,7 @@ from agentflow.runtime import (
     WorkLoop,
     run_activation,
 )
-from agentflow.runtime.executor import Meanwhile, PlanRunner, run_inline
+from agentflow.runtime.executor import PlanRunner, run_inline
 from agentflow.runtime.liveness import owner_id
 from agentflow.runtime.observe import observe_activation
 from agentflow.runtime.sandbox.host import SandboxRunner
@@ -299,22 +299,13 @@ class Engine:
         with self.wakeup:
             self.wakeup.notify_all()
 
-    def activate(self, row: RunRow, meanwhile: Meanwhile | None = None) -> Outcome:
-        """Run one activation of a run this process has claimed.
-
-        `meanwhile` is called once while the plan code runs (see `PlanRunner`), if it starts.
-        """
+    def activate(self, row: RunRow) -> Outcome:
+        """Run one activation of a run this process has claimed."""
         self._leases.hold(row.id)
         try:
             with observe_activation(self.store, row, self.owner) as report:
                 outcome = run_activation(
-                    self.store,
-                    row,
-                    self.owner,
-                    self._load_plan,
-                    self.limits,
-                    self._runner(),
-                    meanwhile,
+                    self.store, row, self.owner, self._load_plan, self.limits, self._runner()
                 )
                 report.status = outcome.status
                 return outcome

@@ -29,8 +29,6 @@ _TERMINATED = {"type": "Terminated", "message": "terminated on request"}
 
 
 PlanLoader = Callable[[RunRow], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]
-Meanwhile = Callable[[], object]
-"""Work of the caller's, done once the plan code runs (in a sandbox, beside this process)."""
 
 
 class PlanRunner(Protocol):
@@ -45,13 +43,8 @@ class PlanRunner(Protocol):
         records: list[StepRecord],
         tools: Mapping[str, Callable[..., Any]],
         limits: RuntimeLimits,
-        meanwhile: Meanwhile | None = None,
     ) -> ActivationResult:
-        """Run one activation of `run` on `plan`, replaying `records` first.
-
-        `meanwhile` is called once, while the plan code runs when it runs elsewhere (else
-        before it starts); it must not raise.
-        """
+        """Run one activation of `run` on `plan`, replaying `records` first."""
 
 
 def run_inline(
@@ -62,15 +55,11 @@ def run_inline(
     records: list[StepRecord],
     tools: Mapping[str, Callable[..., Any]],
     limits: RuntimeLimits,
-    meanwhile: Meanwhile | None = None,
 ) -> ActivationResult:
     """Run plan code in this process (`isolation="inline"`: trusted plans and tests only).
 
     A step's checkpoint shares its transaction with the next attempt's `running` record.
-    Nothing runs beside the plan code here: `meanwhile` is called first.
     """
-    if meanwhile is not None:
-        meanwhile()
     return execute_activation(
         plan, run, store, owner, records, tools, limits, checkpoint_then=store.checkpoint_then
     )
@@ -92,12 +81,8 @@ def run_activation(
     load: PlanLoader,
     limits: RuntimeLimits,
     runner: PlanRunner = run_inline,
-    meanwhile: Meanwhile | None = None,
 ) -> Outcome:
-    """Drive a claimed run as far as it goes now, then release it in its new state.
-
-    `meanwhile` (see `PlanRunner`) is called only if the plan code starts.
-    """
+    """Drive a claimed run as far as it goes now, then release it in its new state."""
     if run.unsettled >= limits.max_unsettled_activations:
         return _give_up(store, run, owner, limits)
     try:
@@ -120,7 +105,7 @@ def run_activation(
         rebase=run.rebase,
         control=run.control,
     )
-    result = runner(plan, identity, store, owner, records, tools, limits, meanwhile)
+    result = runner(plan, identity, store, owner, records, tools, limits)
     return settle_result(store, run, owner, limits, result)
 
 

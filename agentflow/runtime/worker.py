@@ -13,9 +13,6 @@ from agentflow.store import RunRow, Store
 
 log = logging.getLogger("agentflow.worker")
 
-Activate = Callable[..., object]
-"""Runs one claimed run's activation: `activate(row)`, or `activate(row, meanwhile)`."""
-
 IDLE_CHECK = 60.0
 """The longest an idle worker sleeps when other processes' writes wake it (a safety net)."""
 
@@ -91,8 +88,7 @@ class WorkLoop:
         store: the shared store.
         owner: this process's lease owner id.
         lease_seconds: how long a claim lasts without renewal.
-        activate: runs one claimed run's activation; given a second argument, calls it once
-            while the plan code runs (see `PlanRunner`).
+        activate: runs one claimed run's activation.
         wakeup: notified in this process when a run may have become due (an event was sent).
         poll_interval: the longest it sleeps before looking for runs made due by other processes,
             when nothing tells it (an in-memory SQLite database); otherwise it sleeps until the
@@ -107,7 +103,7 @@ class WorkLoop:
         store: Store,
         owner: str,
         lease_seconds: float,
-        activate: Activate,
+        activate: Callable[[RunRow], object],
         wakeup: Wakeup,
         poll_interval: float = 0.5,
         leases: LeaseKeeper | None = None,
@@ -156,19 +152,23 @@ class WorkLoop:
     ) -> int:
         """Run `first`, then claim and run the reserved runs one by one.
 
-        Each next run is claimed while the one before runs its plan code (in its sandbox,
-        beside this process), so the claim's transaction costs the loop no time of its own.
-        The ones left at a stop are given back; a run claimed ahead still runs.
+        The ones left at a stop are given back.
         """
         waiting = list(reserved)
         if self.leases is not None:
             for key in waiting:
                 self.leases.hold(key)
-        count = 0
-        row: RunRow | None = first
+        count = 1
         try:
-            while row is not None:
-                row = self._activate_then_next(row, waiting, stop)
+            self._activate(first)
+            while waiting and (stop is None or not stop.is_set()):
+                key = waiting.pop(0)
+                row = self.store.claim_run(key, self.owner, self.lease_seconds)
+                if row is None:
+                    # Paused, restarted or its agent at its limit since: given back now.
+                    self.store.release_reservations(self.owner, [key])
+                    continue
+                self._activate(row)
                 count += 1
         finally:
             if waiting:
@@ -178,48 +178,9 @@ class WorkLoop:
                     self.leases.release(key)
         return count
 
-    def _activate_then_next(
-        self, row: RunRow, waiting: list[str], stop: threading.Event | None
-    ) -> RunRow | None:
-        """Activate `row`, claiming the next waiting run meanwhile; that run, or None."""
-        ahead: list[RunRow | None] = []
-
-        def claim_ahead() -> None:
-            if stop is None or not stop.is_set():
-                ahead.append(self._claim_next(waiting))
-
-        self._activate(row, claim_ahead)
-        if ahead:
-            return ahead[0]
-        if stop is not None and stop.is_set():
-            return None
-        return self._claim_next(waiting)
-
-    def _claim_next(self, waiting: list[str]) -> RunRow | None:
-        """Claim the first of the `waiting` reserved runs that is still claimable, or None.
-
-        The ones not claimable (paused, restarted or their agent at its limit since) are given
-        back. A claim that fails leaves its key waiting, for the reservation to be given back.
-        """
-        while waiting:
-            key = waiting[0]
-            try:
-                row = self.store.claim_run(key, self.owner, self.lease_seconds)
-            except Exception:
-                log.exception("could not claim reserved run %s", key)
-                return None
-            waiting.pop(0)
-            if row is not None:
-                return row
-            self.store.release_reservations(self.owner, [key])
-        return None
-
-    def _activate(self, row: RunRow, meanwhile: Callable[[], object] | None = None) -> None:
+    def _activate(self, row: RunRow) -> None:
         try:
-            if meanwhile is None:
-                self.activate(row)
-            else:
-                self.activate(row, meanwhile)
+            self.activate(row)
         except Exception:
             # The run stays leased and `running`: its lease lapses, and the next claim counts
             # the activation against the run. The worker serves the others.

@@ -75,17 +75,13 @@ class SandboxRunner:
         records: list[StepRecord],
         tools: Mapping[str, Callable[..., Any]],
         limits: RuntimeLimits,
-        meanwhile: Callable[[], object] | None = None,
     ) -> ActivationResult:
-        """One activation of `run` in a sandbox of its agent.
-
-        `meanwhile` is called once the sandbox has the activation: the two run side by side.
-        """
+        """One activation of `run` in a sandbox of its agent."""
         sandbox = self.pool.checkout(run.agent_id)
         session = _Session(self, sandbox, store, owner, run, tools, limits)
         reusable = False
         try:
-            result, reusable = session.drive(plan, records, meanwhile)
+            result, reusable = session.drive(plan, records)
         finally:
             self.pool.checkin(sandbox, reusable)
         return result
@@ -136,12 +132,7 @@ class _Session:
 
     # --- the activation ------------------------------------------------------------------
 
-    def drive(
-        self,
-        plan: CompiledPlan,
-        records: list[StepRecord],
-        meanwhile: Callable[[], object] | None = None,
-    ) -> tuple[ActivationResult, bool]:
+    def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
         self.stored_bytes = _outputs_size(records)
         run = self.run
         request = {
@@ -165,12 +156,8 @@ class _Session:
         }
         try:
             self.channel.send(request)
-            # After the send: the sandbox starts on the plan while the worker reads /proc and
-            # does the caller's work (claims its next run).
-            cpu_start = self.sandbox.cpu_seconds()
-            if meanwhile is not None:
-                meanwhile()
-            result, reusable = self._serve(cpu_start)
+            # Read after the send: the sandbox starts on the plan while the worker reads /proc.
+            result, reusable = self._serve(self.sandbox.cpu_seconds())
         except ChannelClosed:
             result, reusable = self._died(), False
         except SandboxViolation as exc:
