@@ -195,13 +195,6 @@ class ChannelJournal:
         """The host checkpointed step `key` when its tool returned."""
         self._saved_by_host[key] = _control(reply)
 
-    def flush(self) -> None:
-        """Send what is held back (the activation is ending)."""
-        with self._held_lock:
-            if not self._held:
-                return
-        self._link.request("save_steps", carry=self.take_held, records=[])
-
     def take_event(
         self, owner: str, run_id: str, event_type: str, step: StepWrite
     ) -> ReceivedEvent | None:
@@ -363,14 +356,11 @@ class PlanSide:
             limits,
             describe_memory_error=out_of_memory,
         )
-        if result.kind != ResultKind.LOST:
-            try:
-                journal.flush()
-            except LeaseLost:
-                result = ActivationResult(ResultKind.LOST)
+        # What is held back rides with the result: the host writes it with the settlement.
+        held = journal.take_held() if result.kind != ResultKind.LOST else []
         # A timed-out attempt may still run in a thread: no later activation may share it.
         reusable = not memory[0] and threading.active_count() <= 1
-        self._finish(result, reusable)
+        self._finish(result, reusable, held)
         return reusable
 
     def _plan(self, source: str, sha256: str, plan_limits: dict[str, Any]) -> CompiledPlan:
@@ -384,7 +374,9 @@ class PlanSide:
             self._plans[sha256] = plan
         return plan
 
-    def _finish(self, result: ActivationResult, reusable: bool) -> None:
+    def _finish(
+        self, result: ActivationResult, reusable: bool, held: list[tuple[Any, ...]] | None = None
+    ) -> None:
         message = {
             "op": "done",
             "kind": result.kind,
@@ -393,6 +385,7 @@ class PlanSide:
             "error": result.error,
             "printed": result.printed,
             "reusable": reusable,
+            "records": held or [],
         }
         try:
             self._link.send(message)

@@ -49,6 +49,10 @@ _STEP_KINDS = frozenset(
     | {"map_child", "parallel_child"}
 )
 _STEP_STATES = frozenset(StepState)
+_HALTED: dict[str, RunState] = {
+    RunControl.PAUSE: RunState.PAUSED,
+    RunControl.TERMINATE: RunState.TERMINATED,
+}
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
 
@@ -181,7 +185,7 @@ class _Session:
             except LeaseLost:
                 return ActivationResult(ResultKind.LOST)
             return result
-        return dataclasses.replace(result, checkpoints=(done,))
+        return dataclasses.replace(result, checkpoints=(done, *result.checkpoints))
 
     def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
         last_word = time.monotonic()
@@ -212,13 +216,37 @@ class _Session:
             last_word = time.monotonic()
             op = message.get("op")
             if op == "done":
-                return self._result(message), message.get("reusable") is True
+                return self._ended(message), message.get("reusable") is True
             number = message.get("id")
             if type(number) is not int:
                 raise SandboxViolation("a request without an id")
             reply = self._answer(op, message)
             if reply is not None:
                 self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _ended(self, message: dict[str, Any]) -> ActivationResult:
+        """The activation's result, carrying the records the sandbox held back to its end.
+
+        They are written with the settlement, in its transaction, after a whole-step tool's
+        checkpoint still deferred (as inline). After a checkpoint read back a pause or
+        terminate, they are not stored and the run stops there.
+        """
+        result = self._result(message)
+        raw = _listed(message.get("records", []))
+        if not raw or result.kind == ResultKind.LOST:
+            return result
+        if len(raw) > self.limits.max_steps:
+            raise SandboxViolation("a result with more records than a run may have")
+        with self.store_lock:
+            if self.halt is not None:
+                halted = Suspension(_HALTED[self.halt])
+                return ActivationResult(ResultKind.SUSPENDED, suspension=halted)
+            try:
+                records = tuple(self._clean_record(item) for item in raw)
+            except (PlainDataError, ValueError, TypeError) as exc:
+                error = {"type": "LimitExceeded", "message": safe_text(str(exc), 2000)}
+                return ActivationResult(ResultKind.ERRORED, error=error, printed=result.printed)
+        return dataclasses.replace(result, checkpoints=(*result.checkpoints, *records))
 
     def _killed(self, reason: str, message: str) -> tuple[ActivationResult, bool]:
         self.sandbox.kill(reason)
