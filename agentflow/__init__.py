@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentflow.agent import Agent
+    from agentflow.diagnostics import Diagnostic
     from agentflow.engine import Engine
     from agentflow.errors import (
         AgentflowError,
         AmbiguousRunId,
         ConfigurationError,
-        Diagnostic,
         DuplicateApproval,
         InvalidRunId,
         LimitExceeded,
@@ -70,6 +70,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Agent": "agentflow.agent",
     "Engine": "agentflow.engine",
+    "Diagnostic": "agentflow.diagnostics",
     "CompiledPlan": "agentflow.plan",
     "PlanLimits": "agentflow.plan",
     "PlanSummary": "agentflow.plan",
@@ -95,7 +96,6 @@ _ERRORS = [
     "AgentflowError",
     "AmbiguousRunId",
     "ConfigurationError",
-    "Diagnostic",
     "DuplicateApproval",
     "InvalidRunId",
     "LimitExceeded",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from agentflow.models import StepState
+from agentflow.states import StepState
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "core",
         (
             "errors",
+            "states",
+            "diagnostics",
             "durations",
             "models",
             "plain",

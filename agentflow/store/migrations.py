@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, insert, inspect, literal, or_, select, update
 
 from agentflow.errors import SchemaVersionError
-from agentflow.models import PlanState
+from agentflow.states import PlanState
 from agentflow.store.dialect import Dialect
 from agentflow.store.tables import HISTORY, META, PLANS, RUNS, SCHEMA_VERSION, metadata
 

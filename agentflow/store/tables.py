@@ -16,7 +16,7 @@ from agentflow.checkpoints import STEP_COLUMNS as STEP_COLUMNS
 from agentflow.checkpoints import STEP_WRITE_FIELDS as STEP_WRITE_FIELDS
 from agentflow.checkpoints import StepRecord as StepRecord
 from agentflow.checkpoints import StepWrite as StepWrite
-from agentflow.models import PlanState, RunState
+from agentflow.states import PlanState, RunState
 
 # 1: the first release. 2: agents.updated_by and the agent_changes table.
 # 3: runs.run_id, unique per agent (runs.id becomes the run's internal key).

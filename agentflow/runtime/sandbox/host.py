@@ -32,15 +32,15 @@ from agentflow.errors import (
     SandboxViolation,
     StepTimeout,
 )
-from agentflow.models import SUSPENDED, RunControl, RunState, StepState
 from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
+from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
-from agentflow.runtime.tools import StepScope, inside_step
+from agentflow.states import SUSPENDED, RunControl, RunState, StepState
 from agentflow.store import Store
 from agentflow.store.tables import STEP_WRITE_FIELDS, StepRecord, StepWrite
 

@@ -1,0 +1,48 @@
+"""What a sandbox zygote imports: plain modules only, so that it starts in a few tens of ms.
+
+Its interpreter starts as `pool.py` starts it (`python -I`, an empty environment); it must not
+import pydantic (the public models), SQLAlchemy (the store) or the plan checker: a worker that
+recovers a run waits for its zygote, and those cost more than the rest of its imports together.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "agentflow.models", "agentflow.diagnostics")
+CHECKER = ("agentflow.plan.compiler", "agentflow.plan.checks", "agentflow.plan.summary")
+
+
+def _modules_of(module: str) -> set[str]:
+    script = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, env={}
+    ).stdout
+    return set(json.loads(output))
+
+
+@pytest.mark.parametrize("module", ["agentflow.runtime.sandbox.zygote"])
+def test_the_zygote_imports_neither_pydantic_nor_the_store_nor_the_checker(module: str) -> None:
+    loaded = _modules_of(module)
+    assert "agentflow.runtime.sandbox.child" in loaded
+    heavy = sorted(name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY)
+    assert heavy == []
+    assert sorted(loaded.intersection(CHECKER)) == []
+
+
+def test_public_names_still_resolve_where_they_did() -> None:
+    from agentflow import Diagnostic, PlanLimits, errors, plan
+    from agentflow.models import RunState as ModelsRunState
+    from agentflow.runtime.retry import RetryPolicy
+    from agentflow.states import RunState
+
+    assert errors.Diagnostic is Diagnostic
+    assert plan.PlanLimits is PlanLimits
+    assert ModelsRunState is RunState
+    assert RetryPolicy.parse({"limit": 2.0, "delay": "1 second"}, "s").limit == 2
+    with pytest.raises(ValueError, match="retries must look like"):
+        RetryPolicy.parse({"backoff": "random"}, "s")
