@@ -1,8 +1,10 @@
-"""What a sandbox zygote imports: plain modules only, so that it starts in a few tens of ms.
+"""What a process imports on the way to a run's result: a fresh process recovering a run waits
+for its own imports, then for its sandbox zygote's.
 
-Its interpreter starts as `pool.py` starts it (`python -I`, an empty environment); it must not
-import pydantic (the public models), SQLAlchemy (the store) or the plan checker: a worker that
-recovers a run waits for its zygote, and those cost more than the rest of its imports together.
+The zygote starts as `pool.py` starts it (`python -I`, an empty environment); it must not import
+pydantic (the public models), SQLAlchemy (the store) or the plan checker, which cost more than
+the rest of its imports together. A worker on SQLite does not import SQLAlchemy's PostgreSQL
+dialect.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +20,8 @@ HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "agentflow.models", "agentflow.di
 CHECKER = ("agentflow.plan.compiler", "agentflow.plan.checks", "agentflow.plan.summary")
 
 
-def _modules_of(module: str) -> set[str]:
-    script = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+def _modules_of(module: str, then: str = "") -> set[str]:
+    script = f"import sys, json\nimport {module}\n{then}\nprint(json.dumps(sorted(sys.modules)))"
     output = subprocess.run(
         [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, env={}
     ).stdout
@@ -32,6 +35,13 @@ def test_the_zygote_imports_neither_pydantic_nor_the_store_nor_the_checker(modul
     heavy = sorted(name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY)
     assert heavy == []
     assert sorted(loaded.intersection(CHECKER)) == []
+
+
+def test_a_sqlite_store_opens_without_the_postgresql_dialect(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    loaded = _modules_of("agentflow", f"agentflow.Engine({url!r}).close()")
+    assert "agentflow.store.tables" in loaded
+    assert sorted(name for name in loaded if "postgresql" in name) == []
 
 
 def test_public_names_still_resolve_where_they_did() -> None:
