@@ -56,3 +56,17 @@ def test_public_names_still_resolve_where_they_did() -> None:
     assert RetryPolicy.parse({"limit": 2.0, "delay": "1 second"}, "s").limit == 2
     with pytest.raises(ValueError, match="retries must look like"):
         RetryPolicy.parse({"backoff": "random"}, "s")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_as_it_was_after_the_engine_loads(enabled: bool) -> None:
+    script = (
+        "import gc\n"
+        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
+        "from agentflow import Engine\n"
+        "print(gc.isenabled())\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, env={}
+    ).stdout
+    assert output.strip() == str(enabled)
