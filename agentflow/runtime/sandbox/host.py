@@ -83,10 +83,16 @@ class SandboxRunner:
         return result
 
     def warm(self) -> None:
-        """Start the zygote now, in the background, so the first activation need not wait."""
+        """Start the zygote now, so the first activation need not wait for all of its start.
+
+        The zygote's process is spawned here, in the caller's thread (a few ms): spawned from a
+        thread of its own, it waited for the interpreter lock while the caller claimed the run.
+        Its imports then run in that process while the caller goes on; the spare sandbox is
+        forked in the background.
+        """
         if self.pool.zygote_alive:
             return
-        threading.Thread(target=self.pool.warm, name="agentflow-warm", daemon=True).start()
+        self.pool.warm()
 
     def close(self) -> None:
         """Stop every sandbox process; tool calls still running are left to finish."""
