@@ -7,10 +7,9 @@ sleeps, waits for events and process restarts.
 
 from __future__ import annotations
 
-import gc
-import importlib
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from agentflow.lazy import exports, load
 
 if TYPE_CHECKING:
     from agentflow.agent import Agent
@@ -124,32 +123,14 @@ _ERRORS = [
 _EXPORTS.update(dict.fromkeys(_ERRORS, "agentflow.errors"))
 
 
-def _load(module: str) -> ModuleType:
-    """Import `module` with the cyclic garbage collector paused (as it was, afterwards).
-
-    The engine's imports (SQLAlchemy, SQLModel, pydantic) build some hundred thousand objects
-    that live as long as the process; collections in the middle of them find nothing to free,
-    and cost a tenth of the import (about 35 ms of a fresh process's start).
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return importlib.import_module(module)
-    finally:
-        if paused:
-            gc.enable()
+_resolve = exports(globals(), __name__, _EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name == "plan":
         # The compiler subpackage (the planner's function is `agentflow.planner.plan`).
-        return importlib.import_module("agentflow.plan")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentflow' has no attribute {name!r}")
-    value = getattr(_load(module), name)
-    globals()[name] = value
-    return value
+        return load("agentflow.plan")
+    return _resolve(name)
 
 
 def __dir__() -> list[str]:

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "errors",
             "states",
             "diagnostics",
+            "lazy",
             "durations",
             "models",
             "plain",

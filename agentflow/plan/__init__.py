@@ -14,8 +14,9 @@ Public names resolve on first use: a sandbox process imports the modules that ru
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agentflow.lazy import exports
 
 if TYPE_CHECKING:
     from agentflow.models import PlanSummary, StepSummary, ToolUse
@@ -41,13 +42,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentflow.plan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(globals(), __name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -26,17 +26,13 @@ _DEFAULT_LIMITS = PlanLimits()
 
 
 class CompiledPlan(RunnablePlan):
-    """A validated plan, ready to run any number of times.
+    """A validated plan, ready to run any number of times: a `RunnablePlan` that passed the checks.
 
     Attributes:
-        source: the plan's source text.
-        sha256: hex SHA-256 of `source` (UTF-8).
         summary: what a reviewer needs to know about the plan.
         warnings: non-fatal diagnostics (e.g. computed step names).
         tools: specs of the tools the plan references.
         limits: the compute budget of each `execute` call.
-        policy: what the plan may use, when it compiled and when it runs.
-        filename: the name used in tracebacks and diagnostics.
     """
 
     def __init__(
