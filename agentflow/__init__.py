@@ -7,9 +7,10 @@ sleeps, waits for events and process restarts.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from agentflow.lazy import exports, load
+from agentflow.lazy import exports
 
 if TYPE_CHECKING:
     from agentflow.agent import Agent
@@ -129,7 +130,7 @@ _resolve = exports(globals(), __name__, _EXPORTS)
 def __getattr__(name: str) -> Any:
     if name == "plan":
         # The compiler subpackage (the planner's function is `agentflow.planner.plan`).
-        return load("agentflow.plan")
+        return importlib.import_module("agentflow.plan")
     return _resolve(name)
 
 

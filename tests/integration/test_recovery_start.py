@@ -53,20 +53,6 @@ def test_a_sqlite_store_opens_without_the_postgresql_dialect(tmp_path: Path):
     assert sorted(m for m in loaded if "postgresql" in m) == []
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_as_it_was_after_the_engine_loads(enabled: bool):
-    script = (
-        "import gc\n"
-        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
-        "from agentflow import Engine\n"
-        "print(gc.isenabled())\n"
-    )
-    output = subprocess.run(
-        [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, env={}
-    ).stdout
-    assert output.strip() == str(enabled)
-
-
 def test_public_names_still_resolve_where_they_did():
     from agentflow import Diagnostic, PlanLimits, errors, plan
     from agentflow.models import RunState as ModelsRunState
