@@ -10,14 +10,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from agentflow.lazy import exports
+
 if TYPE_CHECKING:
     from agentflow.agent import Agent
+    from agentflow.diagnostics import Diagnostic
     from agentflow.engine import Engine
     from agentflow.errors import (
         AgentflowError,
         AmbiguousRunId,
         ConfigurationError,
-        Diagnostic,
         DuplicateApproval,
         InvalidRunId,
         LimitExceeded,
@@ -70,6 +72,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Agent": "agentflow.agent",
     "Engine": "agentflow.engine",
+    "Diagnostic": "agentflow.diagnostics",
     "CompiledPlan": "agentflow.plan",
     "PlanLimits": "agentflow.plan",
     "PlanSummary": "agentflow.plan",
@@ -95,7 +98,6 @@ _ERRORS = [
     "AgentflowError",
     "AmbiguousRunId",
     "ConfigurationError",
-    "Diagnostic",
     "DuplicateApproval",
     "InvalidRunId",
     "LimitExceeded",
@@ -122,16 +124,14 @@ _ERRORS = [
 _EXPORTS.update(dict.fromkeys(_ERRORS, "agentflow.errors"))
 
 
+_resolve = exports(globals(), __name__, _EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
     if name == "plan":
         # The compiler subpackage (the planner's function is `agentflow.planner.plan`).
         return importlib.import_module("agentflow.plan")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentflow' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _resolve(name)
 
 
 def __dir__() -> list[str]:

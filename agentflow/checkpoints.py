@@ -11,7 +11,7 @@ import operator
 from dataclasses import dataclass, fields
 from typing import Any
 
-from agentflow.models import StepState
+from agentflow.states import StepState
 
 
 @dataclass(frozen=True, slots=True)

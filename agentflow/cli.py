@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.models import PlanState, RunState
+from agentflow.states import PlanState, RunState
 from agentflow.terminal import duration_text, short, simulation_table, timeline_table, when
 
 if TYPE_CHECKING:

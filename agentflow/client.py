@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
+from agentflow.diagnostics import Diagnostic
 from agentflow.errors import (
     AgentflowError,
-    Diagnostic,
     LimitExceeded,
     NotFound,
     PlanValidationError,

@@ -10,8 +10,8 @@ from rich.console import Console
 from agentflow.cookbook import RECIPES, SHOP_RECIPES
 from agentflow.cookbook.shop import register_shop_tools
 from agentflow.engine import Engine
-from agentflow.models import PlanState, RunState
 from agentflow.planner import plan_and_run
+from agentflow.states import PlanState, RunState
 from agentflow.terminal import timeline_table
 
 

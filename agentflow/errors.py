@@ -14,29 +14,20 @@ errors: they derive from `ExecutorSignal`, a `BaseException`, so that plan code 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+if TYPE_CHECKING:
+    from agentflow.diagnostics import Diagnostic as Diagnostic
 
 
-class Diagnostic(BaseModel):
-    """One problem found in a plan's source, at a line and column (both 1-based)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    line: int
-    col: int
-    code: str
-    message: str
-    severity: str = "error"
-
-    def format(self, filename: str = "<plan>") -> str:
-        """Render in linter form: ``file:line:col: CODE message``."""
-        return f"{filename}:{self.line}:{self.col}: {self.code} {self.message}"
-
-    def __str__(self) -> str:
-        return f"line {self.line}, col {self.col}: {self.code} {self.message}"
+def __getattr__(name: str) -> Any:
+    # `Diagnostic` is a pydantic model: it loads on first use, so that a sandbox process, which
+    # needs these errors and never a diagnostic, starts without pydantic.
+    if name == "Diagnostic":
+        return importlib.import_module("agentflow.diagnostics").Diagnostic
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AgentflowError(Exception):

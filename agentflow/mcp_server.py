@@ -18,9 +18,9 @@ from mcp.server.mcpserver import MCPServer
 
 from agentflow.engine import Engine
 from agentflow.errors import PlanValidationError
-from agentflow.models import RunState
 from agentflow.planner import PlannerModel, plan_and_run
 from agentflow.run import run_status_of
+from agentflow.states import RunState
 
 INSTRUCTIONS = (
     "agentflow runs durable workflows that you write as plans: a Python module with "

@@ -28,7 +28,7 @@ from agentflow.models import (
     StepStatus,
     TraceEntry,
 )
-from agentflow.runtime.tools import current_scope
+from agentflow.runtime.scope import current_scope
 
 if TYPE_CHECKING:
     from agentflow.engine import Engine

@@ -21,6 +21,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "core",
         (
             "errors",
+            "states",
+            "diagnostics",
+            "lazy",
             "durations",
             "models",
             "plain",

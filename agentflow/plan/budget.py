@@ -9,35 +9,53 @@ feed the meter are inserted at compile time, by `rewrite.py`.
 from __future__ import annotations
 
 import sys
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
+from typing import Protocol
 
 from agentflow.errors import BudgetSignal
 
 
-class PlanLimits(BaseModel):
-    """Budget of one `CompiledPlan.execute` call; every field is configurable."""
+class Limits(Protocol):
+    """The six bounds a meter enforces: `PlanLimits` in a worker, `Budget` in a sandbox."""
 
-    model_config = ConfigDict(frozen=True)
+    @property
+    def max_ticks(self) -> int:
+        """Loop iterations + function calls."""
 
-    max_ticks: int = Field(default=1_000_000, ge=1, description="loop iterations + function calls")
-    max_sequence_length: int = Field(
-        default=1_000_000,
-        ge=1,
-        description="length of a str/list/tuple/range built in one operation",
-    )
-    max_power_bits: int = Field(
-        default=4096,
-        ge=64,
-        description="bits of an int built by **, << or * (estimated beforehand)",
-    )
-    max_print_chars: int = Field(default=65_536, ge=0, description="characters `print` may emit")
-    max_call_depth: int = Field(
-        default=100, ge=1, description="nesting of plan-defined function calls"
-    )
-    max_allocated_items: int = Field(
-        default=20_000_000, ge=1, description="total items/characters built by guarded operations"
-    )
+    @property
+    def max_sequence_length(self) -> int:
+        """Length of a str/list/tuple/range built in one operation."""
+
+    @property
+    def max_power_bits(self) -> int:
+        """Bits of an int built by **, << or * (estimated beforehand)."""
+
+    @property
+    def max_print_chars(self) -> int:
+        """Characters `print` may emit."""
+
+    @property
+    def max_call_depth(self) -> int:
+        """Nesting of plan-defined function calls."""
+
+    @property
+    def max_allocated_items(self) -> int:
+        """Total items/characters built by guarded operations."""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits as a sandbox receives them: the worker's `PlanLimits`, already validated there.
+
+    A plain record, so that a sandbox process never imports pydantic.
+    """
+
+    max_ticks: int
+    max_sequence_length: int
+    max_power_bits: int
+    max_print_chars: int
+    max_call_depth: int
+    max_allocated_items: int
 
 
 class Meter:
@@ -45,7 +63,7 @@ class Meter:
 
     __slots__ = ("_alloc_left", "_depth", "_filename", "_ticks_left", "limits")
 
-    def __init__(self, limits: PlanLimits, filename: str) -> None:
+    def __init__(self, limits: Limits, filename: str) -> None:
         self.limits = limits
         self._ticks_left = limits.max_ticks
         self._alloc_left = limits.max_allocated_items

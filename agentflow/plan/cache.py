@@ -12,9 +12,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from agentflow.plan.budget import PlanLimits
 from agentflow.plan.catalogue import ToolSpec, spec_for
 from agentflow.plan.compiler import CompiledPlan, compile_plan
+from agentflow.plan.limits import PlanLimits
 
 #: How many compiled plans stay cached (least recently used ones are dropped).
 CACHE_SIZE = 512

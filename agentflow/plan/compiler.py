@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentflow.errors import BudgetSignal, Diagnostic, PlanBudgetExceeded, PlanValidationError
+from agentflow.diagnostics import Diagnostic
+from agentflow.errors import PlanValidationError
 from agentflow.models import PlanSummary
-from agentflow.plan.budget import Meter, PlanLimits
 from agentflow.plan.catalogue import ToolSpec, normalise_catalogue
 from agentflow.plan.checks import check_language
 from agentflow.plan.context import build_context
-from agentflow.plan.namespace import build_namespace
+from agentflow.plan.limits import PlanLimits
 from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
-from agentflow.plan.rewrite import MeteredPlanTransformer
+from agentflow.plan.runnable import RunnablePlan, compile_tree, restrict, source_sha256
 from agentflow.plan.steps import check_tools_and_steps
 from agentflow.plan.summary import build_summary
 
@@ -26,18 +25,14 @@ MAX_SOURCE_CHARS = 200_000
 _DEFAULT_LIMITS = PlanLimits()
 
 
-class CompiledPlan:
-    """A validated plan, ready to run any number of times.
+class CompiledPlan(RunnablePlan):
+    """A validated plan, ready to run any number of times: a `RunnablePlan` that passed the checks.
 
     Attributes:
-        source: the plan's source text.
-        sha256: hex SHA-256 of `source` (UTF-8).
         summary: what a reviewer needs to know about the plan.
         warnings: non-fatal diagnostics (e.g. computed step names).
         tools: specs of the tools the plan references.
         limits: the compute budget of each `execute` call.
-        policy: what the plan may use, when it compiled and when it runs.
-        filename: the name used in tracebacks and diagnostics.
     """
 
     def __init__(
@@ -53,50 +48,13 @@ class CompiledPlan:
         filename: str,
         policy: PlanPolicy = DEFAULT_POLICY,
     ) -> None:
-        self.source = source
-        self.sha256 = sha256
+        super().__init__(
+            source=source, sha256=sha256, code=code, limits=limits, filename=filename, policy=policy
+        )
+        self.limits: PlanLimits = limits
         self.summary = summary
         self.warnings = warnings
         self.tools = tools
-        self.limits = limits
-        self.policy = policy
-        self.filename = filename
-        self._code = code
-
-    def execute(
-        self,
-        event: Any,
-        step: Any,
-        tools: Mapping[str, Callable[..., Any]],
-        *,
-        print_sink: Callable[[str], None] | None = None,
-    ) -> Any:
-        """Run the plan once: fresh globals and budget, then `run(event, step)`.
-
-        Args:
-            event: the run's event, passed to `run`.
-            step: the step API object, passed to `run`.
-            tools: the callables behind `tools.NAME` inside the plan.
-            print_sink: receives each line the plan prints (bounded); None drops them.
-
-        Returns:
-            Whatever `run` returns.
-
-        Raises:
-            PlanBudgetExceeded: the plan used more compute than `limits` allow.
-            Exception: whatever the plan or its steps raise; BaseException-derived signals
-                raised by `step` (the runtime's suspension) propagate unchanged.
-        """
-        meter = Meter(self.limits, self.filename)
-        namespace = build_namespace(meter, step, tools, print_sink, self.policy)
-        try:
-            exec(self._code, namespace)
-            return namespace["run"](event, step)
-        except BudgetSignal as signal:
-            raise PlanBudgetExceeded(signal.message, line=signal.line) from None
-
-    def __repr__(self) -> str:
-        return f"<CompiledPlan {self.filename} sha256={self.sha256[:12]}>"
 
 
 def compile_plan(
@@ -159,18 +117,19 @@ def _compile(
     warnings = [d for d in ctx.diagnostics if d.severity != "error"]
     # RestrictedPython transforms the tree in place (metering it in the same traversal):
     # the checks and the summary above used the parsed tree first.
-    restricting = MeteredPlanTransformer()
-    restricting.visit(tree)
     flagged_lines = {d.line for d in errors}
-    errors.extend(d for d in restricting.diagnostics if d.line not in flagged_lines)
+    errors.extend(
+        Diagnostic(line=v.line, col=v.col, code="AF200", message=v.message)
+        for v in restrict(tree)
+        if v.line not in flagged_lines
+    )
     if errors:
         raise PlanValidationError(_sorted_unique(errors), filename)
-    code = compile(tree, filename, "exec", dont_inherit=True)
     used = {name for name in (t.name for t in summary.tools_used)}
     return CompiledPlan(
         source=source,
-        sha256=hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest(),
-        code=code,
+        sha256=source_sha256(source),
+        code=compile_tree(tree, filename),
         summary=summary,
         warnings=_sorted_unique(warnings),
         tools={

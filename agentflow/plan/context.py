@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflow.errors import Diagnostic
+from agentflow.diagnostics import Diagnostic
 from agentflow.plan.catalogue import ToolSpec
 from agentflow.plan.policy import DEFAULT_POLICY, PlanPolicy
 

@@ -19,14 +19,25 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from agentflow.errors import Diagnostic
 from agentflow.plan.traversal import FastRestrictingTransformer
 
 
+class Violation(NamedTuple):
+    """A RestrictedPython rule a plan breaks: where (1-based line and column) and which.
+
+    Plain data: a sandbox process rewrites plans too, and it never builds a `Diagnostic`.
+    The compiler reports each as an AF200 diagnostic.
+    """
+
+    line: int
+    col: int
+    message: str
+
+
 class PlanTransformer(FastRestrictingTransformer):
-    """RestrictedPython's transformer, reporting structured diagnostics.
+    """RestrictedPython's transformer, reporting structured violations.
 
     agentflow's own checks run first and explain most problems better; this transformer is the
     second line of defence, and it rewrites attribute, item and iteration access into calls to
@@ -35,15 +46,14 @@ class PlanTransformer(FastRestrictingTransformer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.diagnostics: list[Diagnostic] = []
+        self.diagnostics: list[Violation] = []
 
     def error(self, node: ast.AST, info: str) -> None:
         """Record a violation with its position instead of a formatted string."""
         self.diagnostics.append(
-            Diagnostic(
+            Violation(
                 line=getattr(node, "lineno", 1) or 1,
                 col=(getattr(node, "col_offset", 0) or 0) + 1,
-                code="AF200",
                 message=f"{info} (RestrictedPython rule)",
             )
         )

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from agentflow.engine import Engine, database_url
 from agentflow.errors import RunFailed, RunTimeout
-from agentflow.models import RunState
 from agentflow.planner.model import PlannerModel
 from agentflow.planner.planner import (
     GeneratedPlan,
@@ -33,6 +32,7 @@ from agentflow.planner.planner import (
 )
 from agentflow.planner.prompts import PromptTemplates
 from agentflow.runtime import PlanVersion
+from agentflow.states import RunState
 from agentflow.store import StartOnApproval
 
 if TYPE_CHECKING:

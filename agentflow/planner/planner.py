@@ -22,7 +22,6 @@ from agentflow.errors import (
     PlanValidationError,
     RunStateError,
 )
-from agentflow.models import RunState
 from agentflow.planner.catalogue import ToolCatalogue, build_catalogue
 from agentflow.planner.extraction import extract_code
 from agentflow.planner.goals import goal_key
@@ -37,6 +36,7 @@ from agentflow.planner.model import (
 from agentflow.planner.prompts import PromptTemplates, prompt_hash
 from agentflow.planner.recorded import recorded_reply
 from agentflow.runtime import PlanVersion
+from agentflow.states import RunState
 from agentflow.store import StartOnApproval
 from agentflow.store.mappers import plan_version_of
 

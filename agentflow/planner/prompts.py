@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from agentflow.cookbook import RECIPES
-from agentflow.errors import Diagnostic
+from agentflow.diagnostics import Diagnostic
 from agentflow.plan import plan_rules
 from agentflow.planner.catalogue import ToolCatalogue
 from agentflow.planner.model import Message

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from agentflow.models import PlanState, RunState
 from agentflow.run import run_status_of
 from agentflow.runtime import PlanVersion, RunStatus
+from agentflow.states import PlanState, RunState
 from agentflow.store.mappers import plan_version_of
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentflow.errors import AgentflowError, LeaseLost, ToolsUnavailable
-from agentflow.models import RunState
 from agentflow.plain import error_message, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import (
@@ -20,6 +19,7 @@ from agentflow.runtime.activation import (
     execute_activation,
 )
 from agentflow.runtime.step_api import RuntimeLimits
+from agentflow.states import RunState
 from agentflow.store import RunRow, Settlement, Store, Transition
 from agentflow.store.tables import StepRecord, StepWrite
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentflow.errors import ExecutorSignal
-from agentflow.models import RunState
+from agentflow.states import RunState
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,8 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-from pydantic import BaseModel
 
 from agentflow.checkpoints import WAKE_LEAD, StepRecord, StepWrite
 from agentflow.durations import parse_duration, parse_instant
@@ -35,13 +34,13 @@ from agentflow.errors import (
     WaitTimeout,
     WorkerLost,
 )
-from agentflow.models import RunControl, RunState, StepState
 from agentflow.plain import error_message, plain
 from agentflow.plan.data import Event, RunInput
 from agentflow.runtime.retry import RetryPolicy
+from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_threads import STEP_THREADS, StepCall
-from agentflow.runtime.tools import StepScope, inside_step
+from agentflow.states import RunControl, RunState, StepState
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 
@@ -118,7 +117,9 @@ def _is_final(exc: BaseException) -> bool:
 
 def _host_value(value: Any) -> Any:
     """Plain data for the host objects a tool may return (plan code never holds these)."""
-    if isinstance(value, BaseModel):
+    # A pydantic model exists only once pydantic is imported: a sandbox never imports it.
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Event):
         return {"type": value.type, "payload": value.payload, "timestamp": value.timestamp}

@@ -4,55 +4,14 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError, validate_call
 
 from agentflow.errors import ToolArgumentsError, ToolNotAllowed
-
-_step_scope = threading.local()
-
-
-class StepScope:
-    """One attempt of one step: tools may be called inside it until it expires (times out)."""
-
-    __slots__ = ("expired", "key")
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.expired = False
-
-
-def current_scope(tool: str) -> StepScope:
-    """The step attempt this thread runs, where `tool` may be called; raises ToolNotAllowed."""
-    scope: StepScope | None = getattr(_step_scope, "scope", None)
-    if scope is None:
-        raise ToolNotAllowed(
-            tool,
-            message=f"tool {tool!r} was called outside a step: "
-            f"call it through step.do('...', tools.{tool}, ...) so it is checkpointed",
-        )
-    if scope.expired:
-        raise ToolNotAllowed(
-            tool,
-            message=f"tool {tool!r} was called by an attempt of step {scope.key!r} "
-            "that had already timed out; its result could never be recorded",
-        )
-    return scope
-
-
-@contextmanager
-def inside_step(scope: StepScope) -> Iterator[None]:
-    """Mark this thread as running a step's function, where tools may be called."""
-    previous = getattr(_step_scope, "scope", None)
-    _step_scope.scope = scope
-    try:
-        yield
-    finally:
-        _step_scope.scope = previous
+from agentflow.runtime.scope import current_scope
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from agentflow.diagnostics import Diagnostic
 from agentflow.errors import (
     AgentflowError,
-    Diagnostic,
 )
 from agentflow.review.statuses import known_status
 

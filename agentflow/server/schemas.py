@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentflow.errors import Diagnostic
+from agentflow.diagnostics import Diagnostic
 from agentflow.models import PlanVersion, RunStatus
 from agentflow.review.context import ReviewContext
 

@@ -1,7 +1,7 @@
 """Storage: SQLModel tables and the `Store` repository (SQLite by default, or PostgreSQL)."""
 
 from agentflow.errors import LeaseLost
-from agentflow.models import CLAIMABLE, TERMINAL
+from agentflow.states import CLAIMABLE, TERMINAL
 from agentflow.store.database import DEFAULT_DATABASE_URL
 from agentflow.store.repository import Store
 from agentflow.store.tables import (

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine as SAEngine
 
 from agentflow.errors import ConfigurationError
-from agentflow.models import RunState
+from agentflow.states import RunState
 
 DUE_CHANNEL = "agentflow_due"
 WATCH_SECONDS = 0.005

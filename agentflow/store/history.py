@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
-from agentflow.models import StepState
+from agentflow.states import StepState
 from agentflow.store.database import Database
 from agentflow.store.tables import HISTORY, HistoryRow, StepWrite
 

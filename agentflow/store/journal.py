@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agentflow.errors import LeaseLost
-from agentflow.models import RunControl, RunState, StepState
+from agentflow.states import RunControl, RunState, StepState
 from agentflow.store.database import Database
 from agentflow.store.history import (
     APPEND,

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from agentflow.checkpoints import WAKE_LEAD
-from agentflow.models import CLAIMABLE, TERMINAL, PlanState, RunState
+from agentflow.states import CLAIMABLE, TERMINAL, PlanState, RunState
 from agentflow.store.history import append_history, error_summary
 from agentflow.store.journal import JournalStore
 from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow

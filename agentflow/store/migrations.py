@@ -9,9 +9,17 @@ from typing import Any
 from sqlalchemy import JSON, Connection, insert, inspect, literal, or_, select, update
 
 from agentflow.errors import SchemaVersionError
-from agentflow.models import PlanState
+from agentflow.states import PlanState
 from agentflow.store.dialect import Dialect
-from agentflow.store.tables import HISTORY, META, PLANS, RUNS, SCHEMA_VERSION, metadata
+from agentflow.store.tables import (
+    HISTORY,
+    META,
+    PLANS,
+    RUNS,
+    SCHEMA_VERSION,
+    metadata,
+    partial_indexes_for,
+)
 
 
 # (version, step): data changes a database older than `version` needs once its columns exist.
@@ -77,6 +85,7 @@ def migrate(conn: Connection, dialect: Dialect, url: str) -> None:
             f"database {url} has schema version {found}, newer than this "
             f"agentflow's {SCHEMA_VERSION}: upgrade agentflow to use it"
         )
+    partial_indexes_for(conn.dialect.name)
     metadata.create_all(conn)
     _add_missing_columns(conn, dialect)
     if found is None:

@@ -18,7 +18,7 @@ from agentflow.errors import (
     PlanAlreadyDecided,
     RunStateError,
 )
-from agentflow.models import TERMINAL, PlanState, RunState
+from agentflow.states import TERMINAL, PlanState, RunState
 from agentflow.store.database import Database
 from agentflow.store.history import append_history
 from agentflow.store.runs import insert_queued_run

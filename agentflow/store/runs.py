@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
 
 from agentflow.errors import NotFound
-from agentflow.models import TERMINAL, PlanState, RunControl, RunState
 from agentflow.plain import safe_text
+from agentflow.states import TERMINAL, PlanState, RunControl, RunState
 from agentflow.store.dialect import Dialect
 from agentflow.store.history import append_history, error_summary
 from agentflow.store.journal import JournalStore, delete_steps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from agentflow.models import RunState, StepState
+from agentflow.states import RunState, StepState
 from agentflow.store.database import Database
 from agentflow.store.tables import RUNS, STEPS
 

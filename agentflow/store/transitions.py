@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agentflow.models import RunState
+from agentflow.states import RunState
 from agentflow.store.tables import StepWrite
 
 

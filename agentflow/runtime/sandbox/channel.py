@@ -21,6 +21,9 @@ from typing import Any
 from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
 from agentflow.errors import ChannelClosed
 
+MAX_CHANNEL_BYTES = 64 * 1024 * 1024
+"""The largest message either end of a sandbox channel reads."""
+
 _HEADER = struct.Struct(">I")
 _SLACK = 0.001
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)

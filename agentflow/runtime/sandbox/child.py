@@ -9,7 +9,6 @@ hand. Replay is local; new work becomes a request over the channel: "save this s
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import threading
@@ -19,8 +18,8 @@ from typing import Any
 
 from agentflow.checkpoints import StepRecord, StepWrite
 from agentflow.errors import ChannelClosed, LeaseLost, RemoteToolError, ToolNotAllowed
-from agentflow.models import RunControl, RunState, StepState
-from agentflow.plan import CompiledPlan, PlanLimits, compile_plan
+from agentflow.plan.budget import Budget
+from agentflow.plan.runnable import RunnablePlan, restricted_plan, source_sha256
 from agentflow.runtime.activation import (
     ActivationResult,
     ResultKind,
@@ -35,9 +34,10 @@ from agentflow.runtime.sandbox.channel import (
     write_row,
 )
 from agentflow.runtime.sandbox.confine import ConfinementReport
+from agentflow.runtime.scope import current_scope
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
-from agentflow.runtime.tools import current_scope
+from agentflow.states import RunControl, RunState, StepState
 
 _PLAN_CACHE_SIZE = 64
 _HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}
@@ -289,7 +289,7 @@ class PlanSide:
         self._link = link
         self._report = report
         self._memory_bytes = memory_bytes
-        self._plans: dict[str, CompiledPlan] = {}
+        self._plans: dict[str, RunnablePlan] = {}
         self._agent: str | None = None
 
     def serve(self) -> None:
@@ -363,12 +363,13 @@ class PlanSide:
         self._finish(result, reusable, held)
         return reusable
 
-    def _plan(self, source: str, sha256: str, plan_limits: dict[str, Any]) -> CompiledPlan:
+    def _plan(self, source: str, sha256: str, plan_limits: dict[str, Any]) -> RunnablePlan:
         plan = self._plans.get(sha256)
         if plan is None:
-            if hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest() != sha256:
+            if source_sha256(source) != sha256:
                 raise ValueError("the plan's source does not match its SHA-256")
-            plan = compile_plan(source, None, limits=PlanLimits(**plan_limits))
+            # The worker compiled and checked this source; the sandbox rewrites it again.
+            plan = restricted_plan(source, Budget(**plan_limits))
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.pop(next(iter(self._plans)))
             self._plans[sha256] = plan

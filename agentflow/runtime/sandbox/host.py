@@ -32,15 +32,15 @@ from agentflow.errors import (
     SandboxViolation,
     StepTimeout,
 )
-from agentflow.models import SUSPENDED, RunControl, RunState, StepState
 from agentflow.plain import error_message, plain, safe_text
 from agentflow.plan import CompiledPlan
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
+from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
-from agentflow.runtime.tools import StepScope, inside_step
+from agentflow.states import SUSPENDED, RunControl, RunState, StepState
 from agentflow.store import Store
 from agentflow.store.tables import STEP_WRITE_FIELDS, StepRecord, StepWrite
 
@@ -87,10 +87,16 @@ class SandboxRunner:
         return result
 
     def warm(self) -> None:
-        """Start the zygote now, in the background, so the first activation need not wait."""
+        """Start the zygote now, so the first activation need not wait for all of its start.
+
+        The zygote's process is spawned here, in the caller's thread (a few ms): spawned from a
+        thread of its own, it waited for the interpreter lock while the caller claimed the run.
+        Its imports then run in that process while the caller goes on; the spare sandbox is
+        forked in the background.
+        """
         if self.pool.zygote_alive:
             return
-        threading.Thread(target=self.pool.warm, name="agentflow-warm", daemon=True).start()
+        self.pool.warm()
 
     def close(self) -> None:
         """Stop every sandbox process; tool calls still running are left to finish."""

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflow.errors import ChannelClosed, ConfigurationError
-from agentflow.runtime.sandbox.channel import Channel
-from agentflow.runtime.sandbox.zygote import MAX_CHANNEL_BYTES
+from agentflow.runtime.sandbox.channel import MAX_CHANNEL_BYTES, Channel
 
 log = logging.getLogger("agentflow.sandbox")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

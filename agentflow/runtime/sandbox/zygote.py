@@ -26,11 +26,10 @@ import sys
 import traceback
 from typing import Any
 
-from agentflow.runtime.sandbox.channel import Channel
+from agentflow.runtime.sandbox.channel import MAX_CHANNEL_BYTES, Channel
 from agentflow.runtime.sandbox.child import HostLink, PlanSide
 from agentflow.runtime.sandbox.confine import Confinement, confine
 
-MAX_CHANNEL_BYTES = 64 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 

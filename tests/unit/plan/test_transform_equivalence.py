@@ -15,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from agentflow.errors import Diagnostic
-from agentflow.plan.rewrite import MeteredPlanTransformer, PlanTransformer, meter_rewrite
+from agentflow.plan.rewrite import MeteredPlanTransformer, PlanTransformer, Violation, meter_rewrite
 from tests.unit.plan.test_escapes import COMPILE_TIME, RUN_TIME
 from tests.unit.plan.test_fuzz import VALID, mutated_plan
 from tests.unit.plan.test_rules import FAILING, PASSING
@@ -27,7 +26,7 @@ class _StockTransformer(RestrictingNodeTransformer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.diagnostics: list[Diagnostic] = []
+        self.diagnostics: list[Violation] = []
 
     error = PlanTransformer.error
     warn = PlanTransformer.warn
@@ -110,14 +109,14 @@ CORPUS = [
 ]
 
 
-def _two_pass(tree: ast.Module) -> list[Diagnostic]:
+def _two_pass(tree: ast.Module) -> list[Violation]:
     stock = _StockTransformer()
     stock.visit(tree)
     BudgetTransformer().visit(tree)
     return stock.diagnostics
 
 
-def _one_pass(tree: ast.Module) -> list[Diagnostic]:
+def _one_pass(tree: ast.Module) -> list[Violation]:
     fused = MeteredPlanTransformer()
     fused.visit(tree)
     return fused.diagnostics
