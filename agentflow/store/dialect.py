@@ -135,9 +135,6 @@ class Dialect:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_reset_on_return=None,
-            # The connection used last is taken first: its page cache is warm, where one
-            # that sat out another connection's writes starts its next transaction cold.
-            pool_use_lifo=True,
         )
 
         @event.listens_for(engine, "connect")
