@@ -35,6 +35,7 @@ from agentflow.runtime.observe import observe_activation
 from agentflow.runtime.sandbox.host import SandboxRunner
 from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
 from agentflow.store import DEFAULT_DATABASE_URL, RunRow, Store
+from agentflow.store.claims import Claimed, Handoff
 from agentflow.store.mappers import plan_version_of
 
 log = logging.getLogger("agentflow.engine")
@@ -299,13 +300,23 @@ class Engine:
         with self.wakeup:
             self.wakeup.notify_all()
 
-    def activate(self, row: RunRow) -> Outcome:
-        """Run one activation of a run this process has claimed."""
+    def activate(self, claimed: RunRow | Claimed, handoff: Handoff | None = None) -> Outcome:
+        """Run one activation of a run this process has claimed.
+
+        A `handoff` (the next run this process reserved) is claimed by the settlement.
+        """
+        row = claimed.row if isinstance(claimed, Claimed) else claimed
         self._leases.hold(row.id)
         try:
             with observe_activation(self.store, row, self.owner) as report:
                 outcome = run_activation(
-                    self.store, row, self.owner, self._load_plan, self.limits, self._runner()
+                    self.store,
+                    claimed,
+                    self.owner,
+                    self._load_plan,
+                    self.limits,
+                    self._runner(),
+                    handoff,
                 )
                 report.status = outcome.status
                 return outcome
@@ -336,9 +347,10 @@ class Engine:
                 self._import_tool(name)
         return [name for name in names if name not in self.tools]
 
-    def _load_plan(self, run: RunRow) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
+    def _load_plan(
+        self, run: RunRow, allowed: list[str]
+    ) -> tuple[CompiledPlan, Mapping[str, ToolHandle]]:
         source = self.store.plan_source(run.plan_id)
-        allowed = self.store.agent_tools(run.agent_id)
         missing = self.import_missing_tools(allowed)
         if missing:
             raise ToolsUnavailable(

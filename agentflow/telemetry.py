@@ -43,6 +43,20 @@ def enabled() -> bool:
     return trace is not None
 
 
+def recording() -> bool:
+    """Whether a span would go anywhere: the API is importable and a provider is set.
+
+    Without one (no SDK configured: OpenTelemetry's proxy or no-op provider) every span is
+    non-recording, and building it is skipped: it costs tens of microseconds per activation.
+    """
+    if trace is None:
+        return False
+    if _provider is not None:
+        return True
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in values.items():
@@ -55,8 +69,11 @@ def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def span(name: str, parent: Mapping[str, str] | None = None, **attributes: Any) -> Iterator[Any]:
-    """A span around a block (the current one's child, or `parent`'s: a stored carrier)."""
-    if trace is None:
+    """A span around a block (the current one's child, or `parent`'s: a stored carrier).
+
+    Yields None when nothing records spans (`recording`).
+    """
+    if not recording():
         with nullcontext() as nothing:
             yield nothing
         return
@@ -70,7 +87,7 @@ def span(name: str, parent: Mapping[str, str] | None = None, **attributes: Any) 
 
 def new_trace(name: str, **attributes: Any) -> dict[str, str] | None:
     """Open and close a run's root span; its context as a carrier to store (None when off)."""
-    if trace is None:
+    if not recording():
         return None
     tracer = _tracer()
     root = tracer.start_span(name, attributes=_attributes(attributes))

@@ -21,6 +21,7 @@ from agentflow.runtime.activation import (
 from agentflow.runtime.step_api import RuntimeLimits
 from agentflow.states import RunState
 from agentflow.store import RunRow, Settlement, Store, Transition
+from agentflow.store.claims import Claimed, Handoff
 from agentflow.store.tables import StepRecord, StepWrite
 
 log = logging.getLogger("agentflow.executor")
@@ -28,7 +29,8 @@ log = logging.getLogger("agentflow.executor")
 _TERMINATED = {"type": "Terminated", "message": "terminated on request"}
 
 
-PlanLoader = Callable[[RunRow], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]
+# The run's plan, compiled against its agent's tools (named), and those tools' handles.
+PlanLoader = Callable[[RunRow, list[str]], tuple[CompiledPlan, Mapping[str, Callable[..., Any]]]]
 
 
 class PlanRunner(Protocol):
@@ -76,26 +78,36 @@ class Outcome:
 
 def run_activation(
     store: Store,
-    run: RunRow,
+    claimed: RunRow | Claimed,
     owner: str,
     load: PlanLoader,
     limits: RuntimeLimits,
     runner: PlanRunner = run_inline,
+    handoff: Handoff | None = None,
 ) -> Outcome:
-    """Drive a claimed run as far as it goes now, then release it in its new state."""
+    """Drive a claimed run as far as it goes now, then release it in its new state.
+
+    A `Claimed` run brings its agent's tools and its steps, read in the claim's transaction;
+    a bare row has them read here. A `handoff` is claimed by the settlement (see `Handoff`).
+    """
+    run = claimed.row if isinstance(claimed, Claimed) else claimed
     if run.unsettled >= limits.max_unsettled_activations:
         return _give_up(store, run, owner, limits)
     try:
-        plan, tools = load(run)
-        records = store.load_steps(run.id)
+        if isinstance(claimed, Claimed):
+            plan, tools = load(run, claimed.tools)
+            records = claimed.steps
+        else:
+            plan, tools = load(run, store.agent_tools(run.agent_id))
+            records = store.load_steps(run.id)
     except ToolsUnavailable as exc:
         retry_at = time.time() + limits.missing_tools_retry
         queued = Settlement(RunState.QUEUED, wake_at=retry_at, error=describe_error(exc))
-        return _settle(store, run, owner, "", limits, queued)
+        return _settle(store, run, owner, "", limits, queued, handoff)
     except LeaseLost:
         return Outcome(run.id, ResultKind.LOST)
     except (AgentflowError, Exception) as exc:
-        return _settle(store, run, owner, "", limits, _errored(describe_error(exc)))
+        return _settle(store, run, owner, "", limits, _errored(describe_error(exc)), handoff)
     identity = RunIdentity(
         key=run.id,
         run_id=run.run_id,
@@ -106,13 +118,21 @@ def run_activation(
         control=run.control,
     )
     result = runner(plan, identity, store, owner, records, tools, limits)
-    return settle_result(store, run, owner, limits, result)
+    return settle_result(store, run, owner, limits, result, handoff)
 
 
 def settle_result(
-    store: Store, run: RunRow, owner: str, limits: RuntimeLimits, result: ActivationResult
+    store: Store,
+    run: RunRow,
+    owner: str,
+    limits: RuntimeLimits,
+    result: ActivationResult,
+    handoff: Handoff | None = None,
 ) -> Outcome:
-    """Store how an activation ended (the caller has checked the result is well formed)."""
+    """Store how an activation ended (the caller has checked the result is well formed).
+
+    A `handoff` rides with a settlement that writes the run's new state (see `Handoff`).
+    """
     if result.kind == ResultKind.LOST:
         return Outcome(run.id, ResultKind.LOST)
     if result.kind == ResultKind.CRASHED:
@@ -135,14 +155,15 @@ def settle_result(
             error=_TERMINATED if suspension.status == RunState.TERMINATED else None,
             checkpoints=result.checkpoints,
         )
-        return _settle(store, run, owner, result.printed, limits, suspended)
+        return _settle(store, run, owner, result.printed, limits, suspended, handoff)
     if result.kind == ResultKind.COMPLETE:
         complete = Settlement(
             RunState.COMPLETE, output=result.output, checkpoints=result.checkpoints
         )
-        return _settle(store, run, owner, result.printed, limits, complete)
+        return _settle(store, run, owner, result.printed, limits, complete, handoff)
     error = result.error or {"type": "Error", "message": "the activation failed"}
-    return _settle(store, run, owner, result.printed, limits, _errored(error, result.checkpoints))
+    errored = _errored(error, result.checkpoints)
+    return _settle(store, run, owner, result.printed, limits, errored, handoff)
 
 
 def _errored(error: dict[str, Any], checkpoints: tuple[StepWrite, ...] = ()) -> Settlement:
@@ -156,12 +177,13 @@ def _settle(
     printed: str,
     limits: RuntimeLimits,
     settlement: Settlement,
+    handoff: Handoff | None = None,
 ) -> Outcome:
     """Store the log and the run's new state; whatever the plan produced, the worker goes on."""
     try:
         if printed:
             store.append_log(run.id, safe_text(printed), limits.max_log_chars)
-        settled = store.settle(run.id, owner, settlement)
+        settled = store.settle(run.id, owner, settlement, handoff)
     except LeaseLost:
         return Outcome(run.id, ResultKind.LOST)
     except Exception as exc:

@@ -64,7 +64,7 @@ def observe_activation(store: Store, row: RunRow, owner: str) -> Iterator[Activa
     """Around one activation: its span (with its steps' spans) and its log line."""
     report = ActivationReport()
     started = time.time()
-    carrier = run_trace(store, row) if telemetry.enabled() else None
+    carrier = run_trace(store, row) if telemetry.recording() else None
     with telemetry.span(
         "agentflow.activation",
         parent=carrier,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from agentflow.checkpoints import WAKE_LEAD
 from agentflow.runtime.liveness import release_dead_leases
 from agentflow.store import RunRow, Store
+from agentflow.store.claims import Claimed, Handoff
 
 log = logging.getLogger("agentflow.worker")
 
@@ -88,7 +89,8 @@ class WorkLoop:
         store: the shared store.
         owner: this process's lease owner id.
         lease_seconds: how long a claim lasts without renewal.
-        activate: runs one claimed run's activation.
+        activate: runs one claimed run's activation; given a `Handoff` (the next reserved
+            run), its settlement claims that run in its transaction.
         wakeup: notified in this process when a run may have become due (an event was sent).
         poll_interval: the longest it sleeps before looking for runs made due by other processes,
             when nothing tells it (an in-memory SQLite database); otherwise it sleeps until the
@@ -103,7 +105,7 @@ class WorkLoop:
         store: Store,
         owner: str,
         lease_seconds: float,
-        activate: Callable[[RunRow], object],
+        activate: Callable[[RunRow | Claimed, Handoff | None], object],
         wakeup: Wakeup,
         poll_interval: float = 0.5,
         leases: LeaseKeeper | None = None,
@@ -137,39 +139,38 @@ class WorkLoop:
                 claimed = self.store.claim_due_runs(self.owner, self.lease_seconds, limit=1)
                 if not claimed:
                     return count
-                self._activate(claimed[0])
+                self._activate(claimed[0], None)
                 count += 1
                 continue
             # Also takes a run a dead worker left `running`, alone, when no other is due.
-            first, reserved = self.store.claim_and_reserve(self.owner, self.lease_seconds, limit)
+            first, reserved = self.store.claim_and_reserve_loaded(
+                self.owner, self.lease_seconds, limit
+            )
             if first is None:
                 return count
             count += self._run_reserved(first, reserved, stop)
         return count
 
     def _run_reserved(
-        self, first: RunRow, reserved: list[str], stop: threading.Event | None
+        self, first: Claimed, reserved: list[str], stop: threading.Event | None
     ) -> int:
         """Run `first`, then claim and run the reserved runs one by one.
 
-        The ones left at a stop are given back.
+        Each settlement claims the next reserved run in its own transaction (a `Handoff`);
+        one it could not try is claimed on its own. The ones left at a stop are given back.
         """
         waiting = list(reserved)
         if self.leases is not None:
             for key in waiting:
                 self.leases.hold(key)
-        count = 1
+        count = 0
+        current: Claimed | None = first
         try:
-            self._activate(first)
-            while waiting and (stop is None or not stop.is_set()):
-                key = waiting.pop(0)
-                row = self.store.claim_run(key, self.owner, self.lease_seconds)
-                if row is None:
-                    # Paused, restarted or its agent at its limit since: given back now.
-                    self.store.release_reservations(self.owner, [key])
-                    continue
-                self._activate(row)
+            while current is not None:
+                handoff = self._handoff(waiting, stop)
+                self._activate(current, handoff)
                 count += 1
+                current = self._next(handoff, waiting, stop)
         finally:
             if waiting:
                 self.store.release_reservations(self.owner, waiting)
@@ -178,12 +179,34 @@ class WorkLoop:
                     self.leases.release(key)
         return count
 
-    def _activate(self, row: RunRow) -> None:
+    def _handoff(self, waiting: list[str], stop: threading.Event | None) -> Handoff | None:
+        """The next reserved run, for the settlement in progress to claim (None at a stop)."""
+        if not waiting or (stop is not None and stop.is_set()):
+            return None
+        return Handoff(waiting.pop(0), self.lease_seconds)
+
+    def _next(
+        self, handoff: Handoff | None, waiting: list[str], stop: threading.Event | None
+    ) -> Claimed | None:
+        """The next reserved run claimed: by the settlement before, or here; None when done."""
+        while handoff is not None:
+            claimed = handoff.claimed
+            if not handoff.tried:
+                claimed = self.store.claim_loaded(handoff.key, self.owner, self.lease_seconds)
+            if claimed is not None:
+                return claimed
+            # Paused, restarted or its agent at its limit since: given back now.
+            self.store.release_reservations(self.owner, [handoff.key])
+            handoff = self._handoff(waiting, stop)
+        return None
+
+    def _activate(self, claimed: RunRow | Claimed, handoff: Handoff | None) -> None:
         try:
-            self.activate(row)
+            self.activate(claimed, handoff)
         except Exception:
             # The run stays leased and `running`: its lease lapses, and the next claim counts
             # the activation against the run. The worker serves the others.
+            row = claimed.row if isinstance(claimed, Claimed) else claimed
             log.exception("activation of run %s failed", row.id)
 
     def run_forever(self, stop: threading.Event, concurrency: int = 1) -> int:

@@ -14,7 +14,7 @@ from agentflow.store.plans import refresh_pending_approvals
 from agentflow.store.tables import AGENT_CHANGES, AGENTS, TOOLS, AgentChangeRow, AgentRow, ToolRow
 
 _AGENT_BY_ID = select(AGENTS).where(AGENTS.c.id == bindparam("agent_id"))
-_AGENT_TOOLS = select(AGENTS.c.tools).where(AGENTS.c.id == bindparam("agent_id"))
+AGENT_TOOLS = select(AGENTS.c.tools).where(AGENTS.c.id == bindparam("agent_id"))
 
 
 class AgentStore(Database):
@@ -145,7 +145,7 @@ class AgentStore(Database):
 
     def agent_tools(self, agent_id: str) -> list[str]:
         """The names of the tools the agent may use (none for an agent with no row)."""
-        rows = self._fetch(_AGENT_TOOLS, {"agent_id": agent_id})
+        rows = self._fetch(AGENT_TOOLS, {"agent_id": agent_id})
         return list(rows[0]["tools"]) if rows else []
 
     def record_tool(self, name: str, import_path: str | None, side_effects: bool) -> None:

@@ -52,7 +52,7 @@ _UPDATE_STEP = (
     .values({c: bindparam(f"v_{c}") for c in STEP_COLUMNS if c not in ("run_id", "key")})
 )
 _INSERT_STEP = insert(STEPS).values({c: bindparam(f"v_{c}") for c in STEP_COLUMNS})
-_RUN_STEPS = (
+RUN_STEPS = (
     select(STEPS).where(STEPS.c.run_id == bindparam("key")).order_by(STEPS.c.seq, STEPS.c.id)
 )
 
@@ -183,7 +183,7 @@ class JournalStore(Database):
 
     def load_steps(self, key: str) -> list[StepRecord]:
         """Every step record of a run, in order, in one query."""
-        return [StepRecord(**row) for row in self._fetch(_RUN_STEPS, {"key": key})]
+        return [StepRecord(**row) for row in self._fetch(RUN_STEPS, {"key": key})]
 
     def save_step(self, owner: str, step: StepWrite) -> str | None:
         """Insert or update a step record, fenced by the run's lease.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -23,10 +24,14 @@ from sqlalchemy import (
 
 from agentflow.checkpoints import WAKE_LEAD
 from agentflow.states import CLAIMABLE, TERMINAL, PlanState, RunState
+from agentflow.store.agents import AGENT_TOOLS
+from agentflow.store.claims import Claimed, Handoff
 from agentflow.store.history import append_history, error_summary
-from agentflow.store.journal import JournalStore
-from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, RunRow
+from agentflow.store.journal import RUN_STEPS, JournalStore
+from agentflow.store.tables import AGENTS, EVENTS, PLANS, RUNS, STEPS, RunRow, StepRecord
 from agentflow.store.transitions import Settlement, Transition
+
+log = logging.getLogger("agentflow.leases")
 
 # A run claimed while still `running` lost its last activation before it settled.
 _UNSETTLED_ON_CLAIM = case(
@@ -279,18 +284,60 @@ class LeaseStore(JournalStore):
         held by nobody else.
         """
         self.hold_session(owner)
-        now = time.time()
+        with self._hot() as cursor:
+            return self._claim_if_claimable(cursor, key, owner, lease_seconds, time.time())
+
+    def claim_loaded(self, key: str, owner: str, lease_seconds: float) -> Claimed | None:
+        """`claim_run`, with the agent's tools and the run's steps read in its transaction."""
+        self.hold_session(owner)
+        with self._hot() as cursor:
+            row = self._claim_if_claimable(cursor, key, owner, lease_seconds, time.time())
+            return None if row is None else self._loaded(cursor, row)
+
+    def _claim_if_claimable(
+        self, cursor: Any, key: str, owner: str, lease_seconds: float, now: float
+    ) -> RunRow | None:
+        """Lease the run `key` to `owner` in this transaction if it is claimable (`claim_run`)."""
         claims = self._lease_statements()
         values = {"key": key, "owner": owner, "now": now, "lease_seconds": lease_seconds}
-        with self._hot() as cursor:
-            if claims.lock_agent_of is not None:
-                claims.lock_agent_of.execute(cursor, {"key": key}).fetchall()
-            was = claims.status.rows(cursor, {"key": key})
-            rows = claims.lease_if_claimable.rows(cursor, values)
-            if not rows:
-                return None
-            self._append_claim(cursor, key, owner, was[0]["status"], now)
+        if claims.lock_agent_of is not None:
+            claims.lock_agent_of.execute(cursor, {"key": key}).fetchall()
+        was = claims.status.rows(cursor, {"key": key})
+        rows = claims.lease_if_claimable.rows(cursor, values)
+        if not rows:
+            return None
+        self._append_claim(cursor, key, owner, was[0]["status"], now)
         return RunRow.model_construct(**rows[0])
+
+    def _loaded(self, cursor: Any, row: RunRow) -> Claimed:
+        """`row` with its agent's tools and its step records, read in this transaction."""
+        claims = self._lease_statements()
+        tools = claims.tools.rows(cursor, {"agent_id": row.agent_id})
+        steps = claims.steps.rows(cursor, {"key": row.id})
+        return Claimed(
+            row,
+            list(tools[0]["tools"]) if tools else [],
+            [StepRecord(**step) for step in steps],
+        )
+
+    def _hand_over(
+        self, cursor: Any, owner: str, handoff: Handoff, now: float
+    ) -> tuple[bool, Claimed | None]:
+        """Claim the handoff's run in this (a settlement's) transaction, under a savepoint.
+
+        Returns whether the claim ran, and the run if it was claimable. A claim that fails
+        is rolled back alone: the settlement stands, and the handoff is left untried.
+        """
+        cursor.execute("SAVEPOINT handoff")
+        try:
+            row = self._claim_if_claimable(cursor, handoff.key, owner, handoff.lease_seconds, now)
+            claimed = None if row is None else self._loaded(cursor, row)
+        except Exception:
+            cursor.execute("ROLLBACK TO SAVEPOINT handoff")
+            log.warning("could not claim run %s with a settlement", handoff.key, exc_info=True)
+            return False, None
+        cursor.execute("RELEASE SAVEPOINT handoff")
+        return True, claimed
 
     def claim_due_runs(self, owner: str, lease_seconds: float, limit: int = 1) -> list[RunRow]:
         """Lease up to `limit` due runs of approved plan versions to `owner`.
@@ -336,6 +383,13 @@ class LeaseStore(JournalStore):
         (None, []) when no run is due. The claimed run's history gets its `claimed` (or
         `woken`) entry; the reserved ones get theirs when claimed.
         """
+        claimed, reserved = self.claim_and_reserve_loaded(owner, lease_seconds, limit)
+        return (None if claimed is None else claimed.row), reserved
+
+    def claim_and_reserve_loaded(
+        self, owner: str, lease_seconds: float, limit: int
+    ) -> tuple[Claimed | None, list[str]]:
+        """`claim_and_reserve`, with the claimed run's tools and steps read in its transaction."""
         self.hold_session(owner)
         now = time.time()
         claims = self._lease_statements()
@@ -348,7 +402,7 @@ class LeaseStore(JournalStore):
                     return None, []
             # Reserved runs keep their state: the first's is still the one before this claim.
             row = self._claim_key(cursor, keys[0], owner, lease_seconds, now)
-        return row, keys[1:]
+            return self._loaded(cursor, row), keys[1:]
 
     def _reserve(
         self, cursor: Any, owner: str, lease_seconds: float, limit: int, now: float | None = None
@@ -484,11 +538,15 @@ class LeaseStore(JournalStore):
             }
         return set(ids) - held
 
-    def settle(self, key: str, owner: str, settlement: Settlement) -> Transition:
+    def settle(
+        self, key: str, owner: str, settlement: Settlement, handoff: Handoff | None = None
+    ) -> Transition:
         """Write the run's new state and release its lease, if `owner` still holds it.
 
         A run that suspends to wait for an event type it already has in its inbox is made due
-        at once, so an event sent during the activation is never missed.
+        at once, so an event sent during the activation is never missed. Given a `handoff`,
+        the settlement also claims the worker's next reserved run, in its transaction (see
+        `Handoff`).
 
         Returns:
             DONE, or LOST when `owner` no longer holds the lease (nothing is written).
@@ -496,6 +554,7 @@ class LeaseStore(JournalStore):
         now = time.time()
         values = _settled(settlement, now)
         written = self._prepare(_settle_update(tuple(values)))
+        handed: tuple[bool, Claimed | None] = (False, None)
         with self._hot() as cursor:
             parameters = {f"v_{name}": value for name, value in values.items()}
             written.execute(cursor, {"key": key, "owner": owner, **parameters})
@@ -513,6 +572,11 @@ class LeaseStore(JournalStore):
                 )
                 if pending.fetchall():
                     self._prepare(_DUE_NOW).execute(cursor, {"key": key, "now": now})
+            if handoff is not None:
+                handed = self._hand_over(cursor, owner, handoff, now)
+        if handoff is not None:
+            # Only once committed: a claim rolled back with its settlement was never made.
+            handoff.tried, handoff.claimed = handed
         return Transition.DONE
 
     def requeue_unsettled(
@@ -612,6 +676,8 @@ class _LeaseStatements:
         )
         limited = store._lock_limited_agents()
         self._lock_limited = None if limited is None else prepare(limited)
+        self.tools = prepare(AGENT_TOOLS, [AGENTS.c.tools])
+        self.steps = prepare(RUN_STEPS, list(STEPS.c))
         agent_of = select(RUNS.c.agent_id).where(RUNS.c.id == key).scalar_subquery()
         limited_one = store._lock_limited_agents(agent_of)
         self.lock_agent_of = None if limited_one is None else prepare(limited_one)

@@ -113,3 +113,34 @@ def test_without_opentelemetry_runs_are_untraced_and_work(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
+
+
+GLOBAL_PROVIDER = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agentflow import telemetry
+
+assert not telemetry.recording()
+with telemetry.span("unseen") as quiet:
+    assert quiet is None
+assert telemetry.new_trace("unseen root") is None
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+assert telemetry.recording()
+with telemetry.span("seen") as current:
+    assert current.is_recording()
+print(sorted(span.name for span in exporter.get_finished_spans()))
+"""
+
+
+def test_spans_are_skipped_until_a_provider_is_set_and_recorded_after():
+    # A fresh process: OpenTelemetry's global provider can be set only once.
+    done = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDER], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['seen']"

@@ -22,7 +22,7 @@ def test_notifications_are_counted() -> None:
 def test_a_wake_up_sent_before_the_loop_idles_ends_its_idle_at_once(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'agentflow.db'}")
     wakeup = Wakeup()
-    loop = WorkLoop(store, "me", 5.0, lambda row: None, wakeup)
+    loop = WorkLoop(store, "me", 5.0, lambda row, handoff: None, wakeup)
     try:
         with wakeup:
             seen = wakeup.generation
