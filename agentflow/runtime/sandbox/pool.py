@@ -372,6 +372,9 @@ class SandboxPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             pid = zygote.fork(request, theirs)
+        except BaseException:
+            ours.close()  # the zygote is gone (the pool closing under a spare's start)
+            raise
         finally:
             theirs.close()
         pidfd: int | None
