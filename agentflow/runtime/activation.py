@@ -41,7 +41,7 @@ class LoadedPlan(Protocol):
         *,
         print_sink: Callable[[str], None] | None = None,
     ) -> Any:
-        """Run the plan once; see `CompiledPlan.execute`."""
+        """Run the plan once; see `RunnablePlan.execute`."""
 
 
 @dataclass(frozen=True)
