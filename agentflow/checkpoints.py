@@ -8,6 +8,7 @@ builds and sends them) never imports SQLAlchemy: its zygote starts in a fraction
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -61,27 +62,19 @@ class StepWrite:
     wake_at: float | None = None
     new: bool = False
 
-    def row(self) -> dict[str, Any]:
-        """The step table's columns."""
-        return {name: getattr(self, name) for name in STEP_COLUMNS}
-
     def amended(self, **changes: Any) -> StepWrite:
         """This write with `changes` (`dataclasses.replace`, at a third of its cost).
 
         Raises:
             TypeError: a change names no field of a `StepWrite`.
         """
-        values = list(_step_write_values(self))
+        values = list(write_row(self))
         for name, value in changes.items():
             position = _STEP_WRITE_POSITIONS.get(name)
             if position is None:
                 raise TypeError(f"a StepWrite has no field {name!r}")
             values[position] = value
         return StepWrite(*values)
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field, as a sandbox sends it to its host."""
-        return {name: getattr(self, name) for name in STEP_WRITE_FIELDS}
 
 
 #: Seconds before its wake-up time a sleeping run may be claimed. The claim, the plan's load
@@ -91,6 +84,7 @@ WAKE_LEAD = 0.005
 
 STEP_WRITE_FIELDS = tuple(f.name for f in fields(StepWrite))
 _STEP_WRITE_POSITIONS = {name: position for position, name in enumerate(STEP_WRITE_FIELDS)}
-_step_write_values = operator.attrgetter(*STEP_WRITE_FIELDS)
+write_row: Callable[[StepWrite], tuple[Any, ...]] = operator.attrgetter(*STEP_WRITE_FIELDS)
+"""A step write's values in `STEP_WRITE_FIELDS` order (as a sandbox sends it to its host)."""
 STEP_COLUMNS = tuple(name for name in STEP_WRITE_FIELDS if name != "new")
 """The step table's columns a `StepWrite` fills."""

@@ -43,6 +43,13 @@ class RunControl(StrEnum):
     TERMINATE = "terminate"
 
 
+HALTED_BY: dict[str, RunState] = {
+    RunControl.PAUSE: RunState.PAUSED,
+    RunControl.TERMINATE: RunState.TERMINATED,
+}
+"""The state a run stops in when its activation honours a control request."""
+
+
 class StepState(StrEnum):
     """Where one step (or one attempt of it) is."""
 

@@ -40,7 +40,7 @@ from agentflow.runtime.retry import RetryPolicy
 from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_threads import STEP_THREADS, StepCall
-from agentflow.states import RunControl, RunState, StepState
+from agentflow.states import HALTED_BY, RunState, StepState
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
 
@@ -260,10 +260,9 @@ class StepContext:
 
     def _before_new_work(self) -> None:
         # Every checkpoint write reads the run's control request back, so this costs no query.
-        if self._control == RunControl.PAUSE:
-            raise Suspend(Suspension(RunState.PAUSED))
-        if self._control == RunControl.TERMINATE:
-            raise Suspend(Suspension(RunState.TERMINATED))
+        halted = HALTED_BY.get(self._control) if self._control is not None else None
+        if halted is not None:
+            raise Suspend(Suspension(halted))
 
     def _record(
         self, seq: int, key: str, name: str, occurrence: int, kind: str, **fields: Any

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
-from agentflow.runtime.sandbox.channel import journal_row, write_row
+from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite, write_row
+from agentflow.runtime.sandbox.channel import journal_row
 from agentflow.runtime.sandbox.child import _record
 from agentflow.runtime.sandbox.host import _outputs_size
 
@@ -50,7 +51,7 @@ def test_a_journal_row_of_another_shape_is_refused(row):
 def test_a_step_write_is_sent_as_its_values_in_field_order():
     step = StepWrite("run_1", 3, "s#3", "s", 0, "do", output={"x": 1}, started_at=1.0, new=True)
     row = json.loads(json.dumps(write_row(step)))
-    assert dict(zip(STEP_WRITE_FIELDS, row, strict=True)) == step.to_json()
+    assert dict(zip(STEP_WRITE_FIELDS, row, strict=True)) == dataclasses.asdict(step)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, len(OUTPUTS)])

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite
+from agentflow.checkpoints import StepRecord
 from agentflow.errors import ChannelClosed
 
 MAX_CHANNEL_BYTES = 64 * 1024 * 1024
@@ -36,9 +36,6 @@ SLEEP_KINDS = frozenset({"sleep", "sleep_until"})
 STEP_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
 """The order of a `StepRecord`'s values in an activation's journal rows."""
 
-
-write_row: Callable[[StepWrite], tuple[Any, ...]] = operator.attrgetter(*STEP_WRITE_FIELDS)
-"""A step write as the sandbox sends it: its values in `STEP_WRITE_FIELDS` order."""
 
 journal_row: Callable[[StepRecord], tuple[Any, ...]] = operator.attrgetter(*STEP_RECORD_FIELDS)
 """A step record as the host sends it: its values in `STEP_RECORD_FIELDS` order."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from agentflow.checkpoints import StepRecord, StepWrite
+from agentflow.checkpoints import StepRecord, StepWrite, write_row
 from agentflow.errors import ChannelClosed, LeaseLost, RemoteToolError, ToolNotAllowed
 from agentflow.plan.budget import Budget
 from agentflow.plan.runnable import RunnablePlan, restricted_plan, source_sha256
@@ -31,16 +31,14 @@ from agentflow.runtime.sandbox.channel import (
     SLEEP_KINDS,
     STEP_RECORD_FIELDS,
     Channel,
-    write_row,
 )
 from agentflow.runtime.sandbox.confine import ConfinementReport
 from agentflow.runtime.scope import current_scope
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
-from agentflow.states import RunControl, RunState, StepState
+from agentflow.states import HALTED_BY, StepState
 
 _PLAN_CACHE_SIZE = 64
-_HALTS = {RunControl.PAUSE: RunState.PAUSED, RunControl.TERMINATE: RunState.TERMINATED}
 
 
 class ReceivedEvent:
@@ -138,8 +136,8 @@ class HostLink:
         if reply.get("lost"):
             raise LeaseLost(str(reply.get("run_id", "")))
         halt = reply.get("halt")
-        if halt in _HALTS:
-            raise Suspend(Suspension(_HALTS[halt]))
+        if halt in HALTED_BY:
+            raise Suspend(Suspension(HALTED_BY[halt]))
         if "refused" in reply:
             raise ValueError(str(reply["refused"]))
         return reply

@@ -40,7 +40,7 @@ from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspension
 from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
-from agentflow.states import SUSPENDED, RunControl, RunState, StepState
+from agentflow.states import HALTED_BY, SUSPENDED, RunControl, RunState, StepState
 from agentflow.store import Store
 from agentflow.store.tables import STEP_WRITE_FIELDS, StepRecord, StepWrite
 
@@ -49,10 +49,6 @@ _STEP_KINDS = frozenset(
     | {"map_child", "parallel_child"}
 )
 _STEP_STATES = frozenset(StepState)
-_HALTED: dict[str, RunState] = {
-    RunControl.PAUSE: RunState.PAUSED,
-    RunControl.TERMINATE: RunState.TERMINATED,
-}
 _POLL = 0.05
 _MAX_ERROR_BYTES = 64 * 1024
 
@@ -245,7 +241,7 @@ class _Session:
             raise SandboxViolation("a result with more records than a run may have")
         with self.store_lock:
             if self.halt is not None:
-                halted = Suspension(_HALTED[self.halt])
+                halted = Suspension(HALTED_BY[self.halt])
                 return ActivationResult(ResultKind.SUSPENDED, suspension=halted)
             try:
                 records = tuple(self._clean_record(item) for item in raw)
