@@ -395,12 +395,12 @@ class Agent:
     def _approved_plan_id(self, plan: PlanVersion | int | None) -> int:
         """The id of the plan version a run starts on: `plan`, or the latest approved one."""
         if plan is None:
-            latest = self.engine.store.latest_plan(self.id)  # the row: no public model needed
-            if latest is None or latest.id is None:
+            latest = self.engine.store.latest_plan_id(self.id)
+            if latest is None:
                 raise NotFound(
                     f"agent {self.id!r} has no approved plan: submit one and approve it first"
                 )
-            return latest.id
+            return latest
         chosen = self.get_plan(plan if isinstance(plan, int) else plan.id)
         if chosen.status != PlanState.APPROVED:
             raise PlanNotApproved(chosen.id, chosen.status)

@@ -124,6 +124,9 @@ class Dialect:
     """Whether a worker's death shows in the database (PostgreSQL: its session lock is free)."""
     lateral_joins = False
     """Whether a subquery may read the columns of a table before it (`JOIN LATERAL`)."""
+    writes_hold_database: ClassVar[bool] = True
+    """Whether a write transaction keeps every other writer out (SQLite's file lock): then a
+    claim looks for a due run with a read first, and takes the lock only if it finds one."""
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
         """A connection pool for `url`, set up for agentflow's transactions."""
@@ -240,6 +243,7 @@ class PostgresDialect(Dialect):
 
     owner_sessions: ClassVar[bool] = True
     lateral_joins = True
+    writes_hold_database: ClassVar[bool] = False
 
     def make_engine(self, url: str, durability: str = "normal") -> SAEngine:
         """A connection pool for `url` that checks its connections before use."""

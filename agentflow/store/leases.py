@@ -276,6 +276,16 @@ class LeaseStore(JournalStore):
         prepared = self._prepare(self._claim_query(limit, idle_only))
         return [row[0] for row in prepared.execute(cursor, {"now": now}).fetchall()]
 
+    def _surely_none_due(self, now: float) -> bool:
+        """Whether a read shows no claimable run, where a claim's transaction would lock the file.
+
+        A claim that finds nothing then costs a read, not the write lock and a commit.
+        """
+        if not self.dialect.writes_hold_database:
+            return False
+        claims = self._lease_statements()
+        return not self._fetch(claims.any_claimable, {"now": now}, [RUNS.c.id])
+
     def claim_run(self, key: str, owner: str, lease_seconds: float) -> RunRow | None:
         """Lease one run to `owner` if it is due, nobody holds it, and its plan is approved.
 
@@ -349,6 +359,8 @@ class LeaseStore(JournalStore):
         """
         self.hold_session(owner)
         now = time.time()
+        if self._surely_none_due(now):
+            return []
         claims = self._lease_statements()
         with self._hot() as cursor:
             claims.lock_limited_agents(cursor)
@@ -392,6 +404,8 @@ class LeaseStore(JournalStore):
         """`claim_and_reserve`, with the claimed run's tools and steps read in its transaction."""
         self.hold_session(owner)
         now = time.time()
+        if self._surely_none_due(now):
+            return None, []
         claims = self._lease_statements()
         with self._hot() as cursor:
             claims.lock_limited_agents(cursor)
@@ -668,6 +682,8 @@ class _LeaseStatements:
             )
             .limit(1)
         )
+        # Every run a claim could take is one of these (the claim adds the agents' limits).
+        self.any_claimable = select(RUNS.c.id).where(*store._claimable(now, clock=clock)).limit(1)
         self.next_due = select(func.min(RUNS.c.wake_at)).where(
             RUNS.c.status.in_(_DUE_UNLEASED), RUNS.c.lease_owner.is_(None), _PLAN_APPROVED
         )

@@ -41,6 +41,7 @@ _LATEST_PLAN = (
     .order_by(PLANS.c.version.desc())
     .limit(1)
 )
+_LATEST_PLAN_ID = _LATEST_PLAN.with_only_columns(PLANS.c.id)
 
 
 def approvals_for(approvals: Mapping[str, int] | None, summary: Mapping[str, Any] | None) -> int:
@@ -144,6 +145,11 @@ class PlanStore(Database):
         """The agent's newest plan version with that status."""
         rows = self._fetch(_LATEST_PLAN, {"agent_id": agent_id, "status": status})
         return PlanVersionRow.model_construct(**rows[0]) if rows else None
+
+    def latest_plan_id(self, agent_id: str, status: str = PlanState.APPROVED) -> int | None:
+        """The id of the agent's newest plan version with that status (no source read)."""
+        rows = self._fetch(_LATEST_PLAN_ID, {"agent_id": agent_id, "status": status})
+        return int(rows[0]["id"]) if rows else None
 
     def find_reusable_plan(
         self, agent_id: str, goal_key: str, catalogue_hash: str

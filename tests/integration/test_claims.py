@@ -5,6 +5,7 @@ Each test runs on a SQLite file and on PostgreSQL (`db_url`).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -218,3 +219,31 @@ def test_workers_never_run_more_of_an_agents_runs_than_its_limit(db_url: str) ->
         for engine in engines:
             engine.close()
     assert peak["limited"] == 2
+
+
+def test_a_claim_that_finds_nothing_due_waits_for_no_writer(store: Store) -> None:
+    """On SQLite it reads first: an idle worker neither takes nor waits for the file's lock."""
+    if not store.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's claims lock rows, never the database")
+    (key,) = due_runs(store, "idle", 1)
+    assert [row.id for row in store.claim_due_runs("worker-a", lease_seconds=60)] == [key]
+    assert store.settle(key, "worker-a", Settlement(RunState.COMPLETE)) is Transition.DONE
+
+    writer = sqlite3.connect(store.url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process's write in progress
+    answers: list[object] = []
+    try:
+        claims = threading.Thread(
+            target=lambda: answers.extend(
+                [
+                    store.claim_due_runs("worker-a", lease_seconds=60),
+                    store.claim_and_reserve_loaded("worker-a", lease_seconds=60, limit=8),
+                ]
+            )
+        )
+        claims.start()
+        claims.join(timeout=5)  # a claim that took the lock would wait out the busy timeout
+        assert answers == [[], (None, [])]
+    finally:
+        writer.rollback()
+        writer.close()
