@@ -60,10 +60,16 @@ def _approval_counts(conn: Connection) -> None:
     )
 
 
+def _drop_steps_seq_index(conn: Connection) -> None:
+    # Until version 8 steps had a second index on (run_id, seq), written at every checkpoint.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_steps_run_seq")
+
+
 _DATA_MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (3, _public_run_ids),
     (6, _history_of_existing_runs),
     (7, _approval_counts),
+    (8, _drop_steps_seq_index),
 ]
 
 

@@ -24,7 +24,9 @@ from agentflow.states import PlanState, RunState
 # 5: events.idempotency_key (unique per run), runs.trace_context and the api_tokens table.
 # 6: the run_history table (append-only; existing runs get their `created` entry).
 # 7: agents.approvals (the two-person rule), plan_versions.approvals_required/approvals_given.
-SCHEMA_VERSION = 7
+# 8: steps loses ix_steps_run_seq: every read of steps names the run, which the unique
+#    (run_id, key) index finds, and each checkpoint wrote one index page fewer.
+SCHEMA_VERSION = 8
 
 
 _REGISTRY = registry()
@@ -209,7 +211,7 @@ class StepRow(AgentflowTable, table=True):
     """The checkpoint of one step: identity (name + occurrence), status, output, attempts."""
 
     __tablename__ = "steps"
-    __table_args__ = (UniqueConstraint("run_id", "key"), Index("ix_steps_run_seq", "run_id", "seq"))
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(max_length=128)

@@ -112,6 +112,9 @@ def test_a_version_1_database_is_migrated_in_place_and_its_runs_go_on(tmp_path, 
         columns = {c["name"] for c in inspect(engine.store.engine).get_columns("agents")}
         assert "updated_by" in columns
         assert "run_id" in {c["name"] for c in inspect(engine.store.engine).get_columns("runs")}
+        # version 8: checkpoints write no (run_id, seq) index; steps are still read in order
+        step_indexes = {i["name"] for i in inspect(engine.store.engine).get_indexes("steps")}
+        assert "ix_steps_run_seq" not in step_indexes
 
         agent = engine.agent("acme")
         assert agent.tools == ["list_orders"] and agent.review == "auto"
