@@ -43,6 +43,8 @@ from agentflow.runtime.step_threads import STEP_THREADS, StepCall
 from agentflow.states import HALTED_BY, RunState, StepState
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
+# `json.dumps(..., default=repr, sort_keys=True)`, built once: step inputs hash as they did.
+_INPUT_ENCODER = json.JSONEncoder(default=repr, sort_keys=True)
 
 
 class TakenEvent(Protocol):
@@ -102,6 +104,8 @@ class _Task:
     key: str
     name: str
     call: Callable[[], Any]
+    # `fn.call_with_timeout` of a sandbox's tool: the call with its deadline kept by the host,
+    # which returns the output as `checkpointable` made it there.
     timed: Callable[[float], Any] | None = None
 
 
@@ -427,9 +431,10 @@ class StepContext:
             if timeout is None:
                 value = invoke()
             elif task.timed is not None:
-                # The callable keeps the deadline itself (a sandbox's tool, timed by the host).
+                # A sandbox's tool: the host keeps its deadline, and checked its output as below
+                # (same limits) before it crossed the channel as JSON: plain data already.
                 with inside_step(scope):
-                    value = task.timed(timeout)
+                    return True, task.timed(timeout)
             else:
                 value = _call_with_timeout(invoke, timeout, task.name, scope, self._overran)
             return True, checkpointable(
@@ -789,7 +794,7 @@ def _read(parse: Callable[[Any], Any], value: Any, step: str) -> Any:
 def _input_hash(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     tool_name = getattr(fn, "tool_name", None)
     target = tool_name if isinstance(tool_name, str) else getattr(fn, "__qualname__", repr(fn))
-    text = json.dumps([target, args, kwargs], default=repr, sort_keys=True)
+    text = _INPUT_ENCODER.encode([target, args, kwargs])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

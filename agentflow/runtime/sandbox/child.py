@@ -66,6 +66,7 @@ class HostLink:
         self._waiting: set[int] = set()
         self._turn = threading.Condition()
         self._reading = False
+        self._sleepers = 0  # threads in `_turn.wait()`: with none, nobody needs a notify
         self._send_order = threading.Lock()
 
     def next_activation(self) -> dict[str, Any]:
@@ -93,7 +94,11 @@ class HostLink:
                 if not self._reading:
                     self._reading = True
                     break
-                self._turn.wait()
+                self._sleepers += 1
+                try:
+                    self._turn.wait()
+                finally:
+                    self._sleepers -= 1
         try:
             while True:
                 message = self._receive()
@@ -110,7 +115,8 @@ class HostLink:
             with self._turn:
                 self._waiting.discard(number)
                 self._reading = False
-                self._turn.notify_all()
+                if self._sleepers:
+                    self._turn.notify_all()
 
     def request(
         self,
@@ -124,8 +130,9 @@ class HostLink:
         send order, so records held back by one thread reach the host before any later request.
         """
         number = next(self._ids)
-        with self._turn:
-            self._waiting.add(number)
+        # Before the send, so that whichever thread reads the reply keeps it for this one (an
+        # atomic set operation; readers look under `_turn`).
+        self._waiting.add(number)
         with self._send_order:
             before = carry() if carry is not None else []
             message = {"op": op, "id": number, **fields}
@@ -236,7 +243,8 @@ class RemoteTool:
         """Call the tool as a whole step.
 
         The host gives up on it after `timeout` seconds and checkpoints its result before it
-        replies.
+        replies. The result is plain JSON data: the host made it `checkpointable` under this
+        activation's limits, and it crossed the channel as JSON.
         """
         return self._call(timeout, True, args, kwargs)
 
