@@ -28,6 +28,12 @@ _HEADER = struct.Struct(">I")
 _SLACK = 0.001
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
+PLAN_CACHE_SIZE = 64
+"""Compiled plans a sandbox process keeps, by SHA-256, the oldest dropped first.
+
+Its host keeps the same list of SHA-256s, and sends a plan's source only when it is not on it.
+"""
+
 ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 """Step kinds whose `running` record is an attempt that may call tools."""
 SLEEP_KINDS = frozenset({"sleep", "sleep_until"})

@@ -28,6 +28,7 @@ from agentflow.runtime.activation import (
 )
 from agentflow.runtime.sandbox.channel import (
     ATTEMPT_KINDS,
+    PLAN_CACHE_SIZE,
     SLEEP_KINDS,
     STEP_RECORD_FIELDS,
     Channel,
@@ -37,8 +38,6 @@ from agentflow.runtime.scope import current_scope
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.states import HALTED_BY, StepState
-
-_PLAN_CACHE_SIZE = 64
 
 
 class ReceivedEvent:
@@ -297,6 +296,7 @@ class PlanSide:
         self._memory_bytes = memory_bytes
         self._plans: dict[str, RunnablePlan] = {}
         self._agent: str | None = None
+        self._limits: tuple[dict[str, Any], RuntimeLimits] | None = None
 
     def serve(self) -> None:
         """Answer activations until the host goes away or this process must not be reused."""
@@ -330,14 +330,19 @@ class PlanSide:
                 reusable=False,
             )
             return False
-        limits = RuntimeLimits(**request["limits"])
+        limits = self._runtime_limits(request["limits"])
         journal = ChannelJournal(self._link)
         tools = {
             name: RemoteTool(name, self._link, journal, limits.max_output_bytes)
             for name in request["tools"]
         }
         try:
-            plan = self._plan(request["source"], request["sha256"], request["plan_limits"])
+            plan = self._plan(request)
+            if plan is None:
+                # The host thought this process had the plan: it sends the activation again,
+                # with the source.
+                self._link.send({"op": "need_source"})
+                return True
             records = [_record(row) for row in request["records"]]
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": f"the sandbox could not load: {exc}"}
@@ -369,16 +374,28 @@ class PlanSide:
         self._finish(result, reusable, held)
         return reusable
 
-    def _plan(self, source: str, sha256: str, plan_limits: dict[str, Any]) -> RunnablePlan:
+    def _runtime_limits(self, raw: dict[str, Any]) -> RuntimeLimits:
+        """The activation's limits: frozen, so the last activation's serve when they are equal."""
+        if self._limits is None or self._limits[0] != raw:
+            self._limits = (raw, RuntimeLimits(**raw))
+        return self._limits[1]
+
+    def _plan(self, request: dict[str, Any]) -> RunnablePlan | None:
+        """The activation's plan: compiled before, or from the source sent with it (or None)."""
+        sha256 = request["sha256"]
         plan = self._plans.get(sha256)
-        if plan is None:
-            if source_sha256(source) != sha256:
-                raise ValueError("the plan's source does not match its SHA-256")
-            # The worker compiled and checked this source; the sandbox rewrites it again.
-            plan = restricted_plan(source, Budget(**plan_limits))
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[sha256] = plan
+        if plan is not None:
+            return plan
+        source = request.get("source")
+        if source is None:
+            return None
+        if source_sha256(source) != sha256:
+            raise ValueError("the plan's source does not match its SHA-256")
+        # The worker compiled and checked this source; the sandbox rewrites it again.
+        plan = restricted_plan(source, Budget(**request["plan_limits"]))
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[sha256] = plan
         return plan
 
     def _finish(

@@ -33,7 +33,7 @@ from agentflow.errors import (
     StepTimeout,
 )
 from agentflow.plain import error_message, plain, safe_text
-from agentflow.plan import CompiledPlan
+from agentflow.plan import CompiledPlan, PlanLimits
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
@@ -137,11 +137,9 @@ class _Session:
     def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
         self.stored_bytes = _outputs_size(records)
         run = self.run
-        request = {
+        request: dict[str, Any] = {
             "op": "activate",
-            "source": plan.source,
             "sha256": plan.sha256,
-            "plan_limits": plan.limits.model_dump(),
             "run": {
                 "key": run.key,
                 "run_id": run.run_id,
@@ -156,10 +154,13 @@ class _Session:
             "tools": sorted(self.tools),
             "limits": _limits_json(self.limits),
         }
+        # A process that compiled the plan before keeps it: the source goes only once.
+        if self.sandbox.needs_source(plan.sha256):
+            request.update(_plan_json(plan))
         try:
             self.channel.send(request)
             # Read after the send: the sandbox starts on the plan while the worker reads /proc.
-            result, reusable = self._serve(self.sandbox.cpu_seconds())
+            result, reusable = self._serve(self.sandbox.cpu_seconds(), request, plan)
         except ChannelClosed:
             result, reusable = self._died(), False
         except SandboxViolation as exc:
@@ -189,7 +190,9 @@ class _Session:
             return result
         return dataclasses.replace(result, checkpoints=(done, *result.checkpoints))
 
-    def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
+    def _serve(
+        self, cpu_start: float, request: dict[str, Any], plan: CompiledPlan
+    ) -> tuple[ActivationResult, bool]:
         last_word = time.monotonic()
         while True:
             message = self.channel.receive(timeout=_POLL)
@@ -219,12 +222,22 @@ class _Session:
             op = message.get("op")
             if op == "done":
                 return self._ended(message), message.get("reusable") is True
+            if op == "need_source":
+                self._send_source(request, plan)
+                continue
             number = message.get("id")
             if type(number) is not int:
                 raise SandboxViolation("a request without an id")
             reply = self._answer(op, message)
             if reply is not None:
                 self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _send_source(self, request: dict[str, Any], plan: CompiledPlan) -> None:
+        """The activation again, with the plan's source the sandbox did not have after all."""
+        if "source" in request:
+            raise SandboxViolation("a plan's source asked for twice")
+        request.update(_plan_json(plan))
+        self.channel.send(request)
 
     def _ended(self, message: dict[str, Any]) -> ActivationResult:
         """The activation's result, carrying the records the sandbox held back to its end.
@@ -637,6 +650,16 @@ def _error(raw: Any) -> dict[str, Any]:
 @functools.lru_cache(maxsize=8)
 def _limits_json(limits: RuntimeLimits) -> dict[str, Any]:
     return asdict(limits)
+
+
+def _plan_json(plan: CompiledPlan) -> dict[str, Any]:
+    """What a sandbox compiles a plan from (only encoded: `plan_limits` may be shared)."""
+    return {"source": plan.source, "plan_limits": _plan_limits_json(plan.limits)}
+
+
+@functools.lru_cache(maxsize=8)
+def _plan_limits_json(limits: PlanLimits) -> dict[str, Any]:
+    return limits.model_dump()
 
 
 def _outputs_size(records: list[StepRecord]) -> int:
