@@ -171,6 +171,13 @@ def _text(value: str, budget: _Budget, path: list[Any]) -> str:
 def _key(key: Any, budget: _Budget, path: list[Any]) -> str:
     if type(key) is str:
         return _text(key, budget, path)
+    # Counted as the text it becomes, so that walking the result again counts the same.
+    text = _key_text(key, budget, path)
+    budget.spend(len(text) + 2)
+    return text
+
+
+def _key_text(key: Any, budget: _Budget, path: list[Any]) -> str:
     if type(key) is bool or key is None:
         return json.dumps(key)
     if type(key) is int:

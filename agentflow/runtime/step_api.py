@@ -138,11 +138,15 @@ def checkpointable(value: Any, limit: int, what: str) -> Any:
     The size is estimated while the value is walked, so a value too big to store is refused
     before anything renders it.
     """
+    return sized_checkpointable(value, limit, what)[0]
+
+
+def sized_checkpointable(value: Any, limit: int, what: str) -> tuple[Any, int]:
+    """`checkpointable(value, limit, what)` and the estimate of its JSON size (`plain`'s)."""
     try:
-        result, _size = plain(value, max_bytes=limit, what=what, convert=_host_value)
+        return plain(value, max_bytes=limit, what=what, convert=_host_value)
     except PlainDataError as exc:
         raise LimitExceeded(f"{exc}; a checkpoint must be JSON-serialisable data") from None
-    return result
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentflow import PlanLimits
+from agentflow import PlanLimits, RuntimeLimits
 from agentflow.runtime.sandbox.channel import Channel
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from tests.support.host import make_engine, read_ledger
@@ -208,6 +208,31 @@ def test_a_sandbox_without_the_plan_its_host_expected_asks_for_the_source(tmp_pa
     engine.work()
     assert all(run.result(timeout=10) == {"orders": 2} for run in runs)
     assert sent == [BENIGN]  # asked for once; the process kept the plan for the second run
+    engine.close()
+
+
+TWO_LISTINGS = """
+def run(event, step):
+    first = step.do("first", tools.list_orders)
+    second = step.do("second", tools.list_orders)
+    return len(first) + len(second)
+"""
+
+
+def test_a_run_storing_more_than_max_run_bytes_fails_at_the_step_over_it(tmp_path):
+    # One listing of two orders is about 130 bytes of JSON: the second does not fit.
+    limits = RuntimeLimits(max_run_bytes=200)
+    engine = _engine(tmp_path, limits=limits)
+    agent = engine.agent("big", tools=["list_orders"], review="auto")
+    agent.submit_plan(TWO_LISTINGS)
+    run = agent.start()
+    engine.work()
+    status = run.status()
+    assert status.status == "errored"
+    assert "RuntimeLimits.max_run_bytes" in status.error["message"]
+    steps = {step.name: step.status for step in status.steps}
+    assert steps["first"] == "complete"
+    assert steps.get("second") != "complete"
     engine.close()
 
 
