@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
+import threading
 
 import pytest
 
 from agentflow.checkpoints import STEP_WRITE_FIELDS, StepRecord, StepWrite, write_row
-from agentflow.runtime.sandbox.channel import journal_row
+from agentflow.errors import ChannelClosed
+from agentflow.runtime.sandbox.channel import MAX_CHANNEL_BYTES, Channel, journal_row
 from agentflow.runtime.sandbox.child import _record
 from agentflow.runtime.sandbox.host import _outputs_size
 
@@ -58,3 +61,31 @@ def test_a_step_write_is_sent_as_its_values_in_field_order():
 def test_the_journal_size_is_the_sum_of_each_output_encoded_alone(count):
     records = [_stored(seq, output) for seq, output in enumerate(OUTPUTS[:count])]
     assert _outputs_size(records) == sum(len(json.dumps(r.output)) for r in records)
+
+
+@pytest.mark.parametrize("timeout", [None, 0.5])
+def test_a_message_bigger_than_the_socket_buffer_arrives_whole(timeout):
+    ours, theirs = socket.socketpair()
+    ours.settimeout(timeout)
+    sender, receiver = Channel(ours, MAX_CHANNEL_BYTES), Channel(theirs, MAX_CHANNEL_BYTES)
+    message = {"op": "activate", "records": ["x" * 1000] * 4000}
+    got: list[dict[str, object] | None] = []
+    reader = threading.Thread(target=lambda: got.append(receiver.receive(timeout=10)))
+    reader.start()
+    sender.send(message)
+    reader.join(10)
+    assert got == [message]
+    sender.close()
+    receiver.close()
+
+
+def test_sending_on_a_closed_channel_says_it_is_closed():
+    ours, theirs = socket.socketpair()
+    ours.settimeout(0.5)
+    channel = Channel(ours, MAX_CHANNEL_BYTES)
+    theirs.close()
+    with pytest.raises(ChannelClosed):
+        channel.send({"op": "reply", "id": 1})
+    channel.close()
+    with pytest.raises(ChannelClosed):
+        channel.send({"op": "reply", "id": 2})
