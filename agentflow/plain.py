@@ -48,6 +48,12 @@ def plain(
             number out of range. The message names `what` and the path to the bad part.
     """
     budget = _Budget(max_bytes, what)
+    kind = type(value)
+    # A lone scalar (most step outputs, every `running` record's None) needs no walk.
+    if kind is str:
+        return _text(value, budget, []), budget.used
+    if kind in _SCALAR_COSTS:
+        return _scalar(value, kind, budget, []), budget.used
     result = _walk(value, budget, convert)
     return result, budget.used
 

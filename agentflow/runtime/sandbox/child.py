@@ -13,7 +13,6 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from agentflow.checkpoints import StepRecord, StepWrite, write_row
@@ -405,7 +404,7 @@ class PlanSide:
             "op": "done",
             "kind": result.kind,
             "output": result.output,
-            "suspension": asdict(result.suspension) if result.suspension else None,
+            "suspension": _suspension_json(result.suspension),
             "error": result.error,
             "printed": result.printed,
             "reusable": reusable,
@@ -418,3 +417,13 @@ class PlanSide:
             self._link.send(
                 {"op": "done", "kind": ResultKind.ERRORED, "error": error, "reusable": False}
             )
+
+
+def _suspension_json(suspension: Suspension | None) -> dict[str, Any] | None:
+    if suspension is None:
+        return None
+    return {
+        "status": suspension.status,
+        "wake_at": suspension.wake_at,
+        "waiting_for": suspension.waiting_for,
+    }
