@@ -435,26 +435,59 @@ class _Session:
     def _clean_record(self, raw: Any) -> StepWrite:
         if not isinstance(raw, list) or len(raw) != len(STEP_WRITE_FIELDS):
             raise SandboxViolation("a step record of the wrong shape")
-        record = dict(zip(STEP_WRITE_FIELDS, raw, strict=True))
-        record["run_id"] = self.run.key
+        # In STEP_WRITE_FIELDS order (test_sandbox_protocol holds it to that).
+        (
+            _run_id,  # the host's own run key replaces it
+            seq,
+            key,
+            name,
+            occurrence,
+            kind,
+            status,
+            parent_key,
+            output,
+            error,
+            attempts,
+            input_hash,
+            started_at,
+            ended_at,
+            wake_at,
+            new,
+        ) = raw
         positions = self.limits.max_steps * 2
-        _require_count(record, "seq", positions)
-        _require_count(record, "occurrence", positions)
-        _require_count(record, "attempts", 1_000_000)
-        _require_text(record, "key", 600)
-        _require_text(record, "name", 200)
-        _require_one_of(record, "kind", _STEP_KINDS)
-        _require_one_of(record, "status", _STEP_STATES)
-        _check_optional_fields(record)
-        record["output"] = self._checked_output(
-            record.get("output"), record["name"], record["status"]
+        _require_count("seq", seq, positions)
+        _require_count("occurrence", occurrence, positions)
+        _require_count("attempts", attempts, 1_000_000)
+        _require_text("key", key, 600)
+        _require_text("name", name, 200)
+        _require_one_of("kind", kind, _STEP_KINDS)
+        _require_one_of("status", status, _STEP_STATES)
+        _require_optional_text("parent_key", parent_key)
+        _require_optional_text("input_hash", input_hash)
+        _require_optional_time("started_at", started_at, name)
+        _require_optional_time("ended_at", ended_at, name)
+        _require_optional_time("wake_at", wake_at, name)
+        output = self._checked_output(output, name, status)
+        if error is not None:
+            error, _ = plain(error, max_bytes=_MAX_ERROR_BYTES, what="a step's error")
+        return StepWrite(
+            self.run.key,
+            seq,
+            key,
+            name,
+            occurrence,
+            kind,
+            status,
+            parent_key,
+            output,
+            error,
+            attempts,
+            input_hash,
+            started_at,
+            ended_at,
+            wake_at,
+            new is True,
         )
-        if record.get("error") is not None:
-            record["error"], _ = plain(
-                record["error"], max_bytes=_MAX_ERROR_BYTES, what="a step's error"
-            )
-        record["new"] = record.get("new") is True
-        return StepWrite(**record)
 
     def _checked_output(self, output: Any, name: str, status: str) -> Any:
         """A step's output as plain data, counted against the run's bytes once it is complete."""
@@ -609,37 +642,33 @@ class _Session:
         raise SandboxViolation("a result of no known kind")
 
 
-def _check_optional_fields(record: dict[str, Any]) -> None:
-    for name in ("parent_key", "input_hash"):
-        value = record[name]
-        if value is not None and (type(value) is not str or len(value) > 600):
-            raise SandboxViolation(f"a step record's {name} is not valid")
-    for name in ("started_at", "ended_at", "wake_at"):
-        value = record[name]
-        if value is None:
-            continue
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise SandboxViolation(f"a step record's {name} is not a time")
-        if not 0 <= value <= _LATEST:
-            raise ValueError(f"{name} of step {record['name']!r} is out of range")
-
-
-def _require_count(record: dict[str, Any], name: str, most: int) -> None:
-    value = record[name]
+def _require_count(field: str, value: Any, most: int) -> None:
     if type(value) is not int or not 0 <= value <= most:
-        raise SandboxViolation(f"a step record's {name} is not valid")
+        raise SandboxViolation(f"a step record's {field} is not valid")
 
 
-def _require_text(record: dict[str, Any], name: str, longest: int) -> None:
-    value = record[name]
+def _require_text(field: str, value: Any, longest: int) -> None:
     if type(value) is not str or not 0 < len(value) <= longest:
-        raise SandboxViolation(f"a step record's {name} is not valid")
+        raise SandboxViolation(f"a step record's {field} is not valid")
 
 
-def _require_one_of(record: dict[str, Any], name: str, allowed: frozenset[str]) -> None:
-    value = record[name]
+def _require_one_of(field: str, value: Any, allowed: frozenset[str]) -> None:
     if type(value) is not str or value not in allowed:
-        raise SandboxViolation(f"a step record's {name} is not valid")
+        raise SandboxViolation(f"a step record's {field} is not valid")
+
+
+def _require_optional_text(field: str, value: Any) -> None:
+    if value is not None and (type(value) is not str or len(value) > 600):
+        raise SandboxViolation(f"a step record's {field} is not valid")
+
+
+def _require_optional_time(field: str, value: Any, step: str) -> None:
+    if value is None:
+        return
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise SandboxViolation(f"a step record's {field} is not a time")
+    if not 0 <= value <= _LATEST:
+        raise ValueError(f"{field} of step {step!r} is out of range")
 
 
 def _suspension(raw: Any) -> Suspension:
