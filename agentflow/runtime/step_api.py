@@ -13,7 +13,6 @@ import hashlib
 import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -196,7 +195,7 @@ class StepContext:
         self._recorded = len(self._top)
         self._stored = {record.key for record in records}
         self._seq = 0
-        self._occurrences: Counter[str] = Counter()
+        self._occurrences: dict[str, int] = {}
         self._scopes: set[StepScope] = set()
         self._overran: list[StepCall] = []
         self._closed = False
@@ -229,8 +228,8 @@ class StepContext:
                 f"not {name!r:.200}"
             )
         _check_text(name, f"step {kind}: the step name")
-        occurrence = self._occurrences[name]
-        self._occurrences[name] += 1
+        occurrence = self._occurrences.get(name, 0)
+        self._occurrences[name] = occurrence + 1
         key = f"{name}#{occurrence}"
         seq = self._seq
         self._seq += 1
