@@ -48,6 +48,12 @@ def plain(
             number out of range. The message names `what` and the path to the bad part.
     """
     budget = _Budget(max_bytes, what)
+    kind = type(value)
+    # A lone scalar (most step outputs, every `running` record's None) needs no walk.
+    if kind is str:
+        return _text(value, budget, []), budget.used
+    if kind in _SCALAR_COSTS:
+        return _scalar(value, kind, budget, []), budget.used
     result = _walk(value, budget, convert)
     return result, budget.used
 
@@ -171,6 +177,13 @@ def _text(value: str, budget: _Budget, path: list[Any]) -> str:
 def _key(key: Any, budget: _Budget, path: list[Any]) -> str:
     if type(key) is str:
         return _text(key, budget, path)
+    # Counted as the text it becomes, so that walking the result again counts the same.
+    text = _key_text(key, budget, path)
+    budget.spend(len(text) + 2)
+    return text
+
+
+def _key_text(key: Any, budget: _Budget, path: list[Any]) -> str:
     if type(key) is bool or key is None:
         return json.dumps(key)
     if type(key) is int:

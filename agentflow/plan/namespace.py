@@ -37,7 +37,10 @@ from agentflow.plan.policy import (
 _LN2 = math.log(2)
 _REPLACED = frozenset({"range", "sum", "pow", "round", "repr", "print", "isinstance"})
 # Builtins that build a container from their arguments: calls are charged by the result's size.
-_COUNTED = ("dict", "frozenset", "list", "set", "sorted", "str", "tuple")
+_COUNTED = tuple(
+    (name, getattr(builtins, name))
+    for name in ("dict", "frozenset", "list", "set", "sorted", "str", "tuple")
+)
 _BASE_BUILTINS: dict[str, Any] = {
     **{name: getattr(builtins, name) for name in SAFE_BUILTINS if name not in _REPLACED},
     **{name: getattr(builtins, name) for name in BUILTIN_EXCEPTIONS},
@@ -177,24 +180,30 @@ def _bounded_builtins(meter: Meter, guards: PlanGuards, printer: PrintCollector)
             result = guards.op_add(result, item)
         return result
 
-    def round_(number: Any, ndigits: Any = None) -> Any:
-        if ndigits is not None and isinstance(ndigits, int) and abs(ndigits) > 4096:
-            raise ValueError("round(): ndigits must be between -4096 and 4096 in plans")
-        return builtins.round(number, ndigits)
-
     def repr_(obj: Any) -> str:
         meter.charge(rendered_size(obj, limit), "repr()")
         return _ADDRESS.sub("", builtins.repr(obj))
 
-    return {
-        "range": range_,
-        "sum": sum_,
-        "isinstance": lambda obj, kinds: isinstance(obj, real_type(kinds)),
-        **{name: CountedType(getattr(builtins, name), meter, name) for name in _COUNTED},
-        "pow": guards.op_pow,
-        "round": round_,
-        "repr": repr_,
-    }
+    bounded: dict[str, Any] = {name: CountedType(real, meter, name) for name, real in _COUNTED}
+    bounded["range"] = range_
+    bounded["sum"] = sum_
+    bounded["isinstance"] = _isinstance
+    bounded["pow"] = guards.op_pow
+    bounded["round"] = _round
+    bounded["repr"] = repr_
+    return bounded
+
+
+# Plan code cannot change a function (it may only assign into dicts and lists, and reads no
+# `_` attributes): these two keep no state, so every execution may share them.
+def _isinstance(obj: Any, kinds: Any) -> bool:
+    return isinstance(obj, real_type(kinds))
+
+
+def _round(number: Any, ndigits: Any = None) -> Any:
+    if ndigits is not None and isinstance(ndigits, int) and abs(ndigits) > 4096:
+        raise ValueError("round(): ndigits must be between -4096 and 4096 in plans")
+    return builtins.round(number, ndigits)
 
 
 def build_namespace(

@@ -59,7 +59,7 @@ class RetryPolicy:
     def parse(cls, value: Any, step: str) -> RetryPolicy:
         """Read a plan's `retries=` argument, with an error that names the step."""
         if value is None:
-            return cls()
+            return DEFAULT_RETRY_POLICY
         if isinstance(value, RetryPolicy):
             return value
         try:
@@ -69,3 +69,7 @@ class RetryPolicy:
                 f"step {step!r}: retries must look like "
                 f'{{"limit": 3, "delay": "10 seconds", "backoff": "exponential"}}: {exc}'
             ) from None
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+"""The policy of a step without `retries=` (frozen, so one instance serves every step)."""

@@ -6,8 +6,7 @@ Free of pydantic (tool registration, in `tools.py`, needs it; a sandbox process 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from agentflow.errors import ToolNotAllowed
 
@@ -42,12 +41,27 @@ def current_scope(tool: str) -> StepScope:
     return scope
 
 
-@contextmanager
-def inside_step(scope: StepScope) -> Iterator[None]:
-    """Mark this thread as running a step's function, where tools may be called."""
-    previous = getattr(_step_scope, "scope", None)
-    _step_scope.scope = scope
-    try:
-        yield
-    finally:
-        _step_scope.scope = previous
+class inside_step:
+    """Mark this thread as running a step's function, where tools may be called.
+
+    A class (named as the function it replaced) rather than a generator-based context manager:
+    it is entered for every step, at a third of the cost.
+    """
+
+    __slots__ = ("_previous", "_scope")
+
+    def __init__(self, scope: StepScope) -> None:
+        self._scope = scope
+        self._previous: StepScope | None = None
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_step_scope, "scope", None)
+        _step_scope.scope = self._scope
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _step_scope.scope = self._previous

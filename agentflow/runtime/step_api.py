@@ -13,7 +13,6 @@ import hashlib
 import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,6 +42,8 @@ from agentflow.runtime.step_threads import STEP_THREADS, StepCall
 from agentflow.states import HALTED_BY, RunState, StepState
 
 FINAL_ERRORS = (NonRetryableError, ToolArgumentsError, ToolNotAllowed, LimitExceeded)
+# `json.dumps(..., default=repr, sort_keys=True)`, built once: step inputs hash as they did.
+_INPUT_ENCODER = json.JSONEncoder(default=repr, sort_keys=True)
 
 
 class TakenEvent(Protocol):
@@ -102,6 +103,8 @@ class _Task:
     key: str
     name: str
     call: Callable[[], Any]
+    # `fn.call_with_timeout` of a sandbox's tool: the call with its deadline kept by the host,
+    # which returns the output as `checkpointable` made it there.
     timed: Callable[[float], Any] | None = None
 
 
@@ -134,11 +137,15 @@ def checkpointable(value: Any, limit: int, what: str) -> Any:
     The size is estimated while the value is walked, so a value too big to store is refused
     before anything renders it.
     """
+    return sized_checkpointable(value, limit, what)[0]
+
+
+def sized_checkpointable(value: Any, limit: int, what: str) -> tuple[Any, int]:
+    """`checkpointable(value, limit, what)` and the estimate of its JSON size (`plain`'s)."""
     try:
-        result, _size = plain(value, max_bytes=limit, what=what, convert=_host_value)
+        return plain(value, max_bytes=limit, what=what, convert=_host_value)
     except PlainDataError as exc:
         raise LimitExceeded(f"{exc}; a checkpoint must be JSON-serialisable data") from None
-    return result
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
@@ -188,7 +195,7 @@ class StepContext:
         self._recorded = len(self._top)
         self._stored = {record.key for record in records}
         self._seq = 0
-        self._occurrences: Counter[str] = Counter()
+        self._occurrences: dict[str, int] = {}
         self._scopes: set[StepScope] = set()
         self._overran: list[StepCall] = []
         self._closed = False
@@ -221,8 +228,8 @@ class StepContext:
                 f"not {name!r:.200}"
             )
         _check_text(name, f"step {kind}: the step name")
-        occurrence = self._occurrences[name]
-        self._occurrences[name] += 1
+        occurrence = self._occurrences.get(name, 0)
+        self._occurrences[name] = occurrence + 1
         key = f"{name}#{occurrence}"
         seq = self._seq
         self._seq += 1
@@ -427,9 +434,10 @@ class StepContext:
             if timeout is None:
                 value = invoke()
             elif task.timed is not None:
-                # The callable keeps the deadline itself (a sandbox's tool, timed by the host).
+                # A sandbox's tool: the host keeps its deadline, and checked its output as below
+                # (same limits) before it crossed the channel as JSON: plain data already.
                 with inside_step(scope):
-                    value = task.timed(timeout)
+                    return True, task.timed(timeout)
             else:
                 value = _call_with_timeout(invoke, timeout, task.name, scope, self._overran)
             return True, checkpointable(
@@ -789,7 +797,7 @@ def _read(parse: Callable[[Any], Any], value: Any, step: str) -> Any:
 def _input_hash(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     tool_name = getattr(fn, "tool_name", None)
     target = tool_name if isinstance(tool_name, str) else getattr(fn, "__qualname__", repr(fn))
-    text = json.dumps([target, args, kwargs], default=repr, sort_keys=True)
+    text = _INPUT_ENCODER.encode([target, args, kwargs])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

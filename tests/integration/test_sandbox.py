@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agentflow import PlanLimits
-from agentflow.runtime.sandbox.pool import SandboxPool, SandboxSettings
+from agentflow import PlanLimits, RuntimeLimits
+from agentflow.runtime.sandbox.channel import Channel
+from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from tests.support.host import make_engine, read_ledger
 
 BENIGN = """
@@ -159,6 +161,78 @@ def test_a_fresh_process_per_activation_also_works(tmp_path, reuse):
     pool = engine.sandboxes
     assert pool is not None
     assert len(pool.served) == (1 if reuse else 3)
+    engine.close()
+
+
+def _sent_sources(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The plan sources sent to sandboxes from now on."""
+    sent: list[str] = []
+    send = Channel.send
+
+    def spying(channel: Channel, message: dict[str, Any]) -> None:
+        if message.get("op") == "activate" and "source" in message:
+            sent.append(message["source"])
+        send(channel, message)
+
+    monkeypatch.setattr(Channel, "send", spying)
+    return sent
+
+
+def test_a_sandbox_process_is_sent_each_plan_source_once(tmp_path, monkeypatch):
+    sent = _sent_sources(monkeypatch)
+    engine = _engine(tmp_path)
+    agent = engine.agent("once", tools=["list_orders"], review="auto")
+    agent.submit_plan(BENIGN)
+    runs = [agent.start() for _ in range(3)]
+    engine.work()
+    assert all(run.result(timeout=10) == {"orders": 2} for run in runs)
+    again = BENIGN.replace("len(orders)", "len(orders) + 1")
+    agent.submit_plan(again)
+    later = [agent.start() for _ in range(2)]
+    engine.work()
+    assert all(run.result(timeout=10) == {"orders": 3} for run in later)
+    pool = engine.sandboxes
+    assert pool is not None
+    assert len(pool.served) == 1
+    assert sent == [BENIGN, again]
+    engine.close()
+
+
+def test_a_sandbox_without_the_plan_its_host_expected_asks_for_the_source(tmp_path, monkeypatch):
+    sent = _sent_sources(monkeypatch)
+    monkeypatch.setattr(Sandbox, "needs_source", lambda self, sha256: False)
+    engine = _engine(tmp_path)
+    agent = engine.agent("forgetful", tools=["list_orders"], review="auto")
+    agent.submit_plan(BENIGN)
+    runs = [agent.start() for _ in range(2)]
+    engine.work()
+    assert all(run.result(timeout=10) == {"orders": 2} for run in runs)
+    assert sent == [BENIGN]  # asked for once; the process kept the plan for the second run
+    engine.close()
+
+
+TWO_LISTINGS = """
+def run(event, step):
+    first = step.do("first", tools.list_orders)
+    second = step.do("second", tools.list_orders)
+    return len(first) + len(second)
+"""
+
+
+def test_a_run_storing_more_than_max_run_bytes_fails_at_the_step_over_it(tmp_path):
+    # One listing of two orders is about 130 bytes of JSON: the second does not fit.
+    limits = RuntimeLimits(max_run_bytes=200)
+    engine = _engine(tmp_path, limits=limits)
+    agent = engine.agent("big", tools=["list_orders"], review="auto")
+    agent.submit_plan(TWO_LISTINGS)
+    run = agent.start()
+    engine.work()
+    status = run.status()
+    assert status.status == "errored"
+    assert "RuntimeLimits.max_run_bytes" in status.error["message"]
+    steps = {step.name: step.status for step in status.steps}
+    assert steps["first"] == "complete"
+    assert steps.get("second") != "complete"
     engine.close()
 
 

@@ -21,6 +21,12 @@ def test_plain_data_round_trips_as_json_would_write_it():
     assert 0 < size < 1000
 
 
+@pytest.mark.parametrize("key", [3, -1.5, True, None])
+def test_a_key_that_becomes_text_is_counted_as_that_text(key):
+    value, size = plain({key: [1]}, max_bytes=1000, what="the output")
+    assert plain(value, max_bytes=1000, what="the output") == (value, size)
+
+
 def test_a_self_similar_value_is_refused_without_rendering_it():
     value: list = ["x"]
     for _ in range(80):

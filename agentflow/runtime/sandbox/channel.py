@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import operator
+import os
 import socket
 import struct
 import threading
@@ -27,6 +28,12 @@ MAX_CHANNEL_BYTES = 64 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _SLACK = 0.001
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+PLAN_CACHE_SIZE = 64
+"""Compiled plans a sandbox process keeps, by SHA-256, the oldest dropped first.
+
+Its host keeps the same list of SHA-256s, and sends a plan's source only when it is not on it.
+"""
 
 ATTEMPT_KINDS = frozenset({"do", "map_child", "parallel_child"})
 """Step kinds whose `running` record is an attempt that may call tools."""
@@ -62,9 +69,20 @@ class Channel:
         data = encode(message)
         with self._send_lock:
             try:
-                self.sock.sendall(data)
+                self._send_all(data)
             except OSError as exc:
                 raise ChannelClosed(f"the channel is closed: {exc}") from None
+
+    def _send_all(self, data: bytes) -> None:
+        # A socket with a timeout polls before each send; most messages fit in its buffer, so
+        # one write is tried first (its file descriptor is non-blocking then). What it leaves,
+        # sendall sends within the timeout. The descriptor is read now: a closed socket's is -1.
+        try:
+            sent = os.write(self.sock.fileno(), data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self.sock.sendall(memoryview(data)[sent:])
 
     def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next message, or None if none arrived within `timeout` seconds."""

@@ -13,7 +13,6 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from agentflow.checkpoints import StepRecord, StepWrite, write_row
@@ -28,6 +27,7 @@ from agentflow.runtime.activation import (
 )
 from agentflow.runtime.sandbox.channel import (
     ATTEMPT_KINDS,
+    PLAN_CACHE_SIZE,
     SLEEP_KINDS,
     STEP_RECORD_FIELDS,
     Channel,
@@ -37,8 +37,6 @@ from agentflow.runtime.scope import current_scope
 from agentflow.runtime.signals import Suspend, Suspension
 from agentflow.runtime.step_api import RuntimeLimits, checkpointable
 from agentflow.states import HALTED_BY, StepState
-
-_PLAN_CACHE_SIZE = 64
 
 
 class ReceivedEvent:
@@ -66,6 +64,7 @@ class HostLink:
         self._waiting: set[int] = set()
         self._turn = threading.Condition()
         self._reading = False
+        self._sleepers = 0  # threads in `_turn.wait()`: with none, nobody needs a notify
         self._send_order = threading.Lock()
 
     def next_activation(self) -> dict[str, Any]:
@@ -93,7 +92,11 @@ class HostLink:
                 if not self._reading:
                     self._reading = True
                     break
-                self._turn.wait()
+                self._sleepers += 1
+                try:
+                    self._turn.wait()
+                finally:
+                    self._sleepers -= 1
         try:
             while True:
                 message = self._receive()
@@ -110,7 +113,8 @@ class HostLink:
             with self._turn:
                 self._waiting.discard(number)
                 self._reading = False
-                self._turn.notify_all()
+                if self._sleepers:
+                    self._turn.notify_all()
 
     def request(
         self,
@@ -124,8 +128,9 @@ class HostLink:
         send order, so records held back by one thread reach the host before any later request.
         """
         number = next(self._ids)
-        with self._turn:
-            self._waiting.add(number)
+        # Before the send, so that whichever thread reads the reply keeps it for this one (an
+        # atomic set operation; readers look under `_turn`).
+        self._waiting.add(number)
         with self._send_order:
             before = carry() if carry is not None else []
             message = {"op": op, "id": number, **fields}
@@ -236,7 +241,8 @@ class RemoteTool:
         """Call the tool as a whole step.
 
         The host gives up on it after `timeout` seconds and checkpoints its result before it
-        replies.
+        replies. The result is plain JSON data: the host made it `checkpointable` under this
+        activation's limits, and it crossed the channel as JSON.
         """
         return self._call(timeout, True, args, kwargs)
 
@@ -289,6 +295,7 @@ class PlanSide:
         self._memory_bytes = memory_bytes
         self._plans: dict[str, RunnablePlan] = {}
         self._agent: str | None = None
+        self._limits: tuple[dict[str, Any], RuntimeLimits] | None = None
 
     def serve(self) -> None:
         """Answer activations until the host goes away or this process must not be reused."""
@@ -322,14 +329,19 @@ class PlanSide:
                 reusable=False,
             )
             return False
-        limits = RuntimeLimits(**request["limits"])
+        limits = self._runtime_limits(request["limits"])
         journal = ChannelJournal(self._link)
         tools = {
             name: RemoteTool(name, self._link, journal, limits.max_output_bytes)
             for name in request["tools"]
         }
         try:
-            plan = self._plan(request["source"], request["sha256"], request["plan_limits"])
+            plan = self._plan(request)
+            if plan is None:
+                # The host thought this process had the plan: it sends the activation again,
+                # with the source.
+                self._link.send({"op": "need_source"})
+                return True
             records = [_record(row) for row in request["records"]]
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": f"the sandbox could not load: {exc}"}
@@ -361,16 +373,28 @@ class PlanSide:
         self._finish(result, reusable, held)
         return reusable
 
-    def _plan(self, source: str, sha256: str, plan_limits: dict[str, Any]) -> RunnablePlan:
+    def _runtime_limits(self, raw: dict[str, Any]) -> RuntimeLimits:
+        """The activation's limits: frozen, so the last activation's serve when they are equal."""
+        if self._limits is None or self._limits[0] != raw:
+            self._limits = (raw, RuntimeLimits(**raw))
+        return self._limits[1]
+
+    def _plan(self, request: dict[str, Any]) -> RunnablePlan | None:
+        """The activation's plan: compiled before, or from the source sent with it (or None)."""
+        sha256 = request["sha256"]
         plan = self._plans.get(sha256)
-        if plan is None:
-            if source_sha256(source) != sha256:
-                raise ValueError("the plan's source does not match its SHA-256")
-            # The worker compiled and checked this source; the sandbox rewrites it again.
-            plan = restricted_plan(source, Budget(**plan_limits))
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[sha256] = plan
+        if plan is not None:
+            return plan
+        source = request.get("source")
+        if source is None:
+            return None
+        if source_sha256(source) != sha256:
+            raise ValueError("the plan's source does not match its SHA-256")
+        # The worker compiled and checked this source; the sandbox rewrites it again.
+        plan = restricted_plan(source, Budget(**request["plan_limits"]))
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[sha256] = plan
         return plan
 
     def _finish(
@@ -380,7 +404,7 @@ class PlanSide:
             "op": "done",
             "kind": result.kind,
             "output": result.output,
-            "suspension": asdict(result.suspension) if result.suspension else None,
+            "suspension": _suspension_json(result.suspension),
             "error": result.error,
             "printed": result.printed,
             "reusable": reusable,
@@ -393,3 +417,13 @@ class PlanSide:
             self._link.send(
                 {"op": "done", "kind": ResultKind.ERRORED, "error": error, "reusable": False}
             )
+
+
+def _suspension_json(suspension: Suspension | None) -> dict[str, Any] | None:
+    if suspension is None:
+        return None
+    return {
+        "status": suspension.status,
+        "wake_at": suspension.wake_at,
+        "waiting_for": suspension.waiting_for,
+    }

@@ -33,13 +33,18 @@ from agentflow.errors import (
     StepTimeout,
 )
 from agentflow.plain import error_message, plain, safe_text
-from agentflow.plan import CompiledPlan
+from agentflow.plan import CompiledPlan, PlanLimits
 from agentflow.runtime.activation import ActivationResult, ResultKind, RunIdentity
 from agentflow.runtime.sandbox.channel import ATTEMPT_KINDS, journal_row
 from agentflow.runtime.sandbox.pool import Sandbox, SandboxPool, SandboxSettings
 from agentflow.runtime.scope import StepScope, inside_step
 from agentflow.runtime.signals import Suspension
-from agentflow.runtime.step_api import FINAL_ERRORS, RuntimeLimits, checkpointable
+from agentflow.runtime.step_api import (
+    FINAL_ERRORS,
+    RuntimeLimits,
+    checkpointable,
+    sized_checkpointable,
+)
 from agentflow.states import HALTED_BY, SUSPENDED, RunControl, RunState, StepState
 from agentflow.store import Store
 from agentflow.store.tables import STEP_WRITE_FIELDS, StepRecord, StepWrite
@@ -50,6 +55,7 @@ _STEP_KINDS = frozenset(
 )
 _STEP_STATES = frozenset(StepState)
 _POLL = 0.05
+_LATEST = MAX_INSTANT.timestamp()
 _MAX_ERROR_BYTES = 64 * 1024
 
 
@@ -137,11 +143,9 @@ class _Session:
     def drive(self, plan: CompiledPlan, records: list[StepRecord]) -> tuple[ActivationResult, bool]:
         self.stored_bytes = _outputs_size(records)
         run = self.run
-        request = {
+        request: dict[str, Any] = {
             "op": "activate",
-            "source": plan.source,
             "sha256": plan.sha256,
-            "plan_limits": plan.limits.model_dump(),
             "run": {
                 "key": run.key,
                 "run_id": run.run_id,
@@ -156,10 +160,13 @@ class _Session:
             "tools": sorted(self.tools),
             "limits": _limits_json(self.limits),
         }
+        # A process that compiled the plan before keeps it: the source goes only once.
+        if self.sandbox.needs_source(plan.sha256):
+            request.update(_plan_json(plan))
         try:
             self.channel.send(request)
             # Read after the send: the sandbox starts on the plan while the worker reads /proc.
-            result, reusable = self._serve(self.sandbox.cpu_seconds())
+            result, reusable = self._serve(self.sandbox.cpu_seconds(), request, plan)
         except ChannelClosed:
             result, reusable = self._died(), False
         except SandboxViolation as exc:
@@ -189,7 +196,9 @@ class _Session:
             return result
         return dataclasses.replace(result, checkpoints=(done, *result.checkpoints))
 
-    def _serve(self, cpu_start: float) -> tuple[ActivationResult, bool]:
+    def _serve(
+        self, cpu_start: float, request: dict[str, Any], plan: CompiledPlan
+    ) -> tuple[ActivationResult, bool]:
         last_word = time.monotonic()
         while True:
             message = self.channel.receive(timeout=_POLL)
@@ -219,12 +228,22 @@ class _Session:
             op = message.get("op")
             if op == "done":
                 return self._ended(message), message.get("reusable") is True
+            if op == "need_source":
+                self._send_source(request, plan)
+                continue
             number = message.get("id")
             if type(number) is not int:
                 raise SandboxViolation("a request without an id")
             reply = self._answer(op, message)
             if reply is not None:
                 self.channel.send({"op": "reply", "id": number, **reply})
+
+    def _send_source(self, request: dict[str, Any], plan: CompiledPlan) -> None:
+        """The activation again, with the plan's source the sandbox did not have after all."""
+        if "source" in request:
+            raise SandboxViolation("a plan's source asked for twice")
+        request.update(_plan_json(plan))
+        self.channel.send(request)
 
     def _ended(self, message: dict[str, Any]) -> ActivationResult:
         """The activation's result, carrying the records the sandbox held back to its end.
@@ -366,7 +385,7 @@ class _Session:
             else:
                 self.in_flight.pop(step.key, None)
 
-    def _reply_and_defer(self, number: int, key: str, reply: dict[str, Any]) -> None:
+    def _reply_and_defer(self, number: int, key: str, reply: dict[str, Any], size: int) -> None:
         """Reply with a whole-step tool's result and leave its checkpoint to the next write.
 
         The sandbox goes on to its next step at once; the checkpoint is written in one
@@ -374,24 +393,25 @@ class _Session:
         should the sandbox ask for nothing within _POLL seconds, or with the settlement).
         """
         with self.store_lock:
-            step = self._complete_step(key, reply["value"])
+            step = self._complete_step(key, reply["value"], size)
             if step is not None:
                 self.deferred = step
                 reply["saved"] = True
             with contextlib.suppress(ChannelClosed):
                 self.channel.send({"op": "reply", "id": number, **reply})
 
-    def _complete_step(self, key: str, value: Any) -> StepWrite | None:
-        # The running record was checked when it was stored; only the output is new.
+    def _complete_step(self, key: str, value: Any, size: int) -> StepWrite | None:
+        # The running record was checked when it was stored; the output (of `size` bytes) by
+        # the tool's thread.
         running = self.in_flight.get(key)
         if running is None:
             return None
-        status = StepState.COMPLETE.value  # exact str, as _clean_record requires
         try:
-            output = self._checked_output(value, running.name, status)
-        except (PlainDataError, ValueError):
+            self._count_stored(size)
+        except ValueError:
             return None  # the sandbox saves the record itself and is told what is wrong
-        return running.amended(status=status, output=output, ended_at=time.time(), new=False)
+        status = StepState.COMPLETE.value  # exact str, as _clean_record requires
+        return running.amended(status=status, output=value, ended_at=time.time(), new=False)
 
     def _take_event(self, message: dict[str, Any]) -> dict[str, Any]:
         event_type = message.get("type")
@@ -415,25 +435,59 @@ class _Session:
     def _clean_record(self, raw: Any) -> StepWrite:
         if not isinstance(raw, list) or len(raw) != len(STEP_WRITE_FIELDS):
             raise SandboxViolation("a step record of the wrong shape")
-        record = dict(zip(STEP_WRITE_FIELDS, raw, strict=True))
-        record["run_id"] = self.run.key
-        _require(record, "seq", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
-        _require(record, "occurrence", int, lambda v: 0 <= v <= self.limits.max_steps * 2)
-        _require(record, "attempts", int, lambda v: 0 <= v <= 1_000_000)
-        _require(record, "key", str, lambda v: 0 < len(v) <= 600)
-        _require(record, "name", str, lambda v: 0 < len(v) <= 200)
-        _require(record, "kind", str, lambda v: v in _STEP_KINDS)
-        _require(record, "status", str, lambda v: v in _STEP_STATES)
-        _check_optional_fields(record)
-        record["output"] = self._checked_output(
-            record.get("output"), record["name"], record["status"]
+        # In STEP_WRITE_FIELDS order (test_sandbox_protocol holds it to that).
+        (
+            _run_id,  # the host's own run key replaces it
+            seq,
+            key,
+            name,
+            occurrence,
+            kind,
+            status,
+            parent_key,
+            output,
+            error,
+            attempts,
+            input_hash,
+            started_at,
+            ended_at,
+            wake_at,
+            new,
+        ) = raw
+        positions = self.limits.max_steps * 2
+        _require_count("seq", seq, positions)
+        _require_count("occurrence", occurrence, positions)
+        _require_count("attempts", attempts, 1_000_000)
+        _require_text("key", key, 600)
+        _require_text("name", name, 200)
+        _require_one_of("kind", kind, _STEP_KINDS)
+        _require_one_of("status", status, _STEP_STATES)
+        _require_optional_text("parent_key", parent_key)
+        _require_optional_text("input_hash", input_hash)
+        _require_optional_time("started_at", started_at, name)
+        _require_optional_time("ended_at", ended_at, name)
+        _require_optional_time("wake_at", wake_at, name)
+        output = self._checked_output(output, name, status)
+        if error is not None:
+            error, _ = plain(error, max_bytes=_MAX_ERROR_BYTES, what="a step's error")
+        return StepWrite(
+            self.run.key,
+            seq,
+            key,
+            name,
+            occurrence,
+            kind,
+            status,
+            parent_key,
+            output,
+            error,
+            attempts,
+            input_hash,
+            started_at,
+            ended_at,
+            wake_at,
+            new is True,
         )
-        if record.get("error") is not None:
-            record["error"], _ = plain(
-                record["error"], max_bytes=_MAX_ERROR_BYTES, what="a step's error"
-            )
-        record["new"] = record.get("new") is True
-        return StepWrite(**record)
 
     def _checked_output(self, output: Any, name: str, status: str) -> Any:
         """A step's output as plain data, counted against the run's bytes once it is complete."""
@@ -441,13 +495,17 @@ class _Session:
             output, max_bytes=self.limits.max_output_bytes, what=f"the output of step {name!r}"
         )
         if status == StepState.COMPLETE:
-            self.stored_bytes += size
-            if self.stored_bytes > self.limits.max_run_bytes:
-                raise ValueError(
-                    f"run {self.run.run_id} would store more than {self.limits.max_run_bytes:,} "
-                    "bytes of step results (RuntimeLimits.max_run_bytes)"
-                )
+            self._count_stored(size)
         return output
+
+    def _count_stored(self, size: int) -> None:
+        """Count a complete step's output of `size` bytes against the run's."""
+        self.stored_bytes += size
+        if self.stored_bytes > self.limits.max_run_bytes:
+            raise ValueError(
+                f"run {self.run.run_id} would store more than {self.limits.max_run_bytes:,} "
+                "bytes of step results (RuntimeLimits.max_run_bytes)"
+            )
 
     # --- tools -------------------------------------------------------------------------
 
@@ -495,35 +553,33 @@ class _Session:
         whole_step: bool,
         call: Callable[[], Any],
     ) -> None:
-        reply = self._tool_reply(step, scope, call)
+        reply, size = self._tool_reply(step, scope, call)
         if not self._claim_reply(number):
             return  # the call timed out; its late result is dropped
         if whole_step and "value" in reply:
-            self._reply_and_defer(number, step, reply)
+            self._reply_and_defer(number, step, reply, size)
             return
         with contextlib.suppress(ChannelClosed):
             self.channel.send({"op": "reply", "id": number, **reply})
 
-    def _tool_reply(self, step: str, scope: StepScope, call: Callable[[], Any]) -> dict[str, Any]:
+    def _tool_reply(
+        self, step: str, scope: StepScope, call: Callable[[], Any]
+    ) -> tuple[dict[str, Any], int]:
+        """The reply to a tool call, and the size of the output it carries (0 for an error)."""
         try:
             with inside_step(scope):
                 value = call()
-            value = checkpointable(
+            value, size = sized_checkpointable(
                 value, self.limits.max_output_bytes, f"the output of step {step!r}"
             )
-            return {"value": value}
+            return {"value": value}, size
         except BaseException as caught:  # a tool's exit() fails its step, not the worker
             exc = caught
             if isinstance(caught, SystemExit):
                 exc = RuntimeError(f"step {step!r} called exit({caught.code!r})")
             final = isinstance(exc, FINAL_ERRORS)
-            return {
-                "error": {
-                    "type": type(exc).__name__,
-                    "message": error_message(exc),
-                    "final": final,
-                }
-            }
+            error = {"type": type(exc).__name__, "message": error_message(exc), "final": final}
+            return {"error": error}, 0
 
     def _claim_reply(self, number: int) -> bool:
         with self.pending_lock:
@@ -586,24 +642,33 @@ class _Session:
         raise SandboxViolation("a result of no known kind")
 
 
-def _check_optional_fields(record: dict[str, Any]) -> None:
-    for name in ("parent_key", "input_hash"):
-        if record.get(name) is not None:
-            _require(record, name, str, lambda v: len(v) <= 600)
-    for name in ("started_at", "ended_at", "wake_at"):
-        value = record.get(name)
-        if value is None:
-            continue
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise SandboxViolation(f"a step record's {name} is not a time")
-        if not 0 <= value <= MAX_INSTANT.timestamp():
-            raise ValueError(f"{name} of step {record['name']!r} is out of range")
+def _require_count(field: str, value: Any, most: int) -> None:
+    if type(value) is not int or not 0 <= value <= most:
+        raise SandboxViolation(f"a step record's {field} is not valid")
 
 
-def _require(record: dict[str, Any], name: str, kind: type, ok: Callable[[Any], bool]) -> None:
-    value = record.get(name)
-    if type(value) is not kind or not ok(value):
-        raise SandboxViolation(f"a step record's {name} is not valid")
+def _require_text(field: str, value: Any, longest: int) -> None:
+    if type(value) is not str or not 0 < len(value) <= longest:
+        raise SandboxViolation(f"a step record's {field} is not valid")
+
+
+def _require_one_of(field: str, value: Any, allowed: frozenset[str]) -> None:
+    if type(value) is not str or value not in allowed:
+        raise SandboxViolation(f"a step record's {field} is not valid")
+
+
+def _require_optional_text(field: str, value: Any) -> None:
+    if value is not None and (type(value) is not str or len(value) > 600):
+        raise SandboxViolation(f"a step record's {field} is not valid")
+
+
+def _require_optional_time(field: str, value: Any, step: str) -> None:
+    if value is None:
+        return
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise SandboxViolation(f"a step record's {field} is not a time")
+    if not 0 <= value <= _LATEST:
+        raise ValueError(f"{field} of step {step!r} is out of range")
 
 
 def _suspension(raw: Any) -> Suspension:
@@ -613,7 +678,7 @@ def _suspension(raw: Any) -> Suspension:
     if wake_at is not None and (
         type(wake_at) not in (int, float)
         or not math.isfinite(wake_at)
-        or not 0 <= wake_at <= MAX_INSTANT.timestamp()
+        or not 0 <= wake_at <= _LATEST
     ):
         raise SandboxViolation("a suspension until an impossible time")
     waiting_for = raw.get("waiting_for")
@@ -637,6 +702,16 @@ def _error(raw: Any) -> dict[str, Any]:
 @functools.lru_cache(maxsize=8)
 def _limits_json(limits: RuntimeLimits) -> dict[str, Any]:
     return asdict(limits)
+
+
+def _plan_json(plan: CompiledPlan) -> dict[str, Any]:
+    """What a sandbox compiles a plan from (only encoded: `plan_limits` may be shared)."""
+    return {"source": plan.source, "plan_limits": _plan_limits_json(plan.limits)}
+
+
+@functools.lru_cache(maxsize=8)
+def _plan_limits_json(limits: PlanLimits) -> dict[str, Any]:
+    return limits.model_dump()
 
 
 def _outputs_size(records: list[StepRecord]) -> int:

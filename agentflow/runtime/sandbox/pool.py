@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflow.errors import ChannelClosed, ConfigurationError
-from agentflow.runtime.sandbox.channel import MAX_CHANNEL_BYTES, Channel
+from agentflow.runtime.sandbox.channel import MAX_CHANNEL_BYTES, PLAN_CACHE_SIZE, Channel
 
 log = logging.getLogger("agentflow.sandbox")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -76,6 +76,17 @@ class Sandbox:
     activations: int = 0
     killed_because: str | None = None
     stat_fd: int | None = None
+    plans: dict[str, None] = field(default_factory=dict)
+    """The SHA-256s of the plans the process has compiled, oldest first (as its own cache)."""
+
+    def needs_source(self, sha256: str) -> bool:
+        """Whether the process lacks plan `sha256`; if so, it is counted as sent now."""
+        if sha256 in self.plans:
+            return False
+        if len(self.plans) >= PLAN_CACHE_SIZE:
+            self.plans.pop(next(iter(self.plans)))
+        self.plans[sha256] = None
+        return True
 
     def cpu_seconds(self) -> float:
         """CPU time this process has used (0 once it is gone)."""
