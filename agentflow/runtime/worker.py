@@ -215,6 +215,7 @@ class WorkLoop:
         With `concurrency` above 1, that many threads each claim and run their own runs, so a
         slow step in one run does not hold up the others.
         """
+        self.store.prepare_claims(self.claim_batch if concurrency <= 1 else 1)
         listener = self.store.listen_for_due(self._wake, stop)
         self._longest_sleep = self.poll_interval if listener is None else IDLE_CHECK
         try:

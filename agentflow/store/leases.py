@@ -276,6 +276,17 @@ class LeaseStore(JournalStore):
         prepared = self._prepare(self._claim_query(limit, idle_only))
         return [row[0] for row in prepared.execute(cursor, {"now": now}).fetchall()]
 
+    def prepare_claims(self, limit: int) -> None:
+        """Compile the statements of claims of up to `limit` runs now, not at the first claim.
+
+        A worker that starts idle would otherwise compile them (milliseconds of SQLAlchemy)
+        when its first run falls due, and wake it that much late.
+        """
+        claims = self._lease_statements()
+        self._prepare(claims.any_claimable, [RUNS.c.id])
+        for shape in {(limit, True), (limit, False), (1, False)}:
+            self._prepare(self._claim_query(*shape))
+
     def _surely_none_due(self, now: float) -> bool:
         """Whether a read shows no claimable run, where a claim's transaction would lock the file.
 

@@ -247,3 +247,16 @@ def test_a_claim_that_finds_nothing_due_waits_for_no_writer(store: Store) -> Non
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_a_worker_compiles_its_claims_before_its_first_run_falls_due(store: Store) -> None:
+    """`prepare_claims` leaves nothing to compile at the first claim (a timer would wake late)."""
+    (key,) = due_runs(store, "punctual", 1)
+    store.prepare_claims(8)
+    compiled = len(store._prepared)
+
+    claimed, reserved = store.claim_and_reserve_loaded("worker-a", lease_seconds=60, limit=8)
+
+    assert claimed is not None and claimed.row.id == key and reserved == []
+    assert store.claim_due_runs("worker-a", lease_seconds=60) == []
+    assert len(store._prepared) == compiled
