@@ -284,7 +284,9 @@ class LeaseStore(JournalStore):
         """
         claims = self._lease_statements()
         self._prepare(claims.any_claimable, [RUNS.c.id])
-        for shape in {(limit, True), (limit, False), (1, False)}:
+        # The drain's shapes: one run at a time, or `limit` reserved then one taken alone.
+        shapes = {(1, False), (limit, True)} if limit > 1 else {(1, False)}
+        for shape in shapes:
             self._prepare(self._claim_query(*shape))
 
     def _surely_none_due(self, now: float) -> bool:
